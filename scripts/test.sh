@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test: unit, integration (the real binary), both store backends.
+# Installs what the tests need on a fresh machine (PostgreSQL server binaries,
+# cargo-nextest) before running them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_bin=${CANOPY_PG_BIN:-/usr/lib/postgresql/15/bin}
+if [ ! -x "$pg_bin/postgres" ]; then
+  echo "installing PostgreSQL server binaries (apt-get install postgresql)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install --locked cargo-nextest
+fi
+export CANOPY_PG_BIN="$pg_bin"
+cargo nextest run --all-targets --no-fail-fast "$@"

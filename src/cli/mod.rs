@@ -1,0 +1,231 @@
+//! The command line: parse options, call the library, print the error once.
+//!
+//! Each command lives in its own module and returns an [`Outcome`]; errors travel up
+//! as `anyhow::Error` and are printed here, in one place, with exit code 1.
+
+mod apply;
+mod plan;
+mod store;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// How a successful command ends: SPEC.md's exit codes 0 and 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// Exit 2 with `--detailed-exitcode`: changes are pending (0 without the flag).
+    ChangesPending,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "canopy",
+    version,
+    about = "Account hierarchies as code: declare, plan, apply, keep in sync"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Database URL: sqlite://PATH (default: an embedded SQLite file canopy.db in the
+    /// working directory) or postgres://USER@HOST:PORT/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "CANOPY_DATABASE_URL",
+        default_value = "sqlite://canopy.db"
+    )]
+    pub database_url: String,
+    /// Log verbosity (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Options shared by `plan` and `apply` that decide what a plan may do.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// The name this source manages its objects under (objects another source manages
+    /// are never touched).
+    #[arg(long, env = "CANOPY_SOURCE", default_value = "default")]
+    pub source: String,
+    /// Delete (archive) objects this source once managed and no longer declares.
+    #[arg(long)]
+    pub prune: bool,
+    /// Refuse to prune more than this percentage of the managed accounts at once.
+    #[arg(long, default_value_t = 10.0)]
+    pub max_prune: f64,
+    /// Restrict the run to the subtree rooted at this account or group.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Source revision recorded in the audit log (e.g. a Git commit).
+    #[arg(long, env = "CANOPY_REVISION")]
+    pub revision: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+    Diff,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GetFormat {
+    Tree,
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests without touching a database.
+    Validate {
+        /// Files or directories (read recursively); `-` reads standard input.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// Show what applying the manifests would change.
+    Plan {
+        /// Files or directories; `-` reads standard input.
+        paths: Vec<String>,
+        /// Compare two directories with no database: `--against OLD_DIR NEW_DIR`.
+        #[arg(long, value_name = "OLD_DIR", conflicts_with = "out")]
+        against: Option<String>,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+        /// Save the plan; `canopy apply FILE` applies exactly it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Exit 2 when changes are pending.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        #[command(flatten)]
+        options: PlanArgs,
+    },
+    /// Make the database equal to the manifests (or apply a saved plan), in one transaction.
+    Apply {
+        /// Files or directories, or one saved plan file.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// Do not ask for confirmation (required without a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+        #[command(flatten)]
+        options: PlanArgs,
+    },
+    /// Print the live hierarchy.
+    Get {
+        /// Only this object and its subtree.
+        name: Option<String>,
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = GetFormat::Tree)]
+        output: GetFormat,
+    },
+    /// Write the live state as manifests.
+    Export {
+        /// A directory to write (one file per root); standard output when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Show usage against plan limits (>= 80% approaching, > 100% exceeding).
+    Usage {
+        /// The period, `YYYY-MM` (default: the latest recorded).
+        #[arg(long)]
+        period: Option<String>,
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text)]
+        output: ReportFormat,
+    },
+    /// Create or upgrade the database schema (every command does this on start).
+    Migrate,
+    /// Print the CustomResourceDefinitions of all kinds as YAML.
+    Crds,
+    /// Print the JSON Schema of all kinds (for editors' YAML language servers).
+    Schema,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    match run(cli) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::ChangesPending) => ExitCode::from(2),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let global = cli.global;
+    match cli.command {
+        Command::Validate { paths, format } => validate::validate(&paths, format),
+        Command::Crds => validate::crds(),
+        Command::Schema => validate::schema(),
+        Command::Plan {
+            paths,
+            against,
+            format,
+            out,
+            detailed_exitcode,
+            options,
+        } => plan::plan(
+            &global,
+            &plan::PlanRequest {
+                paths,
+                against,
+                format,
+                out,
+                detailed_exitcode,
+                options,
+            },
+        ),
+        Command::Apply {
+            paths,
+            yes,
+            format,
+            options,
+        } => apply::apply(&global, &paths, yes, format, &options),
+        Command::Get { name, output } => store::get(&global, name.as_deref(), output),
+        Command::Export { out } => store::export(&global, out.as_deref()),
+        Command::Usage { period, output } => store::usage(&global, period.as_deref(), output),
+        Command::Migrate => store::migrate(&global),
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CANOPY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,20 @@
+//! canopy keeps account hierarchies in a SQL database equal to what YAML manifests or
+//! Kubernetes custom resources declare.
+//!
+//! ```text
+//! manifest ──> model::Hierarchy (desired) ─┐
+//!                                          ├─> plan::diff ─> plan::render / store apply
+//! store    ──> model::Hierarchy (live)   ──┘
+//! ```
+//!
+//! - [`manifest`]: the resource types, loading files and validation.
+//! - [`model`]: the normalized hierarchy, nesting rules, inheritance.
+//! - [`plan`]: the pure diff and its renderings.
+//! - [`store`]: the live database behind one trait (SQLite, PostgreSQL).
+//! - [`cli`]: the command line.
+
+pub mod cli;
+pub mod manifest;
+pub mod model;
+pub mod plan;
+pub mod store;

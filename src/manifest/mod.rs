@@ -1,0 +1,1 @@
+//! Manifests: the resource types, loading files, and validation (being built, issue 2).

@@ -1,0 +1,389 @@
+//! The hierarchy model: the one normalized shape that both sides of a plan share.
+//!
+//! ```text
+//! manifests (files | custom resources) ──> Hierarchy (desired) ─┐
+//!                                                                ├─> plan::diff
+//! store snapshot (SQL)                 ──> Hierarchy (live)    ──┘
+//! ```
+//!
+//! A [`Hierarchy`] holds nodes (accounts and account groups share one namespace, so a
+//! `parent` may name either) and service plans, each keyed by its stable name. It is
+//! plain data: no I/O, no database or Kubernetes types. The nesting rules live in
+//! [`rules`], the downward inheritance of activation, services and settings in
+//! [`effective`].
+
+pub mod effective;
+pub mod rules;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use effective::Effective;
+
+/// What a node is. Accounts and groups share one enum so that the nesting rules are a
+/// single table of (parent, child) pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeType {
+    Subsidiary,
+    Partner,
+    Customer,
+    Enterprise,
+    PartnerGroup,
+    CustomerGroup,
+}
+
+impl NodeType {
+    pub fn is_group(self) -> bool {
+        matches!(self, NodeType::PartnerGroup | NodeType::CustomerGroup)
+    }
+
+    /// The manifest kind a node of this type is declared with.
+    pub fn kind(self) -> Kind {
+        if self.is_group() {
+            Kind::AccountGroup
+        } else {
+            Kind::Account
+        }
+    }
+
+    /// The `spec.type` value as written in a manifest (`partner` for a partner group).
+    pub fn spec_type(self) -> &'static str {
+        match self {
+            NodeType::Subsidiary => "subsidiary",
+            NodeType::Partner | NodeType::PartnerGroup => "partner",
+            NodeType::Customer | NodeType::CustomerGroup => "customer",
+            NodeType::Enterprise => "enterprise",
+        }
+    }
+
+    /// A stable identifier, used in the database and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeType::Subsidiary => "subsidiary",
+            NodeType::Partner => "partner",
+            NodeType::Customer => "customer",
+            NodeType::Enterprise => "enterprise",
+            NodeType::PartnerGroup => "partner-group",
+            NodeType::CustomerGroup => "customer-group",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<NodeType> {
+        Some(match text {
+            "subsidiary" => NodeType::Subsidiary,
+            "partner" => NodeType::Partner,
+            "customer" => NodeType::Customer,
+            "enterprise" => NodeType::Enterprise,
+            "partner-group" => NodeType::PartnerGroup,
+            "customer-group" => NodeType::CustomerGroup,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for NodeType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The resource kinds canopy manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Kind {
+    Account,
+    AccountGroup,
+    ServicePlan,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Account => "Account",
+            Kind::AccountGroup => "AccountGroup",
+            Kind::ServicePlan => "ServicePlan",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CustomerType {
+    EndCustomer,
+    SubDivision,
+}
+
+impl CustomerType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomerType::EndCustomer => "endCustomer",
+            CustomerType::SubDivision => "subDivision",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CustomerType> {
+        match text {
+            "endCustomer" => Some(CustomerType::EndCustomer),
+            "subDivision" => Some(CustomerType::SubDivision),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    Admin,
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "admin" => Some(Role::Admin),
+            "user" => Some(Role::User),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Billing {
+    Trial,
+    Purchased,
+}
+
+impl Billing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Billing::Trial => "trial",
+            Billing::Purchased => "purchased",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Billing> {
+        match text {
+            "trial" => Some(Billing::Trial),
+            "purchased" => Some(Billing::Purchased),
+            _ => None,
+        }
+    }
+}
+
+/// A setting's value: whatever JSON scalar or structure the manifest gave.
+pub type SettingValue = serde_json::Value;
+
+/// A user of an account. Users are identified by e-mail within their account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+/// Postal address of an account; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub street: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+/// Contact details of an account.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// The declared state of one account or account group: everything a manifest can say
+/// about it and that planning compares. Groups use only `node_type`, `display_name`,
+/// `parent` and `plan`; the other fields keep their defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSpec {
+    pub node_type: NodeType,
+    pub display_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    pub active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_type: Option<CustomerType>,
+    #[serde(default)]
+    pub reseller: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, bool>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, SettingValue>,
+    /// Sorted and free of duplicates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locked_settings: Vec<String>,
+    /// In declaration order: the first user of a customer must be an admin.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<User>,
+}
+
+impl NodeSpec {
+    /// A node of the given type with every optional field empty and `active: true`.
+    pub fn new(node_type: NodeType, display_name: impl Into<String>) -> NodeSpec {
+        NodeSpec {
+            node_type,
+            display_name: display_name.into(),
+            parent: None,
+            active: true,
+            customer_type: None,
+            reseller: false,
+            plan: None,
+            address: None,
+            contact: None,
+            services: BTreeMap::new(),
+            settings: BTreeMap::new(),
+            locked_settings: Vec::new(),
+            users: Vec::new(),
+        }
+    }
+}
+
+/// Facts about a node that the live database knows and a manifest does not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveMeta {
+    /// Assigned once on create, never changed (accounts only; groups have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_number: Option<i64>,
+    /// The source that manages the object; `None` is unmanaged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
+    /// Set when the object was pruned: archived rows are kept, never hard-deleted.
+    #[serde(default)]
+    pub archived: bool,
+}
+
+/// One account or account group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Node {
+    pub name: String,
+    pub spec: NodeSpec,
+    /// Desired side: whether the manifest opts in to adopting an unmanaged object
+    /// (`canopy.dev/adopt: "true"`). Live side: always false.
+    #[serde(default)]
+    pub adopt: bool,
+    #[serde(default)]
+    pub live: LiveMeta,
+    /// Live side only: the effective values stored in the database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective: Option<Effective>,
+}
+
+/// The declared state of a service plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanSpec {
+    pub billing: Billing,
+    /// Licence count; trial plans default to 5, purchased plans have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licenses: Option<u32>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+/// One service plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePlan {
+    pub name: String,
+    pub spec: PlanSpec,
+    #[serde(default)]
+    pub adopt: bool,
+    #[serde(default)]
+    pub live: LiveMeta,
+}
+
+/// A whole hierarchy: the desired state read from sources, or a live snapshot.
+///
+/// Nodes and plans are kept sorted by name so that every walk over them is
+/// deterministic; [`Hierarchy::node`] and [`Hierarchy::plan`] find by binary search.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hierarchy {
+    pub nodes: Vec<Node>,
+    pub plans: Vec<ServicePlan>,
+}
+
+impl Hierarchy {
+    /// Builds a hierarchy, sorting nodes and plans by name.
+    pub fn new(mut nodes: Vec<Node>, mut plans: Vec<ServicePlan>) -> Hierarchy {
+        nodes.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        plans.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Hierarchy { nodes, plans }
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes
+            .binary_search_by(|n| n.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.nodes[i])
+    }
+
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes
+            .binary_search_by(|n| n.name.as_str().cmp(name))
+            .ok()
+    }
+
+    pub fn plan(&self, name: &str) -> Option<&ServicePlan> {
+        self.plans
+            .binary_search_by(|p| p.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.plans[i])
+    }
+
+    /// The number of accounts (groups not counted).
+    pub fn account_count(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| !n.spec.node_type.is_group())
+            .count()
+    }
+}

@@ -1,0 +1,179 @@
+//! Planning: the pure comparison of a desired [`Hierarchy`] with a live one.
+//!
+//! ```text
+//! diff(&live, &desired, &options) ──> Plan { changes, warnings, orphans, writes }
+//!                                        │          │
+//!                          render (text|json|md|diff)   store::WriteTxn::apply
+//! ```
+//!
+//! A [`Plan`] is a value: `plan`, `apply`, the daemon and the controller share it, tests
+//! inspect it, `plan --out` saves it as JSON. `changes` is what a person reads (and
+//! what the audit log records); `writes` is the row-level work the store does, derived
+//! in the same pass so that the store never re-plans. Nothing in this module does I/O.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Effective, Kind, NodeSpec, ServicePlan};
+
+/// The operation vocabulary of SPEC.md §3 (the `op` field of JSON output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Op {
+    Create,
+    Update,
+    Move,
+    Group,
+    Ungroup,
+    ChangePlan,
+    Activate,
+    Deactivate,
+    AddUser,
+    RemoveUser,
+    UpdateUser,
+    Delete,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Move => "move",
+            Op::Group => "group",
+            Op::Ungroup => "ungroup",
+            Op::ChangePlan => "change-plan",
+            Op::Activate => "activate",
+            Op::Deactivate => "deactivate",
+            Op::AddUser => "add-user",
+            Op::RemoveUser => "remove-user",
+            Op::UpdateUser => "update-user",
+            Op::Delete => "delete",
+        }
+    }
+
+    pub const ALL: [Op; 12] = [
+        Op::Create,
+        Op::Update,
+        Op::Move,
+        Op::Group,
+        Op::Ungroup,
+        Op::ChangePlan,
+        Op::Activate,
+        Op::Deactivate,
+        Op::AddUser,
+        Op::RemoveUser,
+        Op::UpdateUser,
+        Op::Delete,
+    ];
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One field's value before and after an `update` (or `update-user`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub name: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+/// The descendants whose effective activation an `activate`/`deactivate` changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cascade {
+    pub count: usize,
+    pub names: Vec<String>,
+}
+
+/// One operation of a plan, as shown to a person and recorded in the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub op: Op,
+    pub kind: Kind,
+    pub name: String,
+    /// Old parent (move/group/ungroup) or old plan (change-plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// New parent (create/move/group/ungroup) or new plan (change-plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The user's e-mail, for add-user/remove-user/update-user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cascade: Option<Cascade>,
+}
+
+/// Something worth a person's attention that does not stop the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    /// A stable, machine-readable code, e.g. `similar-name`.
+    pub code: String,
+    pub name: String,
+    pub message: String,
+}
+
+/// A node's full desired row, written by the store as one upsert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeWrite {
+    pub name: String,
+    pub spec: NodeSpec,
+    pub effective: Effective,
+    /// True when the row does not exist yet (the store assigns an account number).
+    pub create: bool,
+    /// True when the node's user list must be rewritten.
+    pub users_changed: bool,
+}
+
+/// The row-level work of a plan: what the store writes, in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Writes {
+    /// Plans to create or update (full desired rows).
+    pub plans: Vec<ServicePlan>,
+    /// Nodes to create or update, parents before children.
+    pub nodes: Vec<NodeWrite>,
+    /// Nodes whose spec is unchanged but whose effective values change (cascades).
+    pub effective: Vec<(String, Effective)>,
+    /// Nodes to archive (prune), children before parents.
+    pub archive_nodes: Vec<String>,
+    pub archive_plans: Vec<String>,
+}
+
+impl Writes {
+    pub fn is_empty(&self) -> bool {
+        self.plans.is_empty()
+            && self.nodes.is_empty()
+            && self.effective.is_empty()
+            && self.archive_nodes.is_empty()
+            && self.archive_plans.is_empty()
+    }
+}
+
+/// The result of planning.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// The source whose objects this plan manages (`managed_by` in the store).
+    pub source: String,
+    /// Fingerprint of the live snapshot the plan was computed from; a saved plan
+    /// applies only while the live state still has it.
+    pub base_fingerprint: String,
+    pub changes: Vec<Change>,
+    pub warnings: Vec<Warning>,
+    /// Formerly managed objects no longer declared (deleted only with `--prune`).
+    pub orphans: Vec<String>,
+    pub writes: Writes,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
