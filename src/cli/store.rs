@@ -1,15 +1,40 @@
-//! `canopy get`, `canopy export`, `canopy usage`, `canopy migrate`.
+//! `canopy get`, `canopy usage`, `canopy migrate` (and `canopy export`, issue 3's
+//! manifest writer): read the live store and print it. The renderings are pure
+//! functions in [`get_output`] and [`usage_output`], tested with snapshots.
+
+mod get_output;
+mod usage_output;
 
 use std::path::Path;
 
-use super::{GetFormat, GlobalArgs, Outcome, ReportFormat};
+use anyhow::Context;
 
-pub fn get(
-    _global: &GlobalArgs,
-    _name: Option<&str>,
-    _output: GetFormat,
-) -> anyhow::Result<Outcome> {
-    anyhow::bail!("get is being built (issue 3)")
+use super::{GetFormat, GlobalArgs, Outcome, ReportFormat};
+use crate::store;
+
+fn open(global: &GlobalArgs) -> anyhow::Result<Box<dyn store::Store>> {
+    // The store's errors already name the (redacted) URL.
+    Ok(store::open(&global.database_url)?)
+}
+
+pub fn get(global: &GlobalArgs, name: Option<&str>, output: GetFormat) -> anyhow::Result<Outcome> {
+    let mut live = open(global)?;
+    let snapshot = live.snapshot().context("reading the live state")?;
+    let usage_rows = live.usage(None).context("reading usage")?;
+    let usage = store::usage::report(&snapshot.hierarchy, &usage_rows, None);
+    let objects = get_output::objects(&snapshot.hierarchy, &usage, name)?;
+    let text = match output {
+        GetFormat::Tree => get_output::tree(&objects),
+        GetFormat::Table => get_output::table(&objects),
+        GetFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&objects)?;
+            text.push('\n');
+            text
+        }
+        GetFormat::Yaml => serde_yaml::to_string(&objects)?,
+    };
+    print!("{text}");
+    Ok(Outcome::Success)
 }
 
 pub fn export(_global: &GlobalArgs, _out: Option<&Path>) -> anyhow::Result<Outcome> {
@@ -17,13 +42,38 @@ pub fn export(_global: &GlobalArgs, _out: Option<&Path>) -> anyhow::Result<Outco
 }
 
 pub fn usage(
-    _global: &GlobalArgs,
-    _period: Option<&str>,
-    _output: ReportFormat,
+    global: &GlobalArgs,
+    period: Option<&str>,
+    output: ReportFormat,
 ) -> anyhow::Result<Outcome> {
-    anyhow::bail!("usage is being built (issue 3)")
+    if let Some(period) = period {
+        usage_output::check_period(period)?;
+    }
+    let mut live = open(global)?;
+    let snapshot = live.snapshot().context("reading the live state")?;
+    let rows = live.usage(period).context("reading usage")?;
+    let report = store::usage::report(&snapshot.hierarchy, &rows, period);
+    let text = match output {
+        ReportFormat::Text => usage_output::text(&report),
+        ReportFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&report)?;
+            text.push('\n');
+            text
+        }
+    };
+    print!("{text}");
+    Ok(Outcome::Success)
 }
 
-pub fn migrate(_global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("migrate is being built (issue 3)")
+pub fn migrate(global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let migrated = store::migrate(&global.database_url)?;
+    if migrated.from == migrated.to {
+        println!("schema is up to date (version {})", migrated.to);
+    } else {
+        println!(
+            "schema migrated from version {} to {}",
+            migrated.from, migrated.to
+        );
+    }
+    Ok(Outcome::Success)
 }

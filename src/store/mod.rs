@@ -7,12 +7,26 @@
 //!            └───────────────────────────────┘
 //! ```
 //!
-//! SQL lives only in the backend modules. A [`WriteTxn`] holds the single-writer lock
+//! SQL lives only in the backend modules ([`sqlite`], [`postgres`]); what they share
+//! is plain data: [`rows`] (row shapes, JSON columns, the fingerprint), [`batch`] (what
+//! an apply writes, numbering), [`audit`] (before/after of each change) and
+//! [`migrations`] (the versioned schema). A [`WriteTxn`] holds the single-writer lock
 //! (SQLite `BEGIN IMMEDIATE`, a PostgreSQL advisory transaction lock) for its whole
 //! life, so a snapshot read inside it cannot go stale before `apply` writes.
+//! docs/schema.md documents the tables for the systems that read them.
+
+mod audit;
+mod batch;
+pub mod migrations;
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+pub mod usage;
 
 use crate::model::Hierarchy;
 use crate::plan::Plan;
+
+pub use migrations::Migrated;
 
 /// The live state as loaded from the database.
 #[derive(Debug, Clone, Default)]
@@ -81,6 +95,14 @@ pub enum StoreError {
     StalePlan { expected: String, found: String },
     #[error("{operation}: {message}")]
     Database { operation: String, message: String },
+    #[error("the plan refers to objects that do not exist: {list}")]
+    BrokenReferences { list: String },
+    #[error("{table} row `{name}` does not fit the model: {message}")]
+    InvalidRow {
+        table: String,
+        name: String,
+        message: String,
+    },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -109,4 +131,118 @@ pub trait WriteTxn {
     /// the state this transaction sees.
     fn apply(&mut self, plan: &Plan, context: &ApplyContext) -> Result<ApplyReport>;
     fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// The backend a database URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file (relative paths are relative to the working directory).
+    SqliteFile(std::path::PathBuf),
+    /// A private in-memory SQLite database (`sqlite::memory:`), gone when closed.
+    SqliteMemory,
+    /// A PostgreSQL connection URL, passed to the driver as given.
+    Postgres(String),
+}
+
+impl Location {
+    /// Parses `sqlite://PATH`, `sqlite::memory:`, `postgres://…` or `postgresql://…`.
+    pub fn parse(url: &str) -> Result<Location> {
+        if url == "sqlite::memory:" {
+            return Ok(Location::SqliteMemory);
+        }
+        if let Some(path) = url.strip_prefix("sqlite://")
+            && !path.is_empty()
+        {
+            return Ok(Location::SqliteFile(path.into()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Location::Postgres(url.to_string()));
+        }
+        Err(StoreError::UnsupportedUrl(redact(url)))
+    }
+}
+
+/// Opens the store a URL names, creating a SQLite file on first use and bringing the
+/// schema up to date (see [`migrate`]).
+pub fn open(url: &str) -> Result<Box<dyn Store>> {
+    Ok(match Location::parse(url)? {
+        Location::SqliteFile(path) => Box::new(sqlite::SqliteStore::open_file(&path, url)?.0),
+        Location::SqliteMemory => Box::new(sqlite::SqliteStore::open_memory()?.0),
+        Location::Postgres(url) => Box::new(postgres::PostgresStore::connect(&url)?.0),
+    })
+}
+
+/// Opens the database a URL names and brings its schema up to date, reporting the
+/// versions before and after. Refuses a schema newer than this binary knows.
+pub fn migrate(url: &str) -> Result<Migrated> {
+    Ok(match Location::parse(url)? {
+        Location::SqliteFile(path) => sqlite::SqliteStore::open_file(&path, url)?.1,
+        Location::SqliteMemory => sqlite::SqliteStore::open_memory()?.1,
+        Location::Postgres(url) => postgres::PostgresStore::connect(&url)?.1,
+    })
+}
+
+/// The URL with any password replaced by `***`, fit for messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
+    let tail = redact_query_password(tail);
+    format!("{scheme}://{authority}{tail}")
+}
+
+fn redact_query_password(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_string();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", query.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[rstest::rstest]
+    #[case("postgres://canopy:secret@db:5432/canopy", "postgres://canopy:***@db:5432/canopy")]
+    #[case("postgresql://canopy@db/canopy", "postgresql://canopy@db/canopy")]
+    #[case("postgres://db/canopy?user=a&password=b", "postgres://db/canopy?user=a&password=***")]
+    #[case("postgres://a:p@ss@db/x", "postgres://a:***@db/x")]
+    fn passwords_never_reach_messages(#[case] url: &str, #[case] shown: &str) {
+        assert_eq!(redact(url), shown);
+    }
+
+    #[rstest::rstest]
+    #[case("mysql://localhost/canopy")]
+    #[case("canopy.db")]
+    #[case("sqlite://")]
+    fn urls_of_other_databases_are_refused(#[case] url: &str) {
+        assert!(matches!(
+            Location::parse(url),
+            Err(StoreError::UnsupportedUrl(_))
+        ));
+    }
+
+    #[rstest::rstest]
+    #[case("sqlite://canopy.db", Location::SqliteFile("canopy.db".into()))]
+    #[case("sqlite:///var/lib/canopy.db", Location::SqliteFile("/var/lib/canopy.db".into()))]
+    #[case("sqlite::memory:", Location::SqliteMemory)]
+    fn sqlite_urls_name_a_file_or_memory(#[case] url: &str, #[case] location: Location) {
+        assert_eq!(Location::parse(url).unwrap(), location);
+    }
 }

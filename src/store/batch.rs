@@ -1,0 +1,259 @@
+//! What an apply writes, worked out before any SQL runs: which node writes are fresh
+//! inserts and which overwrite an existing (possibly archived) row, which accounts need
+//! a new number, whose users are rewritten, and the audit rows. Pure: both backends
+//! execute the same [`Batch`], so they cannot disagree about numbering or restores.
+//!
+//! Account numbers: every account (not group) without a number gets the next one from
+//! the `next_account_number` counter, in plan order. A row that exists, live or
+//! archived, keeps the number it has; restoring an archived name therefore brings its
+//! old number back.
+
+use rustc_hash::FxHashMap;
+
+use crate::model::Hierarchy;
+use crate::plan::{NodeWrite, Plan};
+
+use super::audit::{self, AuditEntry};
+use super::rows::{EncodedNode, encode_node};
+use super::{Snapshot, StoreError};
+
+/// A snapshot plus what it read about archived rows, cached by a write transaction.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Loaded {
+    pub snapshot: Snapshot,
+    /// Archived account names and the number each kept.
+    pub archived_accounts: FxHashMap<String, Option<i64>>,
+}
+
+impl Loaded {
+    /// The number a row of this name already has, if the row exists at all.
+    fn existing_row(&self, name: &str) -> Option<Option<i64>> {
+        if let Some(node) = self.snapshot.hierarchy.node(name) {
+            return Some(node.live.account_number);
+        }
+        self.archived_accounts.get(name).copied()
+    }
+}
+
+/// One node write with its encoded columns and the number to store.
+#[derive(Debug)]
+pub(crate) struct NodeRow<'a> {
+    pub write: &'a NodeWrite,
+    pub encoded: EncodedNode,
+    /// A newly allocated number (the row keeps any number it already has).
+    pub new_number: Option<i64>,
+}
+
+/// The row-level work of one apply.
+#[derive(Debug)]
+pub(crate) struct Batch<'a> {
+    /// Rows that do not exist yet: plain inserts.
+    pub inserts: Vec<NodeRow<'a>>,
+    /// Rows that exist (live or archived): overwritten, number kept, archive cleared.
+    pub upserts: Vec<NodeRow<'a>>,
+    /// Existing accounts whose users are deleted before the new users are inserted.
+    pub clear_users: Vec<&'a str>,
+    /// Nodes whose users are (re)inserted.
+    pub user_writes: Vec<&'a NodeWrite>,
+    /// Numbers for created accounts (new or restored), by name, in plan order.
+    pub assigned: Vec<(String, i64)>,
+    pub audit: Vec<AuditEntry<'a>>,
+}
+
+/// How many new account numbers `plan` needs against `loaded`.
+pub(crate) fn numbers_needed(plan: &Plan, loaded: &Loaded) -> i64 {
+    plan.writes
+        .nodes
+        .iter()
+        .filter(|write| needs_number(write, loaded))
+        .count() as i64
+}
+
+fn needs_number(write: &NodeWrite, loaded: &Loaded) -> bool {
+    !write.spec.node_type.is_group() && loaded.existing_row(&write.name).flatten().is_none()
+}
+
+/// Builds the batch; `first_number` is the first of the `numbers_needed` numbers the
+/// backend allocated.
+pub(crate) fn prepare<'a>(
+    plan: &'a Plan,
+    loaded: &'a Loaded,
+    first_number: i64,
+) -> Result<Batch<'a>, StoreError> {
+    let mut next_number = first_number;
+    let mut batch = Batch {
+        inserts: Vec::new(),
+        upserts: Vec::new(),
+        clear_users: Vec::new(),
+        user_writes: Vec::new(),
+        assigned: Vec::new(),
+        audit: audit::entries(plan, &loaded.snapshot.hierarchy)?,
+    };
+    for write in &plan.writes.nodes {
+        let existing = loaded.existing_row(&write.name);
+        let new_number = if needs_number(write, loaded) {
+            next_number += 1;
+            Some(next_number - 1)
+        } else {
+            None
+        };
+        if write.create
+            && let Some(number) = new_number.or(existing.flatten())
+        {
+            batch.assigned.push((write.name.clone(), number));
+        }
+        if write.create || write.users_changed {
+            if existing.is_some() {
+                batch.clear_users.push(&write.name);
+            }
+            batch.user_writes.push(write);
+        }
+        let row = NodeRow {
+            write,
+            encoded: encode_node(write)?,
+            new_number,
+        };
+        if existing.is_some() {
+            batch.upserts.push(row);
+        } else {
+            batch.inserts.push(row);
+        }
+    }
+    Ok(batch)
+}
+
+/// Refuses a plan computed from another state than the one this transaction sees.
+pub(crate) fn check_fingerprint(plan: &Plan, loaded: &Loaded) -> Result<(), StoreError> {
+    if plan.base_fingerprint == loaded.snapshot.fingerprint {
+        Ok(())
+    } else {
+        Err(StoreError::StalePlan {
+            expected: plan.base_fingerprint.clone(),
+            found: loaded.snapshot.fingerprint.clone(),
+        })
+    }
+}
+
+/// Builds a snapshot from decoded rows: live nodes and plans go into the hierarchy,
+/// archived ones into `Loaded`'s side tables.
+pub(crate) fn assemble(
+    nodes: Vec<crate::model::Node>,
+    plans: Vec<crate::model::ServicePlan>,
+    users: Vec<(String, crate::model::User)>,
+    fingerprint: String,
+) -> Loaded {
+    let mut archived_accounts = FxHashMap::default();
+    let mut live_nodes = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        if node.live.archived {
+            archived_accounts.insert(node.name, node.live.account_number);
+        } else {
+            live_nodes.push(node);
+        }
+    }
+    let live_plans: Vec<_> = plans.into_iter().filter(|plan| !plan.live.archived).collect();
+    let mut hierarchy = Hierarchy::new(live_nodes, live_plans);
+    super::rows::attach_users(&mut hierarchy.nodes, users);
+    Loaded {
+        snapshot: Snapshot {
+            hierarchy,
+            fingerprint,
+        },
+        archived_accounts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Effective, LiveMeta, Node, NodeSpec, NodeType};
+
+    fn write(name: &str, node_type: NodeType, create: bool) -> NodeWrite {
+        let spec = NodeSpec::new(node_type, name);
+        NodeWrite {
+            name: name.to_string(),
+            effective: Effective::root(&spec),
+            spec,
+            create,
+            users_changed: false,
+        }
+    }
+
+    fn live_node(name: &str, number: Option<i64>, archived: bool) -> Node {
+        Node {
+            name: name.to_string(),
+            spec: NodeSpec::new(NodeType::Partner, name),
+            adopt: false,
+            live: LiveMeta {
+                account_number: number,
+                managed_by: None,
+                archived,
+            },
+            effective: None,
+        }
+    }
+
+    #[test]
+    fn new_accounts_get_numbers_in_plan_order_and_groups_get_none() {
+        let mut plan = Plan::default();
+        plan.writes.nodes = vec![
+            write("b", NodeType::Partner, true),
+            write("g", NodeType::CustomerGroup, true),
+            write("a", NodeType::Customer, true),
+        ];
+        let loaded = Loaded::default();
+        assert_eq!(numbers_needed(&plan, &loaded), 2);
+        let batch = prepare(&plan, &loaded, 1000).unwrap();
+        assert_eq!(
+            batch.assigned,
+            vec![("b".to_string(), 1000), ("a".to_string(), 1001)]
+        );
+        assert_eq!(batch.inserts.len(), 3);
+        assert!(batch.upserts.is_empty());
+    }
+
+    #[test]
+    fn restoring_an_archived_account_keeps_its_number() {
+        let mut plan = Plan::default();
+        plan.writes.nodes = vec![write("old", NodeType::Partner, true)];
+        let loaded = assemble(
+            vec![live_node("old", Some(1005), true)],
+            vec![],
+            vec![],
+            "f".into(),
+        );
+        assert_eq!(numbers_needed(&plan, &loaded), 0);
+        let batch = prepare(&plan, &loaded, 2000).unwrap();
+        assert_eq!(batch.assigned, vec![("old".to_string(), 1005)]);
+        assert_eq!(batch.upserts.len(), 1);
+        assert_eq!(batch.clear_users, vec!["old"]);
+    }
+
+    #[test]
+    fn an_updated_account_keeps_its_number() {
+        let mut plan = Plan::default();
+        plan.writes.nodes = vec![write("live", NodeType::Partner, false)];
+        let loaded = assemble(
+            vec![live_node("live", Some(1001), false)],
+            vec![],
+            vec![],
+            "f".into(),
+        );
+        let batch = prepare(&plan, &loaded, 2000).unwrap();
+        assert_eq!(batch.upserts[0].new_number, None);
+        assert!(batch.assigned.is_empty());
+    }
+
+    #[test]
+    fn a_plan_from_another_state_is_stale() {
+        let plan = Plan {
+            base_fingerprint: "old".into(),
+            ..Plan::default()
+        };
+        let loaded = assemble(vec![], vec![], vec![], "new".into());
+        assert!(matches!(
+            check_fingerprint(&plan, &loaded),
+            Err(StoreError::StalePlan { .. })
+        ));
+    }
+}

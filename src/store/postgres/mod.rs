@@ -1,0 +1,431 @@
+//! The PostgreSQL backend (production): one synchronous connection.
+//!
+//! A write transaction starts with `pg_advisory_xact_lock(WRITER_LOCK)`, the single-
+//! writer lock, released by commit or rollback (or by the server when the connection
+//! dies, which also rolls back). Snapshots outside a write transaction read in one
+//! `REPEATABLE READ` transaction so the three queries see one state. Bulk writes use
+//! binary `COPY` for new rows and `unnest` arrays for updates: a constant number of
+//! round trips per apply, whatever its size.
+
+mod write;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row};
+
+use crate::model::{Node, ServicePlan, User};
+use crate::plan::Plan;
+
+use super::batch::{self, Loaded};
+use super::migrations::{self, Migrated};
+use super::rows::{AccountRow, Fingerprinter, PlanRow, UserRow};
+use super::{
+    ApplyContext, ApplyReport, AuditRecord, Result, Snapshot, Store, StoreError, UsageRow,
+    WriteTxn, redact,
+};
+
+/// The advisory lock key every canopy writer (and migrator) takes: "canopy" in ASCII.
+pub const WRITER_LOCK: i64 = 0x6361_6e6f_7079;
+
+/// Applied when the URL sets no `connect_timeout`, so an unreachable host fails fast.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A PostgreSQL database.
+pub struct PostgresStore {
+    client: Client,
+}
+
+/// The server's message with its detail (which names the offending key), or the
+/// driver's message when the server said nothing (e.g. the connection was lost).
+pub(crate) fn describe(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db_error) => match db_error.detail() {
+            Some(detail) => format!("{}: {detail}", db_error.message()),
+            None => db_error.message().to_string(),
+        },
+        None => error.to_string(),
+    }
+}
+
+fn database(operation: &'static str) -> impl Fn(postgres::Error) -> StoreError {
+    move |error| StoreError::Database {
+        operation: operation.to_string(),
+        message: describe(&error),
+    }
+}
+
+impl PostgresStore {
+    /// Connects and migrates.
+    pub fn connect(url: &str) -> Result<(PostgresStore, Migrated)> {
+        let connect_error = |message: String| StoreError::Connect {
+            url: redact(url),
+            message,
+        };
+        let mut config =
+            postgres::Config::from_str(url).map_err(|error| connect_error(describe(&error)))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+        }
+        let client = config
+            .connect(NoTls)
+            .map_err(|error| connect_error(describe(&error)))?;
+        let mut store = PostgresStore { client };
+        let migrated = store.migrate()?;
+        Ok((store, migrated))
+    }
+
+    fn schema_version(client: &mut impl GenericClient) -> Result<i64> {
+        let exists: bool = client
+            .query_one(
+                "SELECT to_regclass('canopy_schema_version') IS NOT NULL",
+                &[],
+            )
+            .and_then(|row| row.try_get(0))
+            .map_err(database("read schema version"))?;
+        if !exists {
+            return Ok(0);
+        }
+        client
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::int8 FROM canopy_schema_version",
+                &[],
+            )
+            .and_then(|row| row.try_get(0))
+            .map_err(database("read schema version"))
+    }
+
+    fn migrate(&mut self) -> Result<Migrated> {
+        let found = Self::schema_version(&mut self.client)?;
+        if migrations::pending(migrations::POSTGRES, found)?.is_empty() {
+            return Ok(Migrated {
+                from: found,
+                to: found,
+            });
+        }
+        let mut transaction = self
+            .client
+            .transaction()
+            .map_err(database("begin migration"))?;
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])
+            .map_err(database("lock for migration"))?;
+        transaction
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS canopy_schema_version (
+                     version     BIGINT PRIMARY KEY,
+                     description TEXT NOT NULL,
+                     applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+                 )",
+            )
+            .map_err(database("create canopy_schema_version"))?;
+        let from = Self::schema_version(&mut transaction)?;
+        let mut to = from;
+        for migration in migrations::pending(migrations::POSTGRES, from)? {
+            transaction
+                .batch_execute(migration.sql)
+                .map_err(database("run migration"))?;
+            transaction
+                .execute(
+                    "INSERT INTO canopy_schema_version (version, description) VALUES ($1, $2)",
+                    &[&migration.version, &migration.description],
+                )
+                .map_err(database("record migration"))?;
+            to = migration.version;
+        }
+        transaction
+            .commit()
+            .map_err(database("commit migration"))?;
+        Ok(Migrated { from, to })
+    }
+}
+
+/// Runs a query and hands each row to `visit`, streaming (rows are not collected).
+fn each_row(
+    client: &mut impl GenericClient,
+    operation: &'static str,
+    sql: &str,
+    mut visit: impl FnMut(&Row) -> Result<()>,
+) -> Result<()> {
+    let mut rows = client
+        .query_raw(sql, std::iter::empty::<i64>())
+        .map_err(database(operation))?;
+    while let Some(row) = rows.next().map_err(database(operation))? {
+        visit(&row)?;
+    }
+    Ok(())
+}
+
+fn load_accounts(client: &mut impl GenericClient, hasher: &mut Fingerprinter) -> Result<Vec<Node>> {
+    const OPERATION: &str = "read accounts";
+    hasher.table("accounts");
+    let mut nodes = Vec::new();
+    each_row(
+        client,
+        OPERATION,
+        "SELECT name, node_type, display_name, parent, account_number, active,
+                customer_type, reseller, plan, address, contact, services, settings,
+                locked_settings, effective_active, effective_services, effective_settings,
+                effective_locked_settings, managed_by, archived_at IS NOT NULL
+         FROM accounts ORDER BY name",
+        |row| {
+            let read = || -> std::result::Result<AccountRow<'_>, postgres::Error> {
+                Ok(AccountRow {
+                    name: row.try_get(0)?,
+                    node_type: row.try_get(1)?,
+                    display_name: row.try_get(2)?,
+                    parent: row.try_get(3)?,
+                    account_number: row.try_get(4)?,
+                    active: row.try_get(5)?,
+                    customer_type: row.try_get(6)?,
+                    reseller: row.try_get(7)?,
+                    plan: row.try_get(8)?,
+                    address: row.try_get(9)?,
+                    contact: row.try_get(10)?,
+                    services: row.try_get(11)?,
+                    settings: row.try_get(12)?,
+                    locked_settings: row.try_get(13)?,
+                    effective_active: row.try_get(14)?,
+                    effective_services: row.try_get(15)?,
+                    effective_settings: row.try_get(16)?,
+                    effective_locked_settings: row.try_get(17)?,
+                    managed_by: row.try_get(18)?,
+                    archived: row.try_get(19)?,
+                })
+            };
+            let account = read().map_err(database(OPERATION))?;
+            hasher.account(&account);
+            nodes.push(account.decode()?);
+            Ok(())
+        },
+    )?;
+    Ok(nodes)
+}
+
+fn load_users(
+    client: &mut impl GenericClient,
+    hasher: &mut Fingerprinter,
+) -> Result<Vec<(String, User)>> {
+    const OPERATION: &str = "read users";
+    hasher.table("users");
+    let mut users = Vec::new();
+    each_row(
+        client,
+        OPERATION,
+        "SELECT account, email, position::int8, name, role, language, timezone
+         FROM users ORDER BY account, position, email",
+        |row| {
+            let read = || -> std::result::Result<UserRow<'_>, postgres::Error> {
+                Ok(UserRow {
+                    account: row.try_get(0)?,
+                    email: row.try_get(1)?,
+                    position: row.try_get(2)?,
+                    name: row.try_get(3)?,
+                    role: row.try_get(4)?,
+                    language: row.try_get(5)?,
+                    timezone: row.try_get(6)?,
+                })
+            };
+            let user = read().map_err(database(OPERATION))?;
+            hasher.user(&user);
+            users.push((user.account.to_string(), user.decode()?));
+            Ok(())
+        },
+    )?;
+    Ok(users)
+}
+
+fn load_plans(
+    client: &mut impl GenericClient,
+    hasher: &mut Fingerprinter,
+) -> Result<Vec<ServicePlan>> {
+    const OPERATION: &str = "read service_plans";
+    hasher.table("service_plans");
+    let mut plans = Vec::new();
+    each_row(
+        client,
+        OPERATION,
+        "SELECT name, billing, licenses, limits, display_name, managed_by,
+                archived_at IS NOT NULL
+         FROM service_plans ORDER BY name",
+        |row| {
+            let read = || -> std::result::Result<PlanRow<'_>, postgres::Error> {
+                Ok(PlanRow {
+                    name: row.try_get(0)?,
+                    billing: row.try_get(1)?,
+                    licenses: row.try_get(2)?,
+                    limits: row.try_get(3)?,
+                    display_name: row.try_get(4)?,
+                    managed_by: row.try_get(5)?,
+                    archived: row.try_get(6)?,
+                })
+            };
+            let plan = read().map_err(database(OPERATION))?;
+            hasher.plan(&plan);
+            plans.push(plan.decode()?);
+            Ok(())
+        },
+    )?;
+    Ok(plans)
+}
+
+/// Reads everything in three queries, in the caller's transaction.
+fn load(client: &mut impl GenericClient) -> Result<Loaded> {
+    let mut hasher = Fingerprinter::new();
+    let plans = load_plans(client, &mut hasher)?;
+    let nodes = load_accounts(client, &mut hasher)?;
+    let users = load_users(client, &mut hasher)?;
+    Ok(batch::assemble(nodes, plans, users, hasher.finish()))
+}
+
+impl Store for PostgresStore {
+    fn snapshot(&mut self) -> Result<Snapshot> {
+        let mut transaction = self
+            .client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(database("begin read"))?;
+        let loaded = load(&mut transaction)?;
+        transaction.commit().map_err(database("end read"))?;
+        Ok(loaded.snapshot)
+    }
+
+    fn begin(&mut self) -> Result<Box<dyn WriteTxn + '_>> {
+        let mut transaction = self
+            .client
+            .transaction()
+            .map_err(database("begin write"))?;
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])
+            .map_err(database("take the writer lock"))?;
+        Ok(Box::new(PostgresTxn {
+            transaction,
+            loaded: None,
+        }))
+    }
+
+    fn usage(&mut self, period: Option<&str>) -> Result<Vec<UsageRow>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT account, metric, period, amount FROM usage
+                 WHERE $1::text IS NULL OR period = $1
+                 ORDER BY period, account, metric",
+                &[&period],
+            )
+            .map_err(database("read usage"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(UsageRow {
+                    account: row.try_get(0)?,
+                    metric: row.try_get(1)?,
+                    period: row.try_get(2)?,
+                    amount: row.try_get(3)?,
+                })
+            })
+            .collect::<std::result::Result<_, postgres::Error>>()
+            .map_err(database("read usage"))
+    }
+
+    fn record_usage(&mut self, usage: &[UsageRow]) -> Result<()> {
+        let accounts: Vec<&str> = usage.iter().map(|row| row.account.as_str()).collect();
+        let metrics: Vec<&str> = usage.iter().map(|row| row.metric.as_str()).collect();
+        let periods: Vec<&str> = usage.iter().map(|row| row.period.as_str()).collect();
+        let amounts: Vec<f64> = usage.iter().map(|row| row.amount).collect();
+        self.client
+            .execute(
+                "INSERT INTO usage (account, metric, period, amount)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[])
+                 ON CONFLICT (account, metric, period) DO UPDATE SET amount = EXCLUDED.amount",
+                &[&accounts, &metrics, &periods, &amounts],
+            )
+            .map_err(database("write usage"))?;
+        Ok(())
+    }
+
+    fn audit(&mut self, after_sequence: i64, limit: usize) -> Result<Vec<AuditRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .client
+            .query(
+                "SELECT sequence,
+                        to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
+                        actor, source, revision, op, kind, name, before, after
+                 FROM audit_log WHERE sequence > $1 ORDER BY sequence LIMIT $2",
+                &[&after_sequence, &limit],
+            )
+            .map_err(database("read audit_log"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditRecord {
+                    sequence: row.try_get(0)?,
+                    at: row.try_get(1)?,
+                    actor: row.try_get(2)?,
+                    source: row.try_get(3)?,
+                    revision: row.try_get(4)?,
+                    op: row.try_get(5)?,
+                    kind: row.try_get(6)?,
+                    name: row.try_get(7)?,
+                    before: super::audit::parse_json(row.try_get(8)?),
+                    after: super::audit::parse_json(row.try_get(9)?),
+                })
+            })
+            .collect::<std::result::Result<_, postgres::Error>>()
+            .map_err(database("read audit_log"))
+    }
+}
+
+/// A write transaction holding the advisory writer lock.
+struct PostgresTxn<'a> {
+    transaction: postgres::Transaction<'a>,
+    /// The state this transaction sees, loaded once (by `snapshot` or `apply`).
+    loaded: Option<Loaded>,
+}
+
+impl WriteTxn for PostgresTxn<'_> {
+    fn snapshot(&mut self) -> Result<Snapshot> {
+        let loaded = match self.loaded.take() {
+            Some(loaded) => loaded,
+            None => load(&mut self.transaction)?,
+        };
+        let snapshot = loaded.snapshot.clone();
+        self.loaded = Some(loaded);
+        Ok(snapshot)
+    }
+
+    fn apply(&mut self, plan: &Plan, context: &ApplyContext) -> Result<ApplyReport> {
+        let transaction = &mut self.transaction;
+        // Taken out: what this transaction sees changes with the writes.
+        let loaded = match self.loaded.take() {
+            Some(loaded) => loaded,
+            None => load(transaction)?,
+        };
+        batch::check_fingerprint(plan, &loaded)?;
+        let first_number =
+            write::allocate_numbers(transaction, batch::numbers_needed(plan, &loaded))?;
+        let batch = batch::prepare(plan, &loaded, first_number)?;
+        write::write_batch(transaction, plan, &batch, context)?;
+        Ok(ApplyReport {
+            assigned: batch.assigned,
+            audit_rows: batch.audit.len(),
+        })
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        self.transaction.commit().map_err(|error| {
+            let foreign_key = error
+                .as_db_error()
+                .is_some_and(|db_error| *db_error.code() == postgres::error::SqlState::FOREIGN_KEY_VIOLATION);
+            if foreign_key {
+                StoreError::BrokenReferences {
+                    list: describe(&error),
+                }
+            } else {
+                database("commit")(error)
+            }
+        })
+    }
+}

@@ -1,0 +1,438 @@
+//! The SQLite backend (the embedded default): one connection, WAL mode, foreign keys
+//! on, deferred to commit so that a plan may write a child before its parent.
+//!
+//! Reads go through borrowed rows ([`rows::AccountRow`]) so a snapshot copies each
+//! string once. Writes are prepared statements executed once per row inside the one
+//! `BEGIN IMMEDIATE` transaction, which is also the single-writer lock: a second
+//! writer waits (busy timeout) until the first commits.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::model::{Node, ServicePlan, User};
+use crate::plan::Plan;
+
+mod write;
+
+use super::batch::{self, Batch, Loaded};
+use super::migrations::{self, Migrated};
+use super::rows::{AccountRow, Fingerprinter, PlanRow, UserRow};
+use super::{
+    ApplyContext, ApplyReport, AuditRecord, Result, Snapshot, Store, StoreError, UsageRow,
+    WriteTxn, redact,
+};
+
+/// How long a writer waits for another writer's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+const NOW: &str = "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// A SQLite database file (or an in-memory database).
+pub struct SqliteStore {
+    connection: Connection,
+}
+
+fn database(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |error| StoreError::Database {
+        operation: operation.to_string(),
+        message: error.to_string(),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the file and migrates it. `url` is only for messages.
+    pub fn open_file(path: &Path, url: &str) -> Result<(SqliteStore, Migrated)> {
+        let connect_error = |error: rusqlite::Error| StoreError::Connect {
+            url: redact(url),
+            message: error.to_string(),
+        };
+        let connection = Connection::open(path).map_err(connect_error)?;
+        Self::configure(connection, true).map_err(|error| match error {
+            StoreError::Database { message, .. } => StoreError::Connect {
+                url: redact(url),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// A private in-memory database, migrated.
+    pub fn open_memory() -> Result<(SqliteStore, Migrated)> {
+        let connection = Connection::open_in_memory().map_err(|error| StoreError::Connect {
+            url: "sqlite::memory:".to_string(),
+            message: error.to_string(),
+        })?;
+        Self::configure(connection, false)
+    }
+
+    fn configure(connection: Connection, file: bool) -> Result<(SqliteStore, Migrated)> {
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(database("set busy timeout"))?;
+        if file {
+            // journal_mode answers with a row, so it is read rather than executed.
+            let _mode: String = connection
+                .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+                .map_err(database("enable WAL"))?;
+        }
+        connection
+            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            .map_err(database("configure connection"))?;
+        let mut store = SqliteStore { connection };
+        let migrated = store.migrate()?;
+        Ok((store, migrated))
+    }
+
+    fn schema_version(connection: &Connection) -> Result<i64> {
+        let exists: Option<i64> = connection
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'canopy_schema_version'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(database("read schema version"))?;
+        if exists.is_none() {
+            return Ok(0);
+        }
+        connection
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM canopy_schema_version",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(database("read schema version"))
+    }
+
+    fn migrate(&mut self) -> Result<Migrated> {
+        let found = Self::schema_version(&self.connection)?;
+        if migrations::pending(migrations::SQLITE, found)?.is_empty() {
+            return Ok(Migrated {
+                from: found,
+                to: found,
+            });
+        }
+        // Another process may be migrating too: re-read under the write lock.
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(database("lock for migration"))?;
+        transaction
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS canopy_schema_version (
+                     version     INTEGER PRIMARY KEY,
+                     description TEXT NOT NULL,
+                     applied_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+                 )",
+            )
+            .map_err(database("create canopy_schema_version"))?;
+        let from = Self::schema_version(&transaction)?;
+        let mut to = from;
+        for migration in migrations::pending(migrations::SQLITE, from)? {
+            transaction
+                .execute_batch(migration.sql)
+                .map_err(database("run migration"))?;
+            transaction
+                .execute(
+                    "INSERT INTO canopy_schema_version (version, description) VALUES (?1, ?2)",
+                    params![migration.version, migration.description],
+                )
+                .map_err(database("record migration"))?;
+            to = migration.version;
+        }
+        transaction.commit().map_err(database("commit migration"))?;
+        Ok(Migrated { from, to })
+    }
+}
+
+fn text<'a>(value: ValueRef<'a>) -> rusqlite::Result<&'a str> {
+    Ok(value.as_str()?)
+}
+
+fn optional_text<'a>(value: ValueRef<'a>) -> rusqlite::Result<Option<&'a str>> {
+    Ok(value.as_str_or_null()?)
+}
+
+fn flag(value: ValueRef<'_>) -> rusqlite::Result<bool> {
+    Ok(value.as_i64()? != 0)
+}
+
+fn load_accounts(connection: &Connection, hasher: &mut Fingerprinter) -> Result<Vec<Node>> {
+    hasher.table("accounts");
+    let mut statement = connection
+        .prepare(
+            "SELECT name, node_type, display_name, parent, account_number, active,
+                    customer_type, reseller, plan, address, contact, services, settings,
+                    locked_settings, effective_active, effective_services,
+                    effective_settings, effective_locked_settings, managed_by,
+                    archived_at IS NOT NULL
+             FROM accounts ORDER BY name",
+        )
+        .map_err(database("read accounts"))?;
+    let mut result = Vec::new();
+    let mut cursor = statement.query([]).map_err(database("read accounts"))?;
+    while let Some(row) = cursor.next().map_err(database("read accounts"))? {
+        let get = |index: usize| row.get_ref(index);
+        let read = || -> rusqlite::Result<AccountRow<'_>> {
+            Ok(AccountRow {
+                name: text(get(0)?)?,
+                node_type: text(get(1)?)?,
+                display_name: text(get(2)?)?,
+                parent: optional_text(get(3)?)?,
+                account_number: get(4)?.as_i64_or_null()?,
+                active: flag(get(5)?)?,
+                customer_type: optional_text(get(6)?)?,
+                reseller: flag(get(7)?)?,
+                plan: optional_text(get(8)?)?,
+                address: optional_text(get(9)?)?,
+                contact: optional_text(get(10)?)?,
+                services: text(get(11)?)?,
+                settings: text(get(12)?)?,
+                locked_settings: text(get(13)?)?,
+                effective_active: flag(get(14)?)?,
+                effective_services: text(get(15)?)?,
+                effective_settings: text(get(16)?)?,
+                effective_locked_settings: text(get(17)?)?,
+                managed_by: optional_text(get(18)?)?,
+                archived: flag(get(19)?)?,
+            })
+        };
+        let account = read().map_err(database("read accounts"))?;
+        hasher.account(&account);
+        result.push(account.decode()?);
+    }
+    Ok(result)
+}
+
+fn load_users(connection: &Connection, hasher: &mut Fingerprinter) -> Result<Vec<(String, User)>> {
+    hasher.table("users");
+    let mut statement = connection
+        .prepare(
+            "SELECT account, email, position, name, role, language, timezone
+             FROM users ORDER BY account, position, email",
+        )
+        .map_err(database("read users"))?;
+    let mut result = Vec::new();
+    let mut cursor = statement.query([]).map_err(database("read users"))?;
+    while let Some(row) = cursor.next().map_err(database("read users"))? {
+        let get = |index: usize| row.get_ref(index);
+        let read = || -> rusqlite::Result<UserRow<'_>> {
+            Ok(UserRow {
+                account: text(get(0)?)?,
+                email: text(get(1)?)?,
+                position: get(2)?.as_i64()?,
+                name: text(get(3)?)?,
+                role: text(get(4)?)?,
+                language: optional_text(get(5)?)?,
+                timezone: optional_text(get(6)?)?,
+            })
+        };
+        let user = read().map_err(database("read users"))?;
+        hasher.user(&user);
+        result.push((user.account.to_string(), user.decode()?));
+    }
+    Ok(result)
+}
+
+fn load_plans(connection: &Connection, hasher: &mut Fingerprinter) -> Result<Vec<ServicePlan>> {
+    hasher.table("service_plans");
+    let mut statement = connection
+        .prepare(
+            "SELECT name, billing, licenses, limits, display_name, managed_by,
+                    archived_at IS NOT NULL
+             FROM service_plans ORDER BY name",
+        )
+        .map_err(database("read service_plans"))?;
+    let mut result = Vec::new();
+    let mut cursor = statement.query([]).map_err(database("read service_plans"))?;
+    while let Some(row) = cursor.next().map_err(database("read service_plans"))? {
+        let get = |index: usize| row.get_ref(index);
+        let read = || -> rusqlite::Result<PlanRow<'_>> {
+            Ok(PlanRow {
+                name: text(get(0)?)?,
+                billing: text(get(1)?)?,
+                licenses: get(2)?.as_i64_or_null()?,
+                limits: text(get(3)?)?,
+                display_name: optional_text(get(4)?)?,
+                managed_by: optional_text(get(5)?)?,
+                archived: flag(get(6)?)?,
+            })
+        };
+        let plan = read().map_err(database("read service_plans"))?;
+        hasher.plan(&plan);
+        result.push(plan.decode()?);
+    }
+    Ok(result)
+}
+
+/// Reads everything in three queries. Callers hold a transaction so the three agree.
+fn load(connection: &Connection) -> Result<Loaded> {
+    let mut hasher = Fingerprinter::new();
+    let plans = load_plans(connection, &mut hasher)?;
+    let nodes = load_accounts(connection, &mut hasher)?;
+    let users = load_users(connection, &mut hasher)?;
+    Ok(batch::assemble(nodes, plans, users, hasher.finish()))
+}
+
+impl Store for SqliteStore {
+    fn snapshot(&mut self) -> Result<Snapshot> {
+        // A read transaction, so the three queries see one state.
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(database("begin read"))?;
+        let loaded = load(&transaction)?;
+        transaction.commit().map_err(database("end read"))?;
+        Ok(loaded.snapshot)
+    }
+
+    fn begin(&mut self) -> Result<Box<dyn WriteTxn + '_>> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(database("take the writer lock (BEGIN IMMEDIATE)"))?;
+        Ok(Box::new(SqliteTxn {
+            transaction,
+            loaded: None,
+        }))
+    }
+
+    fn usage(&mut self, period: Option<&str>) -> Result<Vec<UsageRow>> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT account, metric, period, amount FROM usage
+                 WHERE ?1 IS NULL OR period = ?1
+                 ORDER BY period, account, metric",
+            )
+            .map_err(database("read usage"))?;
+        let rows = statement
+            .query_map([period], |row| {
+                Ok(UsageRow {
+                    account: row.get(0)?,
+                    metric: row.get(1)?,
+                    period: row.get(2)?,
+                    amount: row.get(3)?,
+                })
+            })
+            .map_err(database("read usage"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(database("read usage"))
+    }
+
+    fn record_usage(&mut self, usage: &[UsageRow]) -> Result<()> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(database("begin usage write"))?;
+        {
+            let mut statement = transaction
+                .prepare(
+                    "INSERT INTO usage (account, metric, period, amount) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (account, metric, period) DO UPDATE SET amount = excluded.amount",
+                )
+                .map_err(database("write usage"))?;
+            for row in usage {
+                statement
+                    .execute(params![row.account, row.metric, row.period, row.amount])
+                    .map_err(database("write usage"))?;
+            }
+        }
+        transaction.commit().map_err(database("commit usage"))
+    }
+
+    fn audit(&mut self, after_sequence: i64, limit: usize) -> Result<Vec<AuditRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT sequence, at, actor, source, revision, op, kind, name, before, after
+                 FROM audit_log WHERE sequence > ?1 ORDER BY sequence LIMIT ?2",
+            )
+            .map_err(database("read audit_log"))?;
+        let rows = statement
+            .query_map(params![after_sequence, limit], |row| {
+                Ok(AuditRecord {
+                    sequence: row.get(0)?,
+                    at: row.get(1)?,
+                    actor: row.get(2)?,
+                    source: row.get(3)?,
+                    revision: row.get(4)?,
+                    op: row.get(5)?,
+                    kind: row.get(6)?,
+                    name: row.get(7)?,
+                    before: super::audit::parse_json(row.get_ref(8)?.as_str_or_null()?),
+                    after: super::audit::parse_json(row.get_ref(9)?.as_str_or_null()?),
+                })
+            })
+            .map_err(database("read audit_log"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(database("read audit_log"))
+    }
+}
+
+/// A write transaction: `BEGIN IMMEDIATE` is the single-writer lock.
+struct SqliteTxn<'a> {
+    transaction: rusqlite::Transaction<'a>,
+    /// The state this transaction sees, loaded once (by `snapshot` or `apply`).
+    loaded: Option<Loaded>,
+}
+
+impl WriteTxn for SqliteTxn<'_> {
+    fn snapshot(&mut self) -> Result<Snapshot> {
+        let loaded = match self.loaded.take() {
+            Some(loaded) => loaded,
+            None => load(&self.transaction)?,
+        };
+        let snapshot = loaded.snapshot.clone();
+        self.loaded = Some(loaded);
+        Ok(snapshot)
+    }
+
+    fn apply(&mut self, plan: &Plan, context: &ApplyContext) -> Result<ApplyReport> {
+        // Taken out: what this transaction sees changes with the writes.
+        let loaded = match self.loaded.take() {
+            Some(loaded) => loaded,
+            None => load(&self.transaction)?,
+        };
+        write_plan(&self.transaction, plan, &loaded, context)
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        // COMMIT is run by hand so that, when a deferred foreign key fails it, the
+        // transaction is still open to name the broken references before rolling back.
+        match self.transaction.execute_batch("COMMIT") {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let broken = write::broken_references(&self.transaction);
+                Err(match broken {
+                    Ok(list) if !list.is_empty() => StoreError::BrokenReferences { list },
+                    _ => database("commit")(error),
+                })
+            }
+        }
+    }
+}
+
+fn write_plan(
+    connection: &Connection,
+    plan: &Plan,
+    loaded: &Loaded,
+    context: &ApplyContext,
+) -> Result<ApplyReport> {
+    batch::check_fingerprint(plan, loaded)?;
+    let now: String = connection
+        .query_row(NOW, [], |row| row.get(0))
+        .map_err(database("read the clock"))?;
+    let needed = batch::numbers_needed(plan, loaded);
+    let first_number = write::allocate_numbers(connection, needed)?;
+    let batch: Batch<'_> = batch::prepare(plan, loaded, first_number)?;
+    write::write_batch(connection, plan, &batch, &now, context)?;
+    Ok(ApplyReport {
+        assigned: batch.assigned,
+        audit_rows: batch.audit.len(),
+    })
+}

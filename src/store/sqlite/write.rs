@@ -1,0 +1,302 @@
+//! SQLite writes of one apply: each kind of row through one prepared statement,
+//! executed per row inside the caller's transaction (SQLite has no round trips to
+//! save; a prepared statement per row is its bulk path).
+
+use rusqlite::{Connection, params};
+
+use crate::plan::Plan;
+
+use super::super::batch::{Batch, NodeRow};
+use super::super::{ApplyContext, Result, StoreError};
+use super::database;
+
+/// Takes `count` numbers from the counter in one statement; returns the first.
+pub(super) fn allocate_numbers(connection: &Connection, count: i64) -> Result<i64> {
+    if count == 0 {
+        return Ok(0);
+    }
+    connection
+        .query_row(
+            "UPDATE canopy_meta SET value = value + ?1 WHERE key = 'next_account_number'
+             RETURNING value - ?1",
+            [count],
+            |row| row.get(0),
+        )
+        .map_err(database("allocate account numbers"))
+}
+
+pub(super) fn write_batch(
+    connection: &Connection,
+    plan: &Plan,
+    batch: &Batch<'_>,
+    now: &str,
+    context: &ApplyContext,
+) -> Result<()> {
+    write_plans(connection, plan, now)?;
+    write_nodes(connection, batch, plan.source.as_str(), now)?;
+    write_users(connection, batch)?;
+    write_effective(connection, plan, now)?;
+    write_archives(connection, plan, now)?;
+    write_audit(connection, batch, now, context)
+}
+
+fn write_plans(connection: &Connection, plan: &Plan, now: &str) -> Result<()> {
+    if plan.writes.plans.is_empty() {
+        return Ok(());
+    }
+    let mut statement = connection
+        .prepare(
+            "INSERT INTO service_plans (name, billing, licenses, limits, display_name,
+                                        managed_by, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+             ON CONFLICT (name) DO UPDATE SET
+                 billing = excluded.billing, licenses = excluded.licenses,
+                 limits = excluded.limits, display_name = excluded.display_name,
+                 managed_by = excluded.managed_by, archived_at = NULL,
+                 updated_at = excluded.updated_at",
+        )
+        .map_err(database("write service_plans"))?;
+    for service_plan in &plan.writes.plans {
+        let spec = &service_plan.spec;
+        let limits = super::super::rows::encode_limits(spec)?;
+        statement
+            .execute(params![
+                service_plan.name,
+                spec.billing.as_str(),
+                spec.licenses.map(i64::from),
+                limits.as_ref(),
+                spec.display_name,
+                plan.source,
+                now,
+            ])
+            .map_err(|error| StoreError::Database {
+                operation: format!("write service plan {}", service_plan.name),
+                message: error.to_string(),
+            })?;
+    }
+    Ok(())
+}
+
+/// One upsert for inserts and overwrites alike: an existing row keeps its number and
+/// creation time, and is restored if archived.
+const UPSERT_NODE: &str = "
+    INSERT INTO accounts (name, node_type, display_name, parent, account_number, active,
+                          customer_type, reseller, plan, address, contact, services,
+                          settings, locked_settings, effective_active, effective_services,
+                          effective_settings, effective_locked_settings, managed_by,
+                          created_at, updated_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+            ?18, ?19, ?20, ?20)
+    ON CONFLICT (name) DO UPDATE SET
+        node_type = excluded.node_type, display_name = excluded.display_name,
+        parent = excluded.parent,
+        account_number = COALESCE(accounts.account_number, excluded.account_number),
+        active = excluded.active, customer_type = excluded.customer_type,
+        reseller = excluded.reseller, plan = excluded.plan, address = excluded.address,
+        contact = excluded.contact, services = excluded.services,
+        settings = excluded.settings, locked_settings = excluded.locked_settings,
+        effective_active = excluded.effective_active,
+        effective_services = excluded.effective_services,
+        effective_settings = excluded.effective_settings,
+        effective_locked_settings = excluded.effective_locked_settings,
+        managed_by = excluded.managed_by, archived_at = NULL,
+        updated_at = excluded.updated_at";
+
+fn write_nodes(connection: &Connection, batch: &Batch<'_>, source: &str, now: &str) -> Result<()> {
+    if batch.inserts.is_empty() && batch.upserts.is_empty() {
+        return Ok(());
+    }
+    let mut statement = connection
+        .prepare(UPSERT_NODE)
+        .map_err(database("write accounts"))?;
+    for row in batch.inserts.iter().chain(&batch.upserts) {
+        let NodeRow {
+            write,
+            encoded,
+            new_number,
+        } = row;
+        let spec = &write.spec;
+        statement
+            .execute(params![
+                write.name,
+                spec.node_type.as_str(),
+                spec.display_name,
+                spec.parent,
+                new_number,
+                spec.active,
+                spec.customer_type.map(|kind| kind.as_str()),
+                spec.reseller,
+                spec.plan,
+                encoded.address,
+                encoded.contact,
+                encoded.services.as_ref(),
+                encoded.settings.as_ref(),
+                encoded.locked_settings.as_ref(),
+                write.effective.active,
+                encoded.effective.services.as_ref(),
+                encoded.effective.settings.as_ref(),
+                encoded.effective.locked_settings.as_ref(),
+                source,
+                now,
+            ])
+            .map_err(|error| StoreError::Database {
+                operation: format!("write account {}", write.name),
+                message: error.to_string(),
+            })?;
+    }
+    Ok(())
+}
+
+fn write_users(connection: &Connection, batch: &Batch<'_>) -> Result<()> {
+    if !batch.clear_users.is_empty() {
+        let mut statement = connection
+            .prepare("DELETE FROM users WHERE account = ?1")
+            .map_err(database("clear users"))?;
+        for account in &batch.clear_users {
+            statement
+                .execute([account])
+                .map_err(database("clear users"))?;
+        }
+    }
+    if batch.user_writes.is_empty() {
+        return Ok(());
+    }
+    let mut statement = connection
+        .prepare(
+            "INSERT INTO users (account, email, position, name, role, language, timezone)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(database("write users"))?;
+    for write in &batch.user_writes {
+        for (position, user) in write.spec.users.iter().enumerate() {
+            statement
+                .execute(params![
+                    write.name,
+                    user.email,
+                    position as i64,
+                    user.name,
+                    user.role.as_str(),
+                    user.language,
+                    user.timezone,
+                ])
+                .map_err(|error| StoreError::Database {
+                    operation: format!("write user {} of {}", user.email, write.name),
+                    message: error.to_string(),
+                })?;
+        }
+    }
+    Ok(())
+}
+
+fn write_effective(connection: &Connection, plan: &Plan, now: &str) -> Result<()> {
+    if plan.writes.effective.is_empty() {
+        return Ok(());
+    }
+    let mut statement = connection
+        .prepare(
+            "UPDATE accounts SET effective_active = ?2, effective_services = ?3,
+                                 effective_settings = ?4, effective_locked_settings = ?5,
+                                 updated_at = ?6
+             WHERE name = ?1",
+        )
+        .map_err(database("write effective values"))?;
+    for (name, effective) in &plan.writes.effective {
+        let encoded = super::super::rows::encode_effective(effective)?;
+        statement
+            .execute(params![
+                name,
+                effective.active,
+                encoded.services.as_ref(),
+                encoded.settings.as_ref(),
+                encoded.locked_settings.as_ref(),
+                now,
+            ])
+            .map_err(database("write effective values"))?;
+    }
+    Ok(())
+}
+
+fn write_archives(connection: &Connection, plan: &Plan, now: &str) -> Result<()> {
+    let targets = [
+        (
+            &plan.writes.archive_nodes,
+            "UPDATE accounts SET archived_at = ?2, effective_active = 0, updated_at = ?2
+             WHERE name = ?1 AND archived_at IS NULL",
+        ),
+        (
+            &plan.writes.archive_plans,
+            "UPDATE service_plans SET archived_at = ?2, updated_at = ?2
+             WHERE name = ?1 AND archived_at IS NULL",
+        ),
+    ];
+    for (names, sql) in targets {
+        if names.is_empty() {
+            continue;
+        }
+        let mut statement = connection.prepare(sql).map_err(database("archive"))?;
+        for name in names {
+            statement
+                .execute(params![name, now])
+                .map_err(database("archive"))?;
+        }
+    }
+    Ok(())
+}
+
+fn write_audit(
+    connection: &Connection,
+    batch: &Batch<'_>,
+    now: &str,
+    context: &ApplyContext,
+) -> Result<()> {
+    if batch.audit.is_empty() {
+        return Ok(());
+    }
+    let mut statement = connection
+        .prepare(
+            "INSERT INTO audit_log (at, actor, source, revision, op, kind, name, before, after)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .map_err(database("write audit_log"))?;
+    for entry in &batch.audit {
+        statement
+            .execute(params![
+                now,
+                context.actor,
+                context.source,
+                context.revision,
+                entry.op.as_str(),
+                entry.kind.as_str(),
+                entry.name,
+                entry.before,
+                entry.after,
+            ])
+            .map_err(database("write audit_log"))?;
+    }
+    Ok(())
+}
+
+/// After a failed commit: the rows whose references point at nothing, for the message.
+pub(super) fn broken_references(connection: &Connection) -> Result<String> {
+    let mut statement = connection
+        .prepare(
+            "SELECT 'account ' || a.name || ': parent ' || a.parent FROM accounts a
+             WHERE a.parent IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM accounts p WHERE p.name = a.parent)
+             UNION ALL
+             SELECT 'account ' || a.name || ': plan ' || a.plan FROM accounts a
+             WHERE a.plan IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM service_plans s WHERE s.name = a.plan)
+             UNION ALL
+             SELECT 'user ' || u.email || ': account ' || u.account FROM users u
+             WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.name = u.account)
+             LIMIT 20",
+        )
+        .map_err(database("find broken references"))?;
+    let found = statement
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(database("find broken references"))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(database("find broken references"))?;
+    Ok(found.join("; "))
+}
