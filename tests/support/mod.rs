@@ -1,0 +1,121 @@
+//! Shared test harness: a fresh database on either backend ([`TestDb`]), raw SQL for
+//! hand edits and fault injection, and a realistic hierarchy with the plan that
+//! creates it ([`fixtures`]).
+
+#![allow(dead_code)]
+
+pub mod fixtures;
+pub mod postgres;
+
+use canopy::store::{self, Store};
+
+/// Which backend a test database lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database, removed when dropped.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    server: Option<postgres::PostgresServer>,
+    _directory: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", directory.path().join("canopy.db").display());
+        TestDb {
+            backend: Backend::Sqlite,
+            url,
+            server: None,
+            _directory: Some(directory),
+        }
+    }
+
+    pub fn postgres() -> TestDb {
+        let server = postgres::PostgresServer::start();
+        let url = server.create_database("canopy_test");
+        TestDb {
+            backend: Backend::Postgres,
+            url,
+            server: Some(server),
+            _directory: None,
+        }
+    }
+
+    pub fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => TestDb::sqlite(),
+            Backend::Postgres => TestDb::postgres(),
+        }
+    }
+
+    /// Opens the store (migrating on first use).
+    pub fn open(&self) -> Box<dyn Store> {
+        store::open(&self.url).unwrap_or_else(|error| panic!("open {}: {error}", self.url))
+    }
+
+    pub fn server(&self) -> Option<&postgres::PostgresServer> {
+        self.server.as_ref()
+    }
+
+    /// Runs SQL behind canopy's back (a hand edit), on a separate connection.
+    pub fn execute(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let connection = rusqlite::Connection::open(path).expect("open sqlite");
+                connection
+                    .execute_batch(sql)
+                    .unwrap_or_else(|error| panic!("{sql}: {error}"));
+            }
+            Backend::Postgres => {
+                let mut client = self.raw_postgres();
+                client
+                    .batch_execute(sql)
+                    .unwrap_or_else(|error| panic!("{sql}: {error}"));
+            }
+        }
+    }
+
+    /// Runs a query whose columns are all text (cast them in the SQL) and returns the rows.
+    pub fn query_text(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let connection = rusqlite::Connection::open(path).expect("open sqlite");
+                let mut statement = connection.prepare(sql).expect("prepare");
+                let columns = statement.column_count();
+                statement
+                    .query_map([], |row| {
+                        (0..columns)
+                            .map(|index| row.get::<_, Option<String>>(index))
+                            .collect()
+                    })
+                    .expect("query")
+                    .collect::<Result<_, _>>()
+                    .expect("rows")
+            }
+            Backend::Postgres => {
+                let mut client = self.raw_postgres();
+                client
+                    .query(sql, &[])
+                    .unwrap_or_else(|error| panic!("{sql}: {error}"))
+                    .iter()
+                    .map(|row| (0..row.len()).map(|index| row.get(index)).collect())
+                    .collect()
+            }
+        }
+    }
+
+    pub fn raw_postgres(&self) -> ::postgres::Client {
+        self.server
+            .as_ref()
+            .expect("a PostgreSQL test database")
+            .connect("canopy_test")
+    }
+}
