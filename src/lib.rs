@@ -14,6 +14,7 @@
 //! - [`cli`]: the command line.
 
 pub mod cli;
+pub mod generate;
 pub mod manifest;
 pub mod model;
 pub mod plan;
