@@ -64,7 +64,10 @@ fn with_example(db: &TestDb) -> (Box<dyn Store>, ApplyReport) {
 
 fn number_of(store: &mut dyn Store, name: &str) -> Option<i64> {
     let snapshot = store.snapshot().unwrap();
-    snapshot.hierarchy.node(name).and_then(|node| node.live.account_number)
+    snapshot
+        .hierarchy
+        .node(name)
+        .and_then(|node| node.live.account_number)
 }
 
 fn the_example_round_trips_exactly(db: &TestDb) {
@@ -100,12 +103,17 @@ fn account_numbers_never_change_and_are_never_reused(db: &TestDb) {
         .into_iter()
         .filter(|write| write.name == "acme-eu")
         .collect();
-    plan.changes.push(change(Op::Move, Kind::Account, "acme-eu"));
+    plan.changes
+        .push(change(Op::Move, Kind::Account, "acme-eu"));
     apply(store.as_mut(), &plan).unwrap();
 
     let snapshot = store.snapshot().unwrap();
     for (name, number) in &before {
-        assert_eq!(number_of(store.as_mut(), name), Some(*number), "{name} kept its number");
+        assert_eq!(
+            number_of(store.as_mut(), name),
+            Some(*number),
+            "{name} kept its number"
+        );
     }
     let moved = snapshot.hierarchy.node("acme-eu").unwrap();
     assert_eq!(moved.spec.parent.as_deref(), Some("partner-nordic"));
@@ -116,17 +124,29 @@ fn account_numbers_never_change_and_are_never_reused(db: &TestDb) {
         base_fingerprint: snapshot.fingerprint,
         ..Plan::default()
     };
-    let mut newcomer = fixtures::node("newcomer", canopy::model::NodeType::Customer, Some("partner-nordic"), "New");
+    let mut newcomer = fixtures::node(
+        "newcomer",
+        canopy::model::NodeType::Customer,
+        Some("partner-nordic"),
+        "New",
+    );
     newcomer.spec.customer_type = Some(canopy::model::CustomerType::EndCustomer);
     let with_newcomer = canopy::model::Hierarchy::new(
-        snapshot.hierarchy.nodes.iter().cloned().chain([newcomer]).collect(),
+        snapshot
+            .hierarchy
+            .nodes
+            .iter()
+            .cloned()
+            .chain([newcomer])
+            .collect(),
         snapshot.hierarchy.plans.clone(),
     );
     plan.writes.nodes = node_writes(&with_newcomer, true)
         .into_iter()
         .filter(|write| write.name == "newcomer")
         .collect();
-    plan.changes.push(change(Op::Create, Kind::Account, "newcomer"));
+    plan.changes
+        .push(change(Op::Create, Kind::Account, "newcomer"));
     let report = apply(store.as_mut(), &plan).unwrap();
     let (_, new_number) = report.assigned[0];
     assert!(numbers.iter().all(|number| *number < new_number));
@@ -148,7 +168,14 @@ fn archiving_and_restoring_keeps_the_number(db: &TestDb) {
     let number = number_of(store.as_mut(), "bigcorp-hr").unwrap();
     let plan = archive_plan(store.as_mut(), "bigcorp-hr");
     apply(store.as_mut(), &plan).unwrap();
-    assert!(store.snapshot().unwrap().hierarchy.node("bigcorp-hr").is_none());
+    assert!(
+        store
+            .snapshot()
+            .unwrap()
+            .hierarchy
+            .node("bigcorp-hr")
+            .is_none()
+    );
     let archived = db.query_text(
         "SELECT CASE WHEN effective_active THEN 'active' ELSE 'inactive' END FROM accounts
          WHERE name = 'bigcorp-hr' AND archived_at IS NOT NULL",
@@ -179,7 +206,10 @@ fn a_stale_plan_is_refused_and_writes_nothing(db: &TestDb) {
     stale.writes.nodes[0].spec.display_name = "Overwritten".into();
     let error = apply(store.as_mut(), &stale).unwrap_err();
     assert!(matches!(error, StoreError::StalePlan { .. }), "{error}");
-    assert_eq!(store.snapshot().unwrap().fingerprint, after_first.fingerprint);
+    assert_eq!(
+        store.snapshot().unwrap().fingerprint,
+        after_first.fingerprint
+    );
 }
 
 fn an_apply_that_fails_at_commit_leaves_nothing(db: &TestDb) {
@@ -197,7 +227,10 @@ fn an_apply_that_fails_at_commit_leaves_nothing(db: &TestDb) {
     transaction.apply(&plan, &context()).unwrap();
     let error = transaction.commit().unwrap_err();
     let message = error.to_string();
-    assert!(matches!(error, StoreError::BrokenReferences { .. }), "{message}");
+    assert!(
+        matches!(error, StoreError::BrokenReferences { .. }),
+        "{message}"
+    );
     assert!(message.contains("no-such-parent"), "{message}");
 
     let after = db.open().snapshot().unwrap();
@@ -236,7 +269,10 @@ fn a_newer_schema_is_refused(db: &TestDb) {
 
 fn migrating_twice_is_a_no_op(db: &TestDb) {
     let first = canopy::store::migrate(&db.url).unwrap();
-    assert_eq!((first.from, first.to), (0, canopy::store::migrations::LATEST));
+    assert_eq!(
+        (first.from, first.to),
+        (0, canopy::store::migrations::LATEST)
+    );
     let second = canopy::store::migrate(&db.url).unwrap();
     assert_eq!(second.from, second.to);
 }
@@ -248,17 +284,38 @@ fn audit_rows_follow_plan_order(db: &TestDb) {
     assert_eq!(report.audit_rows, plan.changes.len());
     let records = store.audit(0, 1000).unwrap();
     let names: Vec<&str> = records.iter().map(|record| record.name.as_str()).collect();
-    let planned: Vec<&str> = plan.changes.iter().map(|change| change.name.as_str()).collect();
+    let planned: Vec<&str> = plan
+        .changes
+        .iter()
+        .map(|change| change.name.as_str())
+        .collect();
     assert_eq!(names, planned);
-    assert!(records.windows(2).all(|pair| pair[0].sequence < pair[1].sequence));
+    assert!(
+        records
+            .windows(2)
+            .all(|pair| pair[0].sequence < pair[1].sequence)
+    );
     let first = &records[0];
-    assert_eq!((first.op.as_str(), first.kind.as_str()), ("create", "ServicePlan"));
+    assert_eq!(
+        (first.op.as_str(), first.kind.as_str()),
+        ("create", "ServicePlan")
+    );
     assert_eq!(first.actor, "ci@example");
     assert_eq!(first.revision.as_deref(), Some("abc123"));
-    assert!(first.at.ends_with('Z') && first.at.len() == 24, "{}", first.at);
-    let acme = records.iter().find(|record| record.name == "acme-eu").unwrap();
+    assert!(
+        first.at.ends_with('Z') && first.at.len() == 24,
+        "{}",
+        first.at
+    );
+    let acme = records
+        .iter()
+        .find(|record| record.name == "acme-eu")
+        .unwrap();
     assert_eq!(acme.before, None);
-    assert_eq!(acme.after.as_ref().unwrap()["displayName"], "ACME Europe GmbH");
+    assert_eq!(
+        acme.after.as_ref().unwrap()["displayName"],
+        "ACME Europe GmbH"
+    );
 
     // A consumer resumes after the last sequence it saw.
     let resume_after = records[records.len() - 3].sequence;
@@ -275,9 +332,14 @@ fn usage_is_read_back_by_period(db: &TestDb) {
         amount,
     };
     store
-        .record_usage(&[row("acme-eu", "2025-01", 10.0), row("acme-dk", "2025-02", 2.5)])
+        .record_usage(&[
+            row("acme-eu", "2025-01", 10.0),
+            row("acme-dk", "2025-02", 2.5),
+        ])
         .unwrap();
-    store.record_usage(&[row("acme-eu", "2025-01", 4200.0)]).unwrap();
+    store
+        .record_usage(&[row("acme-eu", "2025-01", 4200.0)])
+        .unwrap();
     assert_eq!(
         store.usage(Some("2025-01")).unwrap(),
         vec![row("acme-eu", "2025-01", 4200.0)]
@@ -288,11 +350,17 @@ fn usage_is_read_back_by_period(db: &TestDb) {
 fn a_hand_edit_changes_the_fingerprint(db: &TestDb) {
     let (mut store, _) = with_example(db);
     let before = store.snapshot().unwrap().fingerprint;
-    assert_eq!(store.snapshot().unwrap().fingerprint, before, "stable when nothing changes");
+    assert_eq!(
+        store.snapshot().unwrap().fingerprint,
+        before,
+        "stable when nothing changes"
+    );
     db.execute("UPDATE users SET name = 'Anna B.' WHERE email = 'anna@acme.example'");
     let after = store.snapshot().unwrap().fingerprint;
     assert_ne!(after, before);
-    db.execute("UPDATE service_plans SET limits = '{\"documentsPerMonth\":1}' WHERE name = 'standard'");
+    db.execute(
+        "UPDATE service_plans SET limits = '{\"documentsPerMonth\":1}' WHERE name = 'standard'",
+    );
     assert_ne!(store.snapshot().unwrap().fingerprint, after);
 }
 
@@ -311,7 +379,13 @@ fn unmanaged_rows_appear_unmanaged(db: &TestDb) {
     assert_eq!(legacy.live.managed_by, None);
     assert_eq!(legacy.live.account_number, None);
     assert_eq!(legacy.spec, {
-        let mut spec = node("x", canopy::model::NodeType::Customer, Some("partner-nordic"), "Legacy Ltd").spec;
+        let mut spec = node(
+            "x",
+            canopy::model::NodeType::Customer,
+            Some("partner-nordic"),
+            "Legacy Ltd",
+        )
+        .spec;
         spec.active = true;
         spec
     });
@@ -323,9 +397,16 @@ fn users_of_inactive_accounts_cannot_log_in(db: &TestDb) {
         "SELECT email, CASE WHEN can_log_in THEN 'yes' ELSE 'no' END FROM user_logins
          WHERE email IN ('owner@shop.example', 'anna@acme.example') ORDER BY email",
     );
-    let expected = |email: &str, answer: &str| vec![Some(email.to_string()), Some(answer.to_string())];
+    let expected =
+        |email: &str, answer: &str| vec![Some(email.to_string()), Some(answer.to_string())];
     // shop-one sits under reseller-one, which is inactive.
-    assert_eq!(rows, vec![expected("anna@acme.example", "yes"), expected("owner@shop.example", "no")]);
+    assert_eq!(
+        rows,
+        vec![
+            expected("anna@acme.example", "yes"),
+            expected("owner@shop.example", "no")
+        ]
+    );
 }
 
 fn effective_updates_and_user_rewrites_land(db: &TestDb) {
@@ -341,21 +422,35 @@ fn effective_updates_and_user_rewrites_land(db: &TestDb) {
     let index = desired.node_index("reseller-one").unwrap();
     desired.nodes[index].spec.active = true;
     let writes = node_writes(&desired, false);
-    plan.writes.nodes = writes.iter().filter(|w| w.name == "reseller-one").cloned().collect();
+    plan.writes.nodes = writes
+        .iter()
+        .filter(|w| w.name == "reseller-one")
+        .cloned()
+        .collect();
     let shop = writes.iter().find(|w| w.name == "shop-one").unwrap();
     plan.writes.effective = vec![(shop.name.clone(), shop.effective.clone())];
     // And rewrite acme-eu's users in a new order with one removed.
     let mut acme = writes.iter().find(|w| w.name == "acme-eu").unwrap().clone();
     acme.spec.users.reverse();
     acme.spec.users.pop();
-    acme.spec.users.push(fixtures::user("new@acme.example", "New", Role::User));
+    acme.spec
+        .users
+        .push(fixtures::user("new@acme.example", "New", Role::User));
     acme.users_changed = true;
     plan.writes.nodes.push(acme.clone());
-    plan.changes.push(change(Op::Activate, Kind::Account, "reseller-one"));
+    plan.changes
+        .push(change(Op::Activate, Kind::Account, "reseller-one"));
     apply(store.as_mut(), &plan).unwrap();
 
     let live = store.snapshot().unwrap().hierarchy;
-    assert!(live.node("shop-one").unwrap().effective.as_ref().unwrap().active);
+    assert!(
+        live.node("shop-one")
+            .unwrap()
+            .effective
+            .as_ref()
+            .unwrap()
+            .active
+    );
     assert_eq!(live.node("acme-eu").unwrap().spec.users, acme.spec.users);
 }
 
@@ -367,22 +462,34 @@ fn a_snapshot_inside_the_transaction_is_reused_by_apply(db: &TestDb) {
         .apply(&create_all(&example(), &seen.fingerprint), &context())
         .unwrap();
     // After apply the transaction sees its own writes.
-    assert_eq!(transaction.snapshot().unwrap().hierarchy.nodes.len(), example().nodes.len());
+    assert_eq!(
+        transaction.snapshot().unwrap().hierarchy.nodes.len(),
+        example().nodes.len()
+    );
     transaction.commit().unwrap();
 }
 
 #[test]
 fn unsupported_urls_are_refused() {
     for url in ["mysql://localhost/canopy", "canopy.db", "http://x"] {
-        assert!(matches!(canopy::store::open(url), Err(StoreError::UnsupportedUrl(_))), "{url}");
+        assert!(
+            matches!(canopy::store::open(url), Err(StoreError::UnsupportedUrl(_))),
+            "{url}"
+        );
     }
 }
 
 #[test]
 fn an_unreachable_postgres_names_the_url_without_its_password() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("postgres://canopy:hunter2@127.0.0.1:{port}/canopy");
-    let error = canopy::store::open(&url).err().expect("nothing listens there");
+    let error = canopy::store::open(&url)
+        .err()
+        .expect("nothing listens there");
     let message = error.to_string();
     assert!(matches!(error, StoreError::Connect { .. }), "{message}");
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
@@ -393,15 +500,24 @@ fn an_unreachable_postgres_names_the_url_without_its_password() {
 fn a_sqlite_file_in_a_missing_directory_is_a_connect_error() {
     let directory = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/missing/canopy.db", directory.path().display());
-    assert!(matches!(canopy::store::open(&url), Err(StoreError::Connect { .. })));
+    assert!(matches!(
+        canopy::store::open(&url),
+        Err(StoreError::Connect { .. })
+    ));
 }
 
 #[test]
 fn a_file_that_is_not_a_database_is_a_connect_error() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("notes.db");
-    std::fs::write(&path, "this is not a database, just some text that is long enough").unwrap();
-    let error = canopy::store::open(&format!("sqlite://{}", path.display())).err().unwrap();
+    std::fs::write(
+        &path,
+        "this is not a database, just some text that is long enough",
+    )
+    .unwrap();
+    let error = canopy::store::open(&format!("sqlite://{}", path.display()))
+        .err()
+        .unwrap();
     assert!(matches!(error, StoreError::Connect { .. }), "{error}");
 }
 
@@ -432,7 +548,14 @@ fn postgres_a_killed_connection_leaves_nothing_half_written() {
         "SELECT (SELECT count(*) FROM accounts)::text, (SELECT count(*) FROM audit_log)::text,
                 (SELECT value FROM canopy_meta WHERE key = 'next_account_number')::text",
     );
-    assert_eq!(counts, vec![vec![Some("0".into()), Some("0".into()), Some("1000".into())]]);
+    assert_eq!(
+        counts,
+        vec![vec![
+            Some("0".into()),
+            Some("0".into()),
+            Some("1000".into())
+        ]]
+    );
 }
 
 #[test]
@@ -447,13 +570,19 @@ fn postgres_a_second_writer_waits_for_the_first() {
     // While the first holds the lock, a second writer cannot take it.
     let mut admin = db.raw_postgres();
     let free: bool = admin
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&canopy::store::postgres::WRITER_LOCK])
+        .query_one(
+            "SELECT pg_try_advisory_lock($1)",
+            &[&canopy::store::postgres::WRITER_LOCK],
+        )
         .unwrap()
         .get(0);
     assert!(!free, "the writer lock is held during a write transaction");
     transaction.commit().unwrap();
     let free: bool = admin
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&canopy::store::postgres::WRITER_LOCK])
+        .query_one(
+            "SELECT pg_try_advisory_lock($1)",
+            &[&canopy::store::postgres::WRITER_LOCK],
+        )
         .unwrap()
         .get(0);
     assert!(free, "commit releases the writer lock");

@@ -89,7 +89,11 @@ fn fields(change: &Change) -> Result<Values, StoreError> {
     Ok((Some(to_json(&before)?), Some(to_json(&after)?)))
 }
 
-fn single(key: &str, before: Option<&String>, after: Option<&String>) -> Result<Values, StoreError> {
+fn single(
+    key: &str,
+    before: Option<&String>,
+    after: Option<&String>,
+) -> Result<Values, StoreError> {
     Ok((
         text(Some(json!({ key: before })))?,
         text(Some(json!({ key: after })))?,
@@ -145,7 +149,10 @@ impl Lookup<'_, '_> {
                     Some(cascade) => json!({ "active": active, "cascade": cascade }),
                     None => json!({ "active": active }),
                 };
-                Ok((text(Some(json!({ "active": !active })))?, text(Some(after))?))
+                Ok((
+                    text(Some(json!({ "active": !active })))?,
+                    text(Some(after))?,
+                ))
             }
             Op::AddUser => Ok((None, text(self.desired_user(change))?)),
             Op::RemoveUser => Ok((text(self.live_user(change))?, None)),
@@ -255,7 +262,10 @@ mod tests {
         plan.changes.push(update);
         let rows = entries(&plan, &live()).unwrap();
         assert_eq!(parsed(&rows[0].before), json!({"displayName": "ACME"}));
-        assert_eq!(parsed(&rows[0].after), json!({"displayName": "ACME Europe"}));
+        assert_eq!(
+            parsed(&rows[0].after),
+            json!({"displayName": "ACME Europe"})
+        );
     }
 
     #[test]

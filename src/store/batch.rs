@@ -151,7 +151,10 @@ pub(crate) fn assemble(
             live_nodes.push(node);
         }
     }
-    let live_plans: Vec<_> = plans.into_iter().filter(|plan| !plan.live.archived).collect();
+    let live_plans: Vec<_> = plans
+        .into_iter()
+        .filter(|plan| !plan.live.archived)
+        .collect();
     let mut hierarchy = Hierarchy::new(live_nodes, live_plans);
     super::rows::attach_users(&mut hierarchy.nodes, users);
     Loaded {

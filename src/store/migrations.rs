@@ -43,7 +43,10 @@ pub struct Migrated {
 }
 
 /// The scripts to run on a database at `current`, or why none may run.
-pub fn pending(scripts: &'static [Migration], current: i64) -> Result<&'static [Migration], StoreError> {
+pub fn pending(
+    scripts: &'static [Migration],
+    current: i64,
+) -> Result<&'static [Migration], StoreError> {
     if current > LATEST {
         return Err(StoreError::SchemaTooNew {
             found: current,

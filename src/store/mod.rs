@@ -219,9 +219,15 @@ mod tests {
     use super::*;
 
     #[rstest::rstest]
-    #[case("postgres://canopy:secret@db:5432/canopy", "postgres://canopy:***@db:5432/canopy")]
+    #[case(
+        "postgres://canopy:secret@db:5432/canopy",
+        "postgres://canopy:***@db:5432/canopy"
+    )]
     #[case("postgresql://canopy@db/canopy", "postgresql://canopy@db/canopy")]
-    #[case("postgres://db/canopy?user=a&password=b", "postgres://db/canopy?user=a&password=***")]
+    #[case(
+        "postgres://db/canopy?user=a&password=b",
+        "postgres://db/canopy?user=a&password=***"
+    )]
     #[case("postgres://a:p@ss@db/x", "postgres://a:***@db/x")]
     fn passwords_never_reach_messages(#[case] url: &str, #[case] shown: &str) {
         assert_eq!(redact(url), shown);

@@ -209,14 +209,19 @@ impl AccountRow<'_> {
         const TABLE: &str = "accounts";
         let name = self.name;
         let node_type = NodeType::parse(self.node_type).ok_or_else(|| {
-            invalid(TABLE, name, format!("unknown node_type `{}`", self.node_type))
+            invalid(
+                TABLE,
+                name,
+                format!("unknown node_type `{}`", self.node_type),
+            )
         })?;
-        let customer_type = match self.customer_type {
-            None => None,
-            Some(text) => Some(CustomerType::parse(text).ok_or_else(|| {
-                invalid(TABLE, name, format!("unknown customer_type `{text}`"))
-            })?),
-        };
+        let customer_type =
+            match self.customer_type {
+                None => None,
+                Some(text) => Some(CustomerType::parse(text).ok_or_else(|| {
+                    invalid(TABLE, name, format!("unknown customer_type `{text}`"))
+                })?),
+            };
         let spec = NodeSpec {
             node_type,
             display_name: self.display_name.to_string(),
@@ -424,7 +429,7 @@ mod tests {
         let node = row().decode().unwrap();
         assert_eq!(node.spec.node_type, NodeType::Customer);
         assert_eq!(node.spec.address.unwrap().country.as_deref(), Some("DE"));
-        assert_eq!(node.spec.services["scanning"], false);
+        assert!(!node.spec.services["scanning"]);
         assert!(!node.effective.unwrap().active);
         assert_eq!(node.live.account_number, Some(1000));
     }

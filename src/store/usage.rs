@@ -138,8 +138,16 @@ fn group_of<'a>(hierarchy: &'a Hierarchy, node: &Node) -> Option<&'a Node> {
     (parent.spec.node_type == NodeType::CustomerGroup).then_some(parent)
 }
 
-fn lines_of(hierarchy: &Hierarchy, node: &Node, used: Option<&BTreeMap<&str, f64>>) -> Vec<UsageLine> {
-    let plan = node.spec.plan.as_deref().and_then(|name| hierarchy.plan(name));
+fn lines_of(
+    hierarchy: &Hierarchy,
+    node: &Node,
+    used: Option<&BTreeMap<&str, f64>>,
+) -> Vec<UsageLine> {
+    let plan = node
+        .spec
+        .plan
+        .as_deref()
+        .and_then(|name| hierarchy.plan(name));
     let mut metrics: BTreeMap<&str, (f64, Option<u64>)> = BTreeMap::new();
     if let Some(plan) = plan {
         for (metric, limit) in &plan.spec.limits {
@@ -203,7 +211,12 @@ mod tests {
         Hierarchy::new(
             vec![
                 node("partner", NodeType::Partner, None, None),
-                node("pool", NodeType::CustomerGroup, Some("partner"), Some("pooled")),
+                node(
+                    "pool",
+                    NodeType::CustomerGroup,
+                    Some("partner"),
+                    Some("pooled"),
+                ),
                 node("a", NodeType::Customer, Some("pool"), Some("small")),
                 node("b", NodeType::Customer, Some("pool"), None),
             ],

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use canopy::model::effective::{compute_all, parent_indices, top_down_order};
 use canopy::model::{
-    Address, Billing, Contact, CustomerType, Hierarchy, Kind, LiveMeta, Node, NodeSpec,
-    NodeType, PlanSpec, Role, ServicePlan, User,
+    Address, Billing, Contact, CustomerType, Hierarchy, Kind, LiveMeta, Node, NodeSpec, NodeType,
+    PlanSpec, Role, ServicePlan, User,
 };
 use canopy::plan::{Change, NodeWrite, Op, Plan};
 use serde_json::json;
@@ -66,7 +66,12 @@ pub fn example() -> Hierarchy {
     ]);
     holding.spec.locked_settings = vec!["passwordExpiryDays".to_string()];
 
-    let mut nordic = node("partner-nordic", NodeType::Partner, Some("acme-sub"), "Nordic Partner AB");
+    let mut nordic = node(
+        "partner-nordic",
+        NodeType::Partner,
+        Some("acme-sub"),
+        "Nordic Partner AB",
+    );
     nordic.spec.address = Some(Address {
         street: Some("Storgatan 1".into()),
         city: Some("Ålesund".into()),
@@ -81,17 +86,42 @@ pub fn example() -> Hierarchy {
     });
     nordic.spec.settings = BTreeMap::from([("scanQuality".to_string(), json!(1.5))]);
 
-    let resellers = node("resellers", NodeType::PartnerGroup, Some("acme-sub"), "Resellers");
-    let mut reseller_one = node("reseller-one", NodeType::Partner, Some("resellers"), "Reseller One");
+    let resellers = node(
+        "resellers",
+        NodeType::PartnerGroup,
+        Some("acme-sub"),
+        "Resellers",
+    );
+    let mut reseller_one = node(
+        "reseller-one",
+        NodeType::Partner,
+        Some("resellers"),
+        "Reseller One",
+    );
     reseller_one.spec.active = false;
-    let mut shop = node("shop-one", NodeType::Customer, Some("reseller-one"), "Shop One");
+    let mut shop = node(
+        "shop-one",
+        NodeType::Customer,
+        Some("reseller-one"),
+        "Shop One",
+    );
     shop.spec.customer_type = Some(CustomerType::EndCustomer);
     shop.spec.users = vec![user("owner@shop.example", "Shop Owner", Role::Admin)];
 
-    let mut smb = node("nordic-smb", NodeType::CustomerGroup, Some("partner-nordic"), "Nordic SMB");
+    let mut smb = node(
+        "nordic-smb",
+        NodeType::CustomerGroup,
+        Some("partner-nordic"),
+        "Nordic SMB",
+    );
     smb.spec.plan = Some("smb-pooled".into());
 
-    let mut acme_eu = node("acme-eu", NodeType::Customer, Some("nordic-smb"), "ACME Europe GmbH");
+    let mut acme_eu = node(
+        "acme-eu",
+        NodeType::Customer,
+        Some("nordic-smb"),
+        "ACME Europe GmbH",
+    );
     acme_eu.spec.customer_type = Some(CustomerType::EndCustomer);
     acme_eu.spec.plan = Some("standard".into());
     acme_eu.spec.address = Some(Address {
@@ -117,20 +147,49 @@ pub fn example() -> Hierarchy {
         },
     ];
 
-    let mut acme_dk = node("acme-dk", NodeType::Customer, Some("nordic-smb"), "ACME Danmark");
+    let mut acme_dk = node(
+        "acme-dk",
+        NodeType::Customer,
+        Some("nordic-smb"),
+        "ACME Danmark",
+    );
     acme_dk.spec.customer_type = Some(CustomerType::SubDivision);
     acme_dk.spec.reseller = true;
     acme_dk.spec.locked_settings = vec!["a".into(), "b".into()];
-    let acme_dk_sub = node("acme-dk-aarhus", NodeType::Customer, Some("acme-dk"), "ACME Aarhus");
+    let acme_dk_sub = node(
+        "acme-dk-aarhus",
+        NodeType::Customer,
+        Some("acme-dk"),
+        "ACME Aarhus",
+    );
 
-    let mut bigcorp = node("bigcorp", NodeType::Enterprise, Some("partner-nordic"), "BigCorp");
+    let mut bigcorp = node(
+        "bigcorp",
+        NodeType::Enterprise,
+        Some("partner-nordic"),
+        "BigCorp",
+    );
     bigcorp.spec.plan = Some("trial".into());
-    let bigcorp_hr = node("bigcorp-hr", NodeType::Customer, Some("bigcorp"), "BigCorp HR");
+    let bigcorp_hr = node(
+        "bigcorp-hr",
+        NodeType::Customer,
+        Some("bigcorp"),
+        "BigCorp HR",
+    );
 
     Hierarchy::new(
         vec![
-            holding, nordic, resellers, reseller_one, shop, smb, acme_eu, acme_dk, acme_dk_sub,
-            bigcorp, bigcorp_hr,
+            holding,
+            nordic,
+            resellers,
+            reseller_one,
+            shop,
+            smb,
+            acme_eu,
+            acme_dk,
+            acme_dk_sub,
+            bigcorp,
+            bigcorp_hr,
         ],
         vec![
             plan("standard", Billing::Purchased, None, Some(5000)),
@@ -144,11 +203,21 @@ pub fn example() -> Hierarchy {
 pub fn wide(accounts: usize) -> Hierarchy {
     let mut nodes = vec![node("root", NodeType::Subsidiary, None, "Root")];
     for partner in 0..100 {
-        nodes.push(node(&format!("partner-{partner:03}"), NodeType::Partner, Some("root"), "Partner"));
+        nodes.push(node(
+            &format!("partner-{partner:03}"),
+            NodeType::Partner,
+            Some("root"),
+            "Partner",
+        ));
     }
     for index in 0..accounts {
         let parent = format!("partner-{:03}", index % 100);
-        let mut customer = node(&format!("customer-{index:07}"), NodeType::Customer, Some(&parent), "Customer");
+        let mut customer = node(
+            &format!("customer-{index:07}"),
+            NodeType::Customer,
+            Some(&parent),
+            "Customer",
+        );
         customer.spec.customer_type = Some(CustomerType::EndCustomer);
         nodes.push(customer);
     }
@@ -217,7 +286,9 @@ pub fn assert_round_trip(live: &Hierarchy, desired: &Hierarchy) {
     for (index, node) in expected.nodes.iter_mut().enumerate() {
         node.effective = Some(effective[index].clone());
         node.live.managed_by = Some(SOURCE.to_string());
-        let number = live.node(&node.name).and_then(|live| live.live.account_number);
+        let number = live
+            .node(&node.name)
+            .and_then(|live| live.live.account_number);
         assert_eq!(
             number.is_some(),
             !node.spec.node_type.is_group(),

@@ -65,7 +65,14 @@ impl PostgresServer {
             port: 0,
         };
         if run_as_postgres {
-            server.run("chown", &["-R", "postgres:", &server.path_text(server.directory.path())]);
+            server.run(
+                "chown",
+                &[
+                    "-R",
+                    "postgres:",
+                    &server.path_text(server.directory.path()),
+                ],
+            );
         }
         let data = server.data_directory();
         server.run_tool(

@@ -170,9 +170,15 @@ fn number(object: &GetObject) -> String {
 /// The worst usage status of an object, when it deserves attention.
 fn usage_flag(object: &GetObject) -> Option<UsageStatus> {
     let statuses = object.usage.iter().map(|entry| entry.status);
-    if statuses.clone().any(|status| status == UsageStatus::Exceeding) {
+    if statuses
+        .clone()
+        .any(|status| status == UsageStatus::Exceeding)
+    {
         Some(UsageStatus::Exceeding)
-    } else if statuses.clone().any(|status| status == UsageStatus::Approaching) {
+    } else if statuses
+        .clone()
+        .any(|status| status == UsageStatus::Approaching)
+    {
         Some(UsageStatus::Approaching)
     } else {
         None
@@ -223,7 +229,15 @@ pub fn tree(objects: &[GetObject]) -> String {
 /// `get -o table`: aligned columns.
 pub fn table(objects: &[GetObject]) -> String {
     let header = [
-        "NAME", "KIND", "TYPE", "PARENT", "NUMBER", "ACTIVE", "PLAN", "MANAGED-BY", "USAGE",
+        "NAME",
+        "KIND",
+        "TYPE",
+        "PARENT",
+        "NUMBER",
+        "ACTIVE",
+        "PLAN",
+        "MANAGED-BY",
+        "USAGE",
     ];
     let rows: Vec<[String; 9]> = objects
         .iter()
@@ -237,7 +251,9 @@ pub fn table(objects: &[GetObject]) -> String {
                 activation(object).to_string(),
                 object.plan.clone().unwrap_or_else(|| "-".into()),
                 object.managed_by.clone().unwrap_or_else(|| "-".into()),
-                usage_flag(object).map_or("-", UsageStatus::as_str).to_string(),
+                usage_flag(object)
+                    .map_or("-", UsageStatus::as_str)
+                    .to_string(),
             ]
         })
         .collect();
@@ -296,16 +312,46 @@ mod tests {
     }
 
     fn example() -> (Hierarchy, UsageReport) {
-        let mut customer = node("acme-eu", NodeType::Customer, Some("nordic-smb"), Some(1002), (true, false));
+        let mut customer = node(
+            "acme-eu",
+            NodeType::Customer,
+            Some("nordic-smb"),
+            Some(1002),
+            (true, false),
+        );
         customer.spec.plan = Some("standard".into());
-        let mut group = node("nordic-smb", NodeType::CustomerGroup, Some("partner-nordic"), None, (true, false));
+        let mut group = node(
+            "nordic-smb",
+            NodeType::CustomerGroup,
+            Some("partner-nordic"),
+            None,
+            (true, false),
+        );
         group.spec.plan = Some("standard".into());
-        let mut unmanaged = node("zeta", NodeType::Customer, Some("partner-nordic"), None, (true, false));
+        let mut unmanaged = node(
+            "zeta",
+            NodeType::Customer,
+            Some("partner-nordic"),
+            None,
+            (true, false),
+        );
         unmanaged.live.managed_by = None;
         let hierarchy = Hierarchy::new(
             vec![
-                node("acme-sub", NodeType::Subsidiary, None, Some(1000), (true, true)),
-                node("partner-nordic", NodeType::Partner, Some("acme-sub"), Some(1001), (false, false)),
+                node(
+                    "acme-sub",
+                    NodeType::Subsidiary,
+                    None,
+                    Some(1000),
+                    (true, true),
+                ),
+                node(
+                    "partner-nordic",
+                    NodeType::Partner,
+                    Some("acme-sub"),
+                    Some(1001),
+                    (false, false),
+                ),
                 group,
                 customer,
                 unmanaged,

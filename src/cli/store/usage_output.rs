@@ -36,7 +36,9 @@ pub fn text(report: &UsageReport) -> String {
     let Some(period) = &report.period else {
         return "no usage recorded\n".to_string();
     };
-    let header = ["NAME", "KIND", "PLAN", "METRIC", "USED", "LIMIT", "USE", "STATUS"];
+    let header = [
+        "NAME", "KIND", "PLAN", "METRIC", "USED", "LIMIT", "USE", "STATUS",
+    ];
     let rows: Vec<[String; 8]> = report
         .lines
         .iter()
@@ -80,7 +82,9 @@ pub fn text(report: &UsageReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Billing, Hierarchy, LiveMeta, Node, NodeSpec, NodeType, PlanSpec, ServicePlan};
+    use crate::model::{
+        Billing, Hierarchy, LiveMeta, Node, NodeSpec, NodeType, PlanSpec, ServicePlan,
+    };
     use crate::store::UsageRow;
 
     #[rstest::rstest]
@@ -128,7 +132,11 @@ mod tests {
         };
         let report = crate::store::usage::report(
             &hierarchy,
-            &[usage("busy", 4200.0), usage("calm", 10.5), usage("over", 5001.0)],
+            &[
+                usage("busy", 4200.0),
+                usage("calm", 10.5),
+                usage("over", 5001.0),
+            ],
             None,
         );
         insta::assert_snapshot!(text(&report));

@@ -134,9 +134,7 @@ impl PostgresStore {
                 .map_err(database("record migration"))?;
             to = migration.version;
         }
-        transaction
-            .commit()
-            .map_err(database("commit migration"))?;
+        transaction.commit().map_err(database("commit migration"))?;
         Ok(Migrated { from, to })
     }
 }
@@ -294,10 +292,7 @@ impl Store for PostgresStore {
     }
 
     fn begin(&mut self) -> Result<Box<dyn WriteTxn + '_>> {
-        let mut transaction = self
-            .client
-            .transaction()
-            .map_err(database("begin write"))?;
+        let mut transaction = self.client.transaction().map_err(database("begin write"))?;
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])
             .map_err(database("take the writer lock"))?;
@@ -416,9 +411,9 @@ impl WriteTxn for PostgresTxn<'_> {
 
     fn commit(self: Box<Self>) -> Result<()> {
         self.transaction.commit().map_err(|error| {
-            let foreign_key = error
-                .as_db_error()
-                .is_some_and(|db_error| *db_error.code() == postgres::error::SqlState::FOREIGN_KEY_VIOLATION);
+            let foreign_key = error.as_db_error().is_some_and(|db_error| {
+                *db_error.code() == postgres::error::SqlState::FOREIGN_KEY_VIOLATION
+            });
             if foreign_key {
                 StoreError::BrokenReferences {
                     list: describe(&error),

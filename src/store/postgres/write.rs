@@ -167,7 +167,8 @@ fn upsert_nodes(
     let column = |get: &dyn Fn(&NodeRow<'_>) -> Option<String>| -> Vec<Option<String>> {
         rows.iter().map(get).collect()
     };
-    let flags = |get: &dyn Fn(&NodeRow<'_>) -> bool| -> Vec<bool> { rows.iter().map(get).collect() };
+    let flags =
+        |get: &dyn Fn(&NodeRow<'_>) -> bool| -> Vec<bool> { rows.iter().map(get).collect() };
     let names = column(&|r| Some(r.write.name.clone()));
     let types = column(&|r| Some(r.write.spec.node_type.as_str().to_string()));
     let display_names = column(&|r| Some(r.write.spec.display_name.clone()));
@@ -245,7 +246,11 @@ fn write_users(transaction: &mut Transaction<'_>, batch: &Batch<'_>) -> Result<(
             )
             .map_err(database("clear users"))?;
     }
-    if batch.user_writes.iter().all(|write| write.spec.users.is_empty()) {
+    if batch
+        .user_writes
+        .iter()
+        .all(|write| write.spec.users.is_empty())
+    {
         return Ok(());
     }
     let sink = transaction
@@ -342,7 +347,11 @@ fn write_archives(transaction: &mut Transaction<'_>, plan: &Plan) -> Result<()> 
 
 /// Audit rows by COPY: the identity column numbers them in stream order, which is
 /// plan order.
-fn copy_audit(transaction: &mut Transaction<'_>, batch: &Batch<'_>, context: &ApplyContext) -> Result<()> {
+fn copy_audit(
+    transaction: &mut Transaction<'_>,
+    batch: &Batch<'_>,
+    context: &ApplyContext,
+) -> Result<()> {
     if batch.audit.is_empty() {
         return Ok(());
     }

@@ -247,7 +247,9 @@ fn load_plans(connection: &Connection, hasher: &mut Fingerprinter) -> Result<Vec
         )
         .map_err(database("read service_plans"))?;
     let mut result = Vec::new();
-    let mut cursor = statement.query([]).map_err(database("read service_plans"))?;
+    let mut cursor = statement
+        .query([])
+        .map_err(database("read service_plans"))?;
     while let Some(row) = cursor.next().map_err(database("read service_plans"))? {
         let get = |index: usize| row.get_ref(index);
         let read = || -> rusqlite::Result<PlanRow<'_>> {
