@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::store::usage::UsageReport;
+use crate::store::usage::{UsageLine, UsageReport, UsageStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
@@ -31,6 +31,17 @@ fn amount(value: f64) -> String {
     }
 }
 
+/// A whole percentage; an amount just over its limit shows as `>100%`, not `100%`.
+fn percent(line: &UsageLine) -> String {
+    match line.percent {
+        None => "-".to_string(),
+        Some(percent) if line.status == UsageStatus::Exceeding && percent.round() <= 100.0 => {
+            ">100%".to_string()
+        }
+        Some(percent) => format!("{percent:.0}%"),
+    }
+}
+
 /// An aligned table, one line per (object, metric).
 pub fn text(report: &UsageReport) -> String {
     let Some(period) = &report.period else {
@@ -50,8 +61,7 @@ pub fn text(report: &UsageReport) -> String {
                 line.metric.clone(),
                 amount(line.amount),
                 line.limit.map_or("-".into(), |limit| limit.to_string()),
-                line.percent
-                    .map_or("-".into(), |percent| format!("{percent:.0}%")),
+                percent(line),
                 line.status.as_str().to_string(),
             ]
         })
