@@ -77,8 +77,18 @@ fn write_plans(connection: &Connection, plan: &Plan, now: &str) -> Result<()> {
     Ok(())
 }
 
-/// One upsert for inserts and overwrites alike: an existing row keeps its number and
-/// creation time, and is restored if archived.
+/// New rows: a plain insert, which SQLite runs without a statement journal.
+const INSERT_NODE: &str = "
+    INSERT INTO accounts (name, node_type, display_name, parent, account_number, active,
+                          customer_type, reseller, plan, address, contact, services,
+                          settings, locked_settings, effective_active, effective_services,
+                          effective_settings, effective_locked_settings, managed_by,
+                          created_at, updated_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+            ?18, ?19, ?20, ?20)";
+
+/// Existing rows (live or archived): an existing row keeps its number and creation
+/// time, and is restored if archived.
 const UPSERT_NODE: &str = "
     INSERT INTO accounts (name, node_type, display_name, parent, account_number, active,
                           customer_type, reseller, plan, address, contact, services,
@@ -103,13 +113,24 @@ const UPSERT_NODE: &str = "
         updated_at = excluded.updated_at";
 
 fn write_nodes(connection: &Connection, batch: &Batch<'_>, source: &str, now: &str) -> Result<()> {
-    if batch.inserts.is_empty() && batch.upserts.is_empty() {
+    write_node_rows(connection, INSERT_NODE, &batch.inserts, source, now)?;
+    write_node_rows(connection, UPSERT_NODE, &batch.upserts, source, now)
+}
+
+fn write_node_rows(
+    connection: &Connection,
+    sql: &str,
+    rows: &[NodeRow<'_>],
+    source: &str,
+    now: &str,
+) -> Result<()> {
+    if rows.is_empty() {
         return Ok(());
     }
     let mut statement = connection
-        .prepare(UPSERT_NODE)
+        .prepare(sql)
         .map_err(database("write accounts"))?;
-    for row in batch.inserts.iter().chain(&batch.upserts) {
+    for row in rows {
         let NodeRow {
             write,
             encoded,
