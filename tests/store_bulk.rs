@@ -58,19 +58,32 @@ fn bulk_round_trip(backend: Backend) {
     );
 }
 
+/// A users row: account, email, position, name, role, language, timezone.
+type RawUser = (
+    String,
+    String,
+    i32,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+/// The same row as SQLite returns its integer.
+type ReadUser = (
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
 /// The rows canopy writes for `desired` (accounts with every column, users), encoded
 /// ahead of time so that the baseline times only the database.
 struct RawRows {
     accounts: Vec<RawAccount>,
-    users: Vec<(
-        String,
-        String,
-        i32,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-    )>,
+    users: Vec<RawUser>,
 }
 
 struct RawAccount {
@@ -225,15 +238,7 @@ fn sqlite_baseline(db: &TestDb, rows: &RawRows) -> (std::time::Duration, std::ti
     let mut statement = transaction
         .prepare("SELECT account, email, position, name, role, language, timezone FROM users ORDER BY account, position")
         .unwrap();
-    let users: Vec<(
-        String,
-        String,
-        i64,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-    )> = statement
+    let users: Vec<ReadUser> = statement
         .query_map([], |row| {
             Ok((
                 row.get(0)?,
@@ -314,7 +319,7 @@ fn postgres_baseline(db: &TestDb, rows: &RawRows) -> (std::time::Duration, std::
         .iter()
         .map(|row| (0..15).map(|index| row.get(index)).collect())
         .collect();
-    let users: Vec<(String, String, i32, String, String, Option<String>, Option<String>)> = transaction
+    let users: Vec<RawUser> = transaction
         .query("SELECT account, email, position, name, role, language, timezone FROM users ORDER BY account, position", &[])
         .unwrap()
         .iter()
