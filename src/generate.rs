@@ -330,12 +330,8 @@ pub fn mutate(base: &Hierarchy, seed: u64, percent: u32) -> Hierarchy {
             1 if is_plain_customer && !partners.is_empty() => {
                 nodes[i].spec.parent = Some(nodes[*rng.pick(&partners)].name.clone());
             }
-            2 if !nodes[i].spec.node_type.is_group()
-                || nodes[i].spec.node_type == NodeType::CustomerGroup =>
-            {
-                if nodes[i].spec.node_type != NodeType::PartnerGroup {
-                    nodes[i].spec.plan = Some(rng.pick(PLANS).to_string());
-                }
+            2 if crate::model::rules::may_carry_plan(nodes[i].spec.node_type) => {
+                nodes[i].spec.plan = Some(rng.pick(PLANS).to_string());
             }
             3 if !nodes[i].spec.node_type.is_group() => {
                 nodes[i].spec.active = !nodes[i].spec.active
@@ -392,7 +388,7 @@ pub fn mutate(base: &Hierarchy, seed: u64, percent: u32) -> Hierarchy {
         .zip(removed)
         .filter_map(|(node, removed)| (!removed).then_some(node))
         .collect();
-    kept.extend(created.into_iter().filter(|n| index.get(&n.name).is_none()));
+    kept.extend(created.into_iter().filter(|n| !index.contains_key(&n.name)));
     let mut plans = base.plans.clone();
     if let Some(plan) = plans.get_mut(rng.below(PLANS.len())) {
         plan.spec.limits.insert(
