@@ -12,7 +12,10 @@ use crate::manifest::{self, Diagnostic, Severity};
 /// Validates manifests: prints every diagnostic, exits 1 when any is an error.
 pub fn validate(paths: &[String], format: ReportFormat) -> anyhow::Result<Outcome> {
     let (diagnostics, counts) = match manifest::load(paths, None) {
-        Ok(loaded) => (loaded.diagnostics, Some((loaded.files, loaded.documents, loaded.hierarchy))),
+        Ok(loaded) => (
+            loaded.diagnostics,
+            Some((loaded.files, loaded.documents, loaded.hierarchy)),
+        ),
         Err(error) => (error.diagnostics, None),
     };
     let valid = counts.is_some();
@@ -25,7 +28,10 @@ pub fn validate(paths: &[String], format: ReportFormat) -> anyhow::Result<Outcom
     if valid {
         Ok(Outcome::Success)
     } else {
-        anyhow::bail!("manifests are invalid: {}", manifest::diagnostic::summary(&diagnostics))
+        anyhow::bail!(
+            "manifests are invalid: {}",
+            manifest::diagnostic::summary(&diagnostics)
+        )
     }
 }
 
@@ -57,7 +63,12 @@ fn write_json(
     diagnostics: &[Diagnostic],
     counts: Option<&Counts>,
 ) -> anyhow::Result<()> {
-    let count = |severity| diagnostics.iter().filter(|d| d.severity == severity).count();
+    let count = |severity| {
+        diagnostics
+            .iter()
+            .filter(|d| d.severity == severity)
+            .count()
+    };
     let mut report = json!({
         "valid": counts.is_some(),
         "errors": count(Severity::Error),

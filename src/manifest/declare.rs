@@ -105,10 +105,7 @@ impl Origin {
 
     /// Where a metadata annotation is written.
     pub fn annotation_at(&self, key: &str) -> At {
-        let path = FieldPath::new()
-            .key("metadata")
-            .key("annotations")
-            .key(key);
+        let path = FieldPath::new().key("metadata").key("annotations").key(key);
         self.at(path, Target::Value)
     }
 }
@@ -208,7 +205,13 @@ impl Declared {
     }
 
     /// Adds a group node of a given name (also used by AccountTree expansion).
-    pub fn push_group(&mut self, name: String, spec: AccountGroupSpec, adopt: bool, origin: Origin) {
+    pub fn push_group(
+        &mut self,
+        name: String,
+        spec: AccountGroupSpec,
+        adopt: bool,
+        origin: Origin,
+    ) {
         let mut node_spec = NodeSpec::new(
             spec.group_type.node_type(),
             spec.display_name.unwrap_or_else(|| name.clone()),
@@ -414,9 +417,8 @@ pub(crate) fn plan_manifest(plan: &model::ServicePlan) -> ServicePlanSpec {
 pub(crate) fn metadata(name: &str, adopt: bool) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()),
-        annotations: adopt.then(|| {
-            BTreeMap::from([(ADOPT_ANNOTATION.to_string(), "true".to_string())])
-        }),
+        annotations: adopt
+            .then(|| BTreeMap::from([(ADOPT_ANNOTATION.to_string(), "true".to_string())])),
         ..ObjectMeta::default()
     }
 }

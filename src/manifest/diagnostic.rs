@@ -50,6 +50,7 @@ pub enum Rule {
     // YAML and the shape of documents.
     YamlSyntax,
     TooDeep,
+    DocumentTooLarge,
     AliasExpansion,
     UnknownField,
     MissingField,
@@ -92,6 +93,7 @@ impl Rule {
             Rule::InvalidUtf8 => "invalid-utf8",
             Rule::YamlSyntax => "yaml-syntax",
             Rule::TooDeep => "too-deep",
+            Rule::DocumentTooLarge => "document-too-large",
             Rule::AliasExpansion => "alias-expansion",
             Rule::UnknownField => "unknown-field",
             Rule::MissingField => "missing-field",
@@ -136,7 +138,11 @@ impl fmt::Display for Rule {
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Location {
     /// A position in a file (1-based line, 1-based column in characters).
-    Position { file: String, line: u32, column: u32 },
+    Position {
+        file: String,
+        line: u32,
+        column: u32,
+    },
     /// A whole file (it could not be read, or no position applies).
     File { file: String },
     /// A field of a cluster resource, e.g. `Account/acme-eu` at `spec.parent`.
@@ -219,7 +225,8 @@ impl FieldPath {
     }
 
     pub fn index(mut self, index: usize) -> FieldPath {
-        self.0.push(Segment::Index(u32::try_from(index).unwrap_or(u32::MAX)));
+        self.0
+            .push(Segment::Index(u32::try_from(index).unwrap_or(u32::MAX)));
         self
     }
 }
@@ -263,8 +270,15 @@ pub enum Spot {
 /// CSV files), a field of a cluster object, or the input as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum At {
-    Source { source: u32, spot: Spot },
-    Object { kind: Kind, name: String, path: FieldPath },
+    Source {
+        source: u32,
+        spot: Spot,
+    },
+    Object {
+        kind: Kind,
+        name: String,
+        path: FieldPath,
+    },
     Input,
 }
 

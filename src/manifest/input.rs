@@ -222,9 +222,7 @@ fn too_large(length: u64) -> Problem {
     Problem::error(
         Rule::FileTooLarge,
         Spot::Whole,
-        format!(
-            "file is larger than the 32 MiB limit{shown}; split it into several files"
-        ),
+        format!("file is larger than the 32 MiB limit{shown}; split it into several files"),
     )
 }
 
@@ -233,7 +231,11 @@ fn invalid_utf8(valid_prefix: &[u8]) -> Problem {
     // The prefix is valid UTF-8 by construction; a lossy view only guards the count.
     let prefix = String::from_utf8_lossy(valid_prefix);
     let line = prefix.matches('\n').count() + 1;
-    let column = prefix.rsplit('\n').next().map_or(0, |last| last.chars().count()) + 1;
+    let column = prefix
+        .rsplit('\n')
+        .next()
+        .map_or(0, |last| last.chars().count())
+        + 1;
     Problem::error(
         Rule::InvalidUtf8,
         Spot::Position {

@@ -34,13 +34,7 @@ pub fn resolve(text: &str, requests: &[(u32, &FieldPath, Target)]) -> Vec<Positi
     for (index, (document, _, _)) in requests.iter().enumerate() {
         by_document.entry(*document).or_default().push(index);
     }
-    let mut positions = vec![
-        Position {
-            line: 1,
-            column: 1
-        };
-        requests.len()
-    ];
+    let mut positions = vec![Position { line: 1, column: 1 }; requests.len()];
     for (document, indices) in by_document {
         let Some(chunk) = chunks.get(document as usize) else {
             continue;
@@ -56,10 +50,8 @@ pub fn resolve(text: &str, requests: &[(u32, &FieldPath, Target)]) -> Vec<Positi
         let line_offset = saturating_u32(chunk.first_line);
         for index in indices {
             let (_, path, target) = requests[index];
-            let mut position = pick(&found, &path.0, target).unwrap_or(Position {
-                line: 1,
-                column: 1,
-            });
+            let mut position =
+                pick(&found, &path.0, target).unwrap_or(Position { line: 1, column: 1 });
             position.line = position.line.saturating_add(line_offset);
             positions[index] = position;
         }
@@ -122,7 +114,13 @@ fn walk(text: &str, wanted: &FxHashSet<&[Segment]>) -> FxHashMap<Vec<Segment>, N
         let is_start = matches!(event, Event::MappingStart(..) | Event::SequenceStart(..));
         let is_end = matches!(event, Event::MappingEnd | Event::SequenceEnd);
         if skip_depth > 0 {
-            skip_depth = if is_start { skip_depth + 1 } else if is_end { skip_depth - 1 } else { skip_depth };
+            skip_depth = if is_start {
+                skip_depth + 1
+            } else if is_end {
+                skip_depth - 1
+            } else {
+                skip_depth
+            };
             if skip_depth == 0 {
                 set_pending_key(&mut stack, unaddressable_key(), skip_start);
             }
@@ -130,7 +128,10 @@ fn walk(text: &str, wanted: &FxHashSet<&[Segment]>) -> FxHashMap<Vec<Segment>, N
         }
         let expects_key = matches!(
             stack.last(),
-            Some(Frame { state: FrameState::Mapping { pending_key: None }, .. })
+            Some(Frame {
+                state: FrameState::Mapping { pending_key: None },
+                ..
+            })
         );
         match event {
             Event::Scalar(..) | Event::Alias(_) if expects_key => {
@@ -205,7 +206,13 @@ fn enter_node(
         path.push(segment);
     }
     if wanted.contains(path.as_slice()) {
-        found.insert(path.clone(), NodePosition { key, value: position });
+        found.insert(
+            path.clone(),
+            NodePosition {
+                key,
+                value: position,
+            },
+        );
     }
     pushed
 }

@@ -18,6 +18,7 @@
 mod declare;
 pub mod diagnostic;
 mod export;
+mod guard;
 pub mod input;
 mod locate;
 pub mod parse;
@@ -41,10 +42,10 @@ pub use tree::AccountTree;
 pub use types::{Account, AccountGroup, ServicePlan};
 pub use validate::{is_valid_email, is_valid_name};
 
+use crate::model::{Hierarchy, Kind};
 use declare::{Declared, Origin, Place, UserOrigin};
 use diagnostic::{At, Finding, Problem, Spot, Target};
 use input::Source;
-use crate::model::{Hierarchy, Kind};
 
 /// A valid desired state and what was noticed on the way.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,8 +101,7 @@ pub fn load(inputs: &[String], external: Option<&Hierarchy>) -> Result<Loaded, L
     }
     read_stdin(&mut sources, &mut findings);
     let manifest_count = sources.len();
-    let results: Vec<Result<ParsedFile, Problem>> =
-        sources.par_iter().map(parse_source).collect();
+    let results: Vec<Result<ParsedFile, Problem>> = sources.par_iter().map(parse_source).collect();
     let mut parsed = Vec::with_capacity(results.len());
     for (source, result) in results.into_iter().enumerate() {
         match result {
@@ -120,7 +120,14 @@ pub fn load(inputs: &[String], external: Option<&Hierarchy>) -> Result<Loaded, L
         }
     }
     read_csv_users(&mut declared, &mut sources, &mut findings);
-    finish(declared, findings, &sources, external, manifest_count, documents)
+    finish(
+        declared,
+        findings,
+        &sources,
+        external,
+        manifest_count,
+        documents,
+    )
 }
 
 /// Validates objects read from the Kubernetes API server; locations name the objects.
@@ -197,7 +204,12 @@ fn read_stdin(sources: &mut [Source], findings: &mut Vec<Finding>) {
 }
 
 /// Declares a parsed file's resources and keeps its problems.
-fn declare_file(source: u32, file: ParsedFile, declared: &mut Declared, findings: &mut Vec<Finding>) {
+fn declare_file(
+    source: u32,
+    file: ParsedFile,
+    declared: &mut Declared,
+    findings: &mut Vec<Finding>,
+) {
     findings.extend(file.problems.into_iter().map(|p| p.in_source(source)));
     declared.unparsed.extend(file.unparsed_names);
     for parsed in file.resources {
@@ -236,7 +248,10 @@ fn read_csv_users(declared: &mut Declared, sources: &mut Vec<Source>, findings: 
     let mut unique: Vec<PathBuf> = wanted.iter().map(|(_, path)| path.clone()).collect();
     unique.sort();
     unique.dedup();
-    let read: Vec<_> = unique.par_iter().map(|path| users_csv::read_users(path)).collect();
+    let read: Vec<_> = unique
+        .par_iter()
+        .map(|path| users_csv::read_users(path))
+        .collect();
     let mut source_of: FxHashMap<&Path, (u32, usize)> = FxHashMap::default();
     for (position, path) in unique.iter().enumerate() {
         let source = push_source(sources, Source::file(path.clone()));
@@ -418,5 +433,8 @@ fn locate_findings(findings: Vec<Finding>, sources: &[Source]) -> Vec<Diagnostic
         })
         .collect();
     located.sort_by(|a, b| a.0.cmp(&b.0));
-    located.into_iter().map(|(_, diagnostic)| diagnostic).collect()
+    located
+        .into_iter()
+        .map(|(_, diagnostic)| diagnostic)
+        .collect()
 }

@@ -25,6 +25,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde::{Deserialize, Serialize};
 
 use super::diagnostic::{FieldPath, Problem, Rule, Segment, Severity, Spot, Target};
+use super::guard;
 use super::input::saturating_u32;
 use super::tree::{AccountTree, TreeNode};
 use super::types::{
@@ -66,6 +67,8 @@ pub struct Chunk<'text> {
     pub text: &'text str,
     /// 0-based line of the chunk's first line in the file.
     pub first_line: usize,
+    /// 0-based line of the first line with content (past markers and comments).
+    pub content_line: usize,
 }
 
 /// Splits a YAML stream into its documents. Chunks holding only comments, blank
@@ -100,14 +103,19 @@ fn is_marker(line: &str, marker: &str) -> bool {
 }
 
 fn push_chunk<'text>(chunks: &mut Vec<Chunk<'text>>, text: &'text str, first_line: usize) {
-    if has_content(text) {
-        chunks.push(Chunk { text, first_line });
+    if let Some(offset) = first_content_line(text) {
+        chunks.push(Chunk {
+            text,
+            first_line,
+            content_line: first_line + offset,
+        });
     }
 }
 
-/// Whether a chunk holds anything but comments, blank lines and document markers.
-fn has_content(text: &str) -> bool {
-    text.lines().any(|line| {
+/// The first line holding anything but comments, blanks, directives and document
+/// markers; `None` when the chunk holds nothing, and so is no document.
+fn first_content_line(text: &str) -> Option<usize> {
+    text.lines().position(|line| {
         let line = if is_marker(line, "---") || is_marker(line, "...") {
             &line[3..]
         } else {
@@ -200,6 +208,10 @@ impl Partial {
 }
 
 fn parse_document(chunk: Chunk<'_>, document: u32, parsed: &mut ParsedFile) {
+    if let Err(problem) = guard::check(chunk.text, chunk.first_line) {
+        parsed.problems.push(problem);
+        return;
+    }
     let mut partial = Partial::default();
     let deserializer = serde_yaml::Deserializer::from_str(chunk.text);
     let outcome = DocumentSeed {
@@ -207,7 +219,7 @@ fn parse_document(chunk: Chunk<'_>, document: u32, parsed: &mut ParsedFile) {
     }
     .deserialize(deserializer);
     let start = Spot::Position {
-        line: saturating_u32(chunk.first_line + 1),
+        line: saturating_u32(chunk.content_line + 1),
         column: 1,
     };
     match outcome {
@@ -291,16 +303,41 @@ fn yaml_problem(error: &serde_yaml::Error, chunk: Chunk<'_>, start: &Spot) -> Pr
         None => start.clone(),
     };
     let message = strip_location(&text);
-    Problem::error(classify(message), spot, message.to_string())
+    Problem::error(classify(&message), spot, message)
 }
 
-/// serde_yaml ends messages with ` at line L column C` (relative to the chunk): the
-/// diagnostic carries the file position instead.
-fn strip_location(message: &str) -> &str {
-    match message.rfind(" at line ") {
-        Some(at) if message[at..].contains(" column ") => &message[..at],
-        _ => message,
+/// serde_yaml and libyaml put ` at line L column C` into messages, relative to the
+/// document (the chunk), not the file: the diagnostic carries the file position, so
+/// every such phrase is dropped.
+fn strip_location(message: &str) -> String {
+    const PHRASE: &str = " at line ";
+    let mut result = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(PHRASE) {
+        result.push_str(&rest[..at]);
+        let after = &rest[at + PHRASE.len()..];
+        match skip_line_column(after) {
+            Some(remaining) => rest = remaining,
+            None => {
+                result.push_str(PHRASE);
+                rest = after;
+            }
+        }
     }
+    result.push_str(rest);
+    result
+}
+
+/// Skips `L column C` at the start of `text`, if it is there.
+fn skip_line_column(text: &str) -> Option<&str> {
+    let digits = |text: &str| {
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len())
+    };
+    let line_digits = digits(text);
+    let after_line = text[line_digits..].strip_prefix(" column ")?;
+    let column_digits = digits(after_line);
+    (line_digits > 0 && column_digits > 0).then(|| &after_line[column_digits..])
 }
 
 /// The rule a serde or serde_yaml message breaks. serde's messages are stable
@@ -441,7 +478,9 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Outcome, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Outcome::Other("a document that is a list, not a resource".to_string()))
+        Ok(Outcome::Other(
+            "a document that is a list, not a resource".to_string(),
+        ))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Outcome, E> {
@@ -481,12 +520,16 @@ fn undecided(partial: &Partial) -> Outcome {
         (Some(api_version), None) if api_version.starts_with("canopy.dev/") => Outcome::Rejected {
             rule: Rule::MissingField,
             key: "apiVersion",
-            message: "missing field `kind`: expected Account, AccountGroup, ServicePlan or AccountTree".to_string(),
+            message:
+                "missing field `kind`: expected Account, AccountGroup, ServicePlan or AccountTree"
+                    .to_string(),
         },
         (None, Some(kind)) if KINDS.contains(&kind) => Outcome::Rejected {
             rule: Rule::MissingField,
             key: "kind",
-            message: format!("missing field `apiVersion`: a {kind} needs `apiVersion: {API_VERSION}`"),
+            message: format!(
+                "missing field `apiVersion`: a {kind} needs `apiVersion: {API_VERSION}`"
+            ),
         },
         _ => Outcome::Other(
             "a document without apiVersion and kind (not a Kubernetes-style resource)".to_string(),
@@ -498,7 +541,10 @@ fn scalar_document() -> Outcome {
     Outcome::Other("a document that is a single value, not a resource".to_string())
 }
 
-fn next_spec<'de, A: MapAccess<'de>>(map: &mut A, class: Class) -> Result<Option<SpecSlot>, A::Error> {
+fn next_spec<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    class: Class,
+) -> Result<Option<SpecSlot>, A::Error> {
     Ok(Some(match class {
         Class::Known(KnownKind::Account) => SpecSlot::Typed(TypedSpec::Account(map.next_value()?)),
         Class::Known(KnownKind::AccountGroup) => {
@@ -566,11 +612,13 @@ fn finish(partial: &Partial, metadata: Option<ObjectMeta>, spec: Option<SpecSlot
             metadata,
             spec,
         },
-        SpecSlot::Typed(TypedSpec::Account(spec)) => Outcome::Resource(Resource::Account(Account {
-            metadata,
-            spec,
-            status: None,
-        })),
+        SpecSlot::Typed(TypedSpec::Account(spec)) => {
+            Outcome::Resource(Resource::Account(Account {
+                metadata,
+                spec,
+                status: None,
+            }))
+        }
         SpecSlot::Typed(TypedSpec::AccountGroup(spec)) => {
             Outcome::Resource(Resource::AccountGroup(AccountGroup {
                 metadata,

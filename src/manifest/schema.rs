@@ -8,8 +8,7 @@ use serde_json::{Value, json};
 
 use super::tree::TreeNode;
 use super::types::{
-    API_VERSION, Account, AccountGroup, AccountGroupSpec, AccountSpec, ServicePlan,
-    ServicePlanSpec,
+    API_VERSION, Account, AccountGroup, AccountGroupSpec, AccountSpec, ServicePlan, ServicePlanSpec,
 };
 
 /// The CRDs of Account, AccountGroup and ServicePlan as one multi-document YAML text.
@@ -28,7 +27,11 @@ pub fn crds_yaml() -> Result<String, serde_yaml::Error> {
 pub fn json_schema() -> Value {
     let mut generator = SchemaSettings::draft07().into_generator();
     let kinds = [
-        ("Account", generator.subschema_for::<AccountSpec>(), "An account of the hierarchy."),
+        (
+            "Account",
+            generator.subschema_for::<AccountSpec>(),
+            "An account of the hierarchy.",
+        ),
         (
             "AccountGroup",
             generator.subschema_for::<AccountGroupSpec>(),

@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 use super::declare::{Declared, Origin};
 use super::diagnostic::{Finding, Rule, Target};
 use super::types::{
-    AccountGroupSpec, AccountSpec, AccountType, AddressSpec, ContactSpec, CustomerType,
-    GroupType, UserSpec,
+    AccountGroupSpec, AccountSpec, AccountType, AddressSpec, ContactSpec, CustomerType, GroupType,
+    UserSpec,
 };
 
 /// A whole AccountTree document (files only; there is no such custom resource).
@@ -165,7 +165,12 @@ fn push_node(
     let children = std::mem::take(&mut node.children);
     let declared_ok = match node.kind.unwrap_or_default() {
         TreeKind::Account => {
-            declared.push_account(name.clone(), account_spec(node, parent), adopt, origin.clone());
+            declared.push_account(
+                name.clone(),
+                account_spec(node, parent),
+                adopt,
+                origin.clone(),
+            );
             true
         }
         TreeKind::AccountGroup => push_group(&name, node, parent, adopt, &origin, declared),
@@ -197,7 +202,14 @@ fn push_node(
             ));
             continue;
         };
-        push_node(child_name, child, Some(name.clone()), false, child_origin, declared);
+        push_node(
+            child_name,
+            child,
+            Some(name.clone()),
+            false,
+            child_origin,
+            declared,
+        );
     }
 }
 
@@ -213,11 +225,17 @@ fn push_group(
         AccountType::Partner => GroupType::Partner,
         AccountType::Customer => GroupType::Customer,
         other => {
-            declared.findings.push(Finding::error(
-                Rule::TreeShape,
-                origin.field_at(&["type"], Target::Value),
-                format!("an AccountGroup's type is `partner` or `customer`, not `{}`", other.node_type()),
-            ).about(name));
+            declared.findings.push(
+                Finding::error(
+                    Rule::TreeShape,
+                    origin.field_at(&["type"], Target::Value),
+                    format!(
+                        "an AccountGroup's type is `partner` or `customer`, not `{}`",
+                        other.node_type()
+                    ),
+                )
+                .about(name),
+            );
             return false;
         }
     };

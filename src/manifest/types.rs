@@ -36,8 +36,16 @@ pub const ADOPT_ANNOTATION: &str = "canopy.dev/adopt";
     doc = "An account of the hierarchy (subsidiary, partner, customer or enterprise).",
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
     printcolumn(name = "Parent", type_ = "string", json_path = ".spec.parent"),
-    printcolumn(name = "Number", type_ = "integer", json_path = ".status.accountNumber"),
-    printcolumn(name = "Active", type_ = "boolean", json_path = ".status.effectiveActive")
+    printcolumn(
+        name = "Number",
+        type_ = "integer",
+        json_path = ".status.accountNumber"
+    ),
+    printcolumn(
+        name = "Active",
+        type_ = "boolean",
+        json_path = ".status.effectiveActive"
+    )
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AccountSpec {

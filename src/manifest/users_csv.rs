@@ -46,7 +46,10 @@ pub fn parse_users(text: &str) -> (Vec<CsvUser>, Vec<Problem>) {
             problems.push(Problem::error(
                 Rule::CsvHeader,
                 Spot::Position { line: 1, column: 1 },
-                format!("empty users file: the first row must be the header `{}`", HEADER.join(",")),
+                format!(
+                    "empty users file: the first row must be the header `{}`",
+                    HEADER.join(",")
+                ),
             ));
             return (users, problems);
         }
@@ -115,7 +118,11 @@ fn row_user(record: &csv::StringRecord, line: u32) -> Result<User, Problem> {
             )
         })?,
     };
-    let optional = |index: usize| Some(field(index)).filter(|text| !text.is_empty()).map(str::to_string);
+    let optional = |index: usize| {
+        Some(field(index))
+            .filter(|text| !text.is_empty())
+            .map(str::to_string)
+    };
     Ok(User {
         email: field(0).to_string(),
         name: field(1).to_string(),
@@ -128,7 +135,10 @@ fn row_user(record: &csv::StringRecord, line: u32) -> Result<User, Problem> {
 /// The 1-based column where field `index` starts, for a row without quoted fields
 /// (quotes make the raw column unknowable from the parsed record; 1 then).
 fn column_of(record: &csv::StringRecord, index: usize) -> usize {
-    let as_written = record.iter().take(index).all(|field| !field.contains(['"', ',', '\n']));
+    let as_written = record
+        .iter()
+        .take(index)
+        .all(|field| !field.contains(['"', ',', '\n']));
     if !as_written {
         return 1;
     }
@@ -140,9 +150,9 @@ fn column_of(record: &csv::StringRecord, index: usize) -> usize {
 }
 
 fn csv_error(error: &csv::Error) -> Problem {
-    let line = error
-        .position()
-        .map_or(1, |position| usize::try_from(position.line()).unwrap_or(usize::MAX));
+    let line = error.position().map_or(1, |position| {
+        usize::try_from(position.line()).unwrap_or(usize::MAX)
+    });
     Problem {
         severity: Severity::Error,
         rule: Rule::CsvColumns,
@@ -195,6 +205,12 @@ mod tests {
         let (_, problems) =
             parse_users("email,name,role,language,timezone\na@x.example,A,boss,de,UTC\n");
         assert_eq!(problems[0].rule, Rule::InvalidValue);
-        assert_eq!(problems[0].spot, Spot::Position { line: 2, column: 15 });
+        assert_eq!(
+            problems[0].spot,
+            Spot::Position {
+                line: 2,
+                column: 15
+            }
+        );
     }
 }

@@ -14,10 +14,19 @@ const MAX_SUGGESTIONS: usize = 20;
 
 /// Runs the structural checks; returns, per declared node, whether it is on a parent
 /// cycle (later walks up the tree must avoid those).
-pub(super) fn check(declared: &Declared, index: &Index<'_>, findings: &mut Vec<Finding>) -> Vec<bool> {
+pub(super) fn check(
+    declared: &Declared,
+    index: &Index<'_>,
+    findings: &mut Vec<Finding>,
+) -> Vec<bool> {
     let suggestions_left = Cell::new(MAX_SUGGESTIONS);
     for plan in &declared.plans {
-        check_name(&plan.plan.name, "ServicePlan", || plan.origin.name_at(), findings);
+        check_name(
+            &plan.plan.name,
+            "ServicePlan",
+            || plan.origin.name_at(),
+            findings,
+        );
     }
     for entry in &declared.nodes {
         let node = &entry.node;
@@ -34,7 +43,8 @@ pub(super) fn check(declared: &Declared, index: &Index<'_>, findings: &mut Vec<F
 /// ending with a letter or digit, at most 63 characters.
 pub fn is_valid_name(name: &str) -> bool {
     let bytes = name.as_bytes();
-    let edge_ok = |byte: Option<&u8>| byte.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let edge_ok =
+        |byte: Option<&u8>| byte.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     !bytes.is_empty()
         && bytes.len() <= 63
         && edge_ok(bytes.first())
@@ -77,7 +87,7 @@ pub(super) fn duplicate_node(declared: &Declared, first: usize, second: usize) -
         Rule::DuplicateName,
         second.origin.name_at(),
         format!(
-            "duplicate name `{name}`: already declared as {} (accounts and groups share one name space)",
+            "duplicate name `{name}`: already declared as {}; accounts and groups share one name space",
             article(first.node.spec.node_type.kind().as_str())
         ),
     )
@@ -150,7 +160,10 @@ fn check_parent(
             Finding::error(
                 Rule::Nesting,
                 parent_at(),
-                format!("`{}` cannot be placed under `{parent_name}`: {message}", node.name),
+                format!(
+                    "`{}` cannot be placed under `{parent_name}`: {message}",
+                    node.name
+                ),
             )
             .about(&node.name),
         );
@@ -306,7 +319,12 @@ fn cycle_finding(declared: &Declared, members: &[usize]) -> Finding {
     let start = members
         .iter()
         .enumerate()
-        .min_by(|a, b| declared.nodes[*a.1].node.name.cmp(&declared.nodes[*b.1].node.name))
+        .min_by(|a, b| {
+            declared.nodes[*a.1]
+                .node
+                .name
+                .cmp(&declared.nodes[*b.1].node.name)
+        })
         .map_or(0, |(position, _)| position);
     let names: Vec<&str> = members[start..]
         .iter()
