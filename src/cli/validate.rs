@@ -118,13 +118,22 @@ fn diagnostic_json(diagnostic: &Diagnostic) -> serde_json::Value {
 /// Prints the CRDs of all kinds as multi-document YAML.
 pub fn crds() -> anyhow::Result<Outcome> {
     let text = manifest::crds_yaml().context("generating the CRDs")?;
-    print!("{text}");
+    write_stdout(&text)?;
     Ok(Outcome::Success)
 }
 
 /// Prints the JSON Schema of all kinds.
 pub fn schema() -> anyhow::Result<Outcome> {
-    let text = serde_json::to_string_pretty(&manifest::json_schema())?;
-    println!("{text}");
+    let mut text = serde_json::to_string_pretty(&manifest::json_schema())?;
+    text.push('\n');
+    write_stdout(&text)?;
     Ok(Outcome::Success)
+}
+
+/// Writes to standard output, reporting (not panicking on) a closed pipe.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("writing to standard output")
 }

@@ -6,7 +6,9 @@
 //! document in memory (about 150 bytes per event, so a 32 MiB file of `[],` would
 //! need gigabytes). Both are bounded here in one pass over the bytes, without parsing:
 //!
-//! - flow collections (`[`, `{`) may nest at most [`MAX_FLOW_DEPTH`] deep;
+//! - flow collections (`[`, `{`) may nest at most [`MAX_FLOW_DEPTH`] deep, and so
+//!   may block collections started on one line (`- - - x`; nesting by indentation
+//!   costs a byte per level per line, so the file size cap bounds it);
 //! - a document may hold at most [`MAX_DOCUMENT_TOKENS`] structural characters
 //!   (`[ { , : - ?` and line breaks), which track the parser's events closely.
 //!
@@ -42,6 +44,15 @@ pub fn check(text: &str, first_line: usize) -> Result<(), Problem> {
         }
         scan.tokens += 1;
         let position = |column: usize| (first_line + line_index + 1, column + 1);
+        if quote.is_none() && compact_depth(&bytes[indent..]) > MAX_FLOW_DEPTH {
+            let (line, column) = position(indent);
+            return Err(problem(
+                Rule::TooDeep,
+                line,
+                column,
+                format!("block collections (`- - -`) nest more than {MAX_FLOW_DEPTH} levels deep on one line"),
+            ));
+        }
         let outcome = scan.line(bytes, &mut quote);
         if let Some(column) = outcome.too_deep {
             let (line, column) = position(column);
@@ -164,6 +175,24 @@ fn skip_quoted(bytes: &[u8], mut index: usize, open: u8, quote: &mut Option<u8>)
         }
     }
     index
+}
+
+/// How many block collections start on this line in compact form (`- - - x`): the
+/// one way to nest block collections without paying indentation for each level.
+fn compact_depth(line: &[u8]) -> usize {
+    let mut depth = 0;
+    let mut index = 0;
+    while index < line.len()
+        && matches!(line[index], b'-' | b'?')
+        && line.get(index + 1).is_none_or(|next| next.is_ascii_whitespace())
+    {
+        depth += 1;
+        index += 1;
+        while index < line.len() && matches!(line[index], b' ' | b'\t') {
+            index += 1;
+        }
+    }
+    depth
 }
 
 /// Whether what follows `|` or `>` is a block scalar header: optional indentation

@@ -23,6 +23,8 @@ pub enum Origin {
     File(PathBuf),
     /// Standard input, kept because it cannot be read twice.
     Stdin(Option<Arc<str>>),
+    /// A path that could not be read; its problem is reported already.
+    Unreadable,
 }
 
 /// One input of a load: a manifest file, standard input, or a CSV file.
@@ -46,10 +48,10 @@ impl Source {
         match &self.origin {
             Origin::File(path) => read_file(path).map(Arc::from),
             Origin::Stdin(Some(text)) => Ok(Arc::clone(text)),
-            Origin::Stdin(None) => Err(Problem::error(
+            Origin::Stdin(None) | Origin::Unreadable => Err(Problem::error(
                 Rule::UnreadableFile,
                 Spot::Whole,
-                "standard input was not read",
+                "the input could not be read",
             )),
         }
     }

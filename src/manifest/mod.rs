@@ -96,7 +96,11 @@ pub fn load(inputs: &[String], external: Option<&Hierarchy>) -> Result<Loaded, L
     let (mut sources, listing) = input::expand(inputs);
     let mut findings = Vec::new();
     for (display, problem) in listing {
-        let source = push_source(&mut sources, Source::file(PathBuf::from(display)));
+        let unreadable = Source {
+            display,
+            origin: input::Origin::Unreadable,
+        };
+        let source = push_source(&mut sources, unreadable);
         findings.push(problem.in_source(source));
     }
     read_stdin(&mut sources, &mut findings);
@@ -171,11 +175,8 @@ fn parse_source(source: &Source) -> Result<ParsedFile, Problem> {
     match &source.origin {
         input::Origin::File(path) => input::read_file(path).map(|text| parse_file(&text)),
         input::Origin::Stdin(Some(text)) => Ok(parse_file(text)),
-        input::Origin::Stdin(None) => Err(Problem::error(
-            Rule::UnreadableFile,
-            Spot::Whole,
-            "standard input could not be read",
-        )),
+        // Its problem is reported already.
+        input::Origin::Stdin(None) | input::Origin::Unreadable => Ok(ParsedFile::default()),
     }
 }
 
@@ -199,7 +200,10 @@ fn read_stdin(sources: &mut [Source], findings: &mut Vec<Finding>) {
     };
     match input::read_stdin() {
         Ok(text) => source.origin = input::Origin::Stdin(Some(text.into())),
-        Err(problem) => findings.push(problem.in_source(saturating(position))),
+        Err(problem) => {
+            source.origin = input::Origin::Unreadable;
+            findings.push(problem.in_source(saturating(position)));
+        }
     }
 }
 
@@ -238,7 +242,7 @@ fn read_csv_users(declared: &mut Declared, sources: &mut Vec<Source>, findings: 
         };
         let base = match &sources[source as usize].origin {
             input::Origin::File(path) => path.parent().map(Path::to_path_buf).unwrap_or_default(),
-            input::Origin::Stdin(_) => PathBuf::new(),
+            input::Origin::Stdin(_) | input::Origin::Unreadable => PathBuf::new(),
         };
         wanted.push((position, base.join(users_from)));
     }
@@ -285,14 +289,18 @@ fn csv_finding(
     path: &Path,
 ) -> Finding {
     if problem.rule == Rule::MissingCsv {
+        // The reading problem says "cannot read `path`: reason"; the path is named here.
+        let reason = problem
+            .message
+            .split_once("`: ")
+            .map_or(problem.message.as_str(), |(_, reason)| reason);
         return Finding::error(
             Rule::MissingCsv,
             entry.origin.field_at(&["usersFrom"], Target::Value),
             format!(
-                "users file `{}` of `{}` cannot be read: {}",
+                "users file `{}` (usersFrom of `{}`) cannot be read: {reason}",
                 path.display(),
                 entry.node.name,
-                problem.message
             ),
         )
         .about(&entry.node.name);
