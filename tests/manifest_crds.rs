@@ -9,7 +9,11 @@ fn canopy_output(command: &str) -> String {
         .arg(command)
         .output()
         .expect("canopy runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).expect("UTF-8 output")
 }
 
@@ -37,12 +41,17 @@ fn the_crds_are_cluster_scoped_and_cover_every_kind() {
     for crd in &documents {
         assert_eq!(crd["spec"]["scope"].as_str(), Some("Cluster"));
         assert_eq!(crd["spec"]["group"].as_str(), Some("canopy.dev"));
-        assert_eq!(crd["spec"]["versions"][0]["name"].as_str(), Some("v1alpha1"));
+        assert_eq!(
+            crd["spec"]["versions"][0]["name"].as_str(),
+            Some("v1alpha1")
+        );
         let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
         let properties = spec["properties"].as_mapping().expect("spec properties");
         for (name, property) in properties {
             assert!(
-                property["description"].as_str().is_some_and(|d| !d.is_empty()),
+                property["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.is_empty()),
                 "field {name:?} has no description"
             );
         }
@@ -57,9 +66,16 @@ fn the_json_schema_offers_every_kind() {
         .as_array()
         .expect("a oneOf of kinds")
         .iter()
-        .map(|kind| kind["properties"]["kind"]["const"].as_str().unwrap_or_default())
+        .map(|kind| {
+            kind["properties"]["kind"]["const"]
+                .as_str()
+                .unwrap_or_default()
+        })
         .collect();
-    assert_eq!(kinds, ["Account", "AccountGroup", "ServicePlan", "AccountTree"]);
+    assert_eq!(
+        kinds,
+        ["Account", "AccountGroup", "ServicePlan", "AccountTree"]
+    );
     let account = &schema["definitions"]["AccountSpec"];
     assert_eq!(account["additionalProperties"], false);
     assert!(account["properties"]["usersFrom"]["description"].is_string());

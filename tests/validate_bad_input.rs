@@ -42,13 +42,20 @@ fn assert_single_error(stdout: &str, location: &str, rule: &str) {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{stdout}");
     let expected = format!("{location}: error[{rule}]: ");
-    assert!(lines[0].starts_with(&expected), "expected `{expected}…`, got: {stdout}");
+    assert!(
+        lines[0].starts_with(&expected),
+        "expected `{expected}…`, got: {stdout}"
+    );
 }
 
 #[test]
 fn malformed_yaml_names_the_position() {
     let directory = TempDir::new().expect("a temporary directory");
-    let path = write(&directory, "broken.yaml", format!("{HEAD}  users: [ {{email: a@b.example\n"));
+    let path = write(
+        &directory,
+        "broken.yaml",
+        format!("{HEAD}  users: [ {{email: a@b.example\n"),
+    );
     let (code, stdout) = validate(&[&path], None);
     assert_eq!(code, Some(1));
     assert_single_error(&stdout, &format!("{}:7:1", path.display()), "yaml-syntax");
@@ -60,7 +67,9 @@ fn a_syntax_error_spoils_only_its_own_document() {
     let path = write(
         &directory,
         "two.yaml",
-        format!("{HEAD}  displayName: a: b\n---\napiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata: {{name: other}}\nspec:\n  type: partnr\n"),
+        format!(
+            "{HEAD}  displayName: a: b\n---\napiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata: {{name: other}}\nspec:\n  type: partnr\n"
+        ),
     );
     let (code, stdout) = validate(&[&path], None);
     assert_eq!(code, Some(1));
@@ -95,7 +104,11 @@ fn a_50_megabyte_standard_input_is_refused() {
 fn deeply_nested_flow_collections_are_refused_quickly() {
     let directory = TempDir::new().expect("a temporary directory");
     let depth = 100_000;
-    let content = format!("{HEAD}  settings:\n    x: {}{}\n", "[".repeat(depth), "]".repeat(depth));
+    let content = format!(
+        "{HEAD}  settings:\n    x: {}{}\n",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
     let path = write(&directory, "deep.yaml", content);
     let (code, stdout) = validate(&[&path], None);
     assert_eq!(code, Some(1));
@@ -128,13 +141,17 @@ fn moderately_deep_nesting_inside_a_resource_hits_the_recursion_limit() {
     let path = write(&directory, "deep.yaml", content);
     let (code, stdout) = validate(&[&path], None);
     assert_eq!(code, Some(1));
-    assert!(stdout.contains("error[too-deep]: recursion limit exceeded"), "{stdout}");
+    assert!(
+        stdout.contains("error[too-deep]: recursion limit exceeded"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn exponential_aliases_are_refused() {
     let directory = TempDir::new().expect("a temporary directory");
-    let mut content = format!("{HEAD}  settings:\n    a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    let mut content =
+        format!("{HEAD}  settings:\n    a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for level in 1..10 {
         let previous = format!("*a{}", level - 1);
         let items = vec![previous; 9].join(", ");
@@ -143,7 +160,10 @@ fn exponential_aliases_are_refused() {
     let path = write(&directory, "laughs.yaml", content);
     let (code, stdout) = validate(&[&path], None);
     assert_eq!(code, Some(1));
-    assert!(stdout.contains("error[alias-expansion]: repetition limit exceeded"), "{stdout}");
+    assert!(
+        stdout.contains("error[alias-expansion]: repetition limit exceeded"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -153,7 +173,11 @@ fn a_document_with_millions_of_tokens_is_refused() {
     let path = write(&directory, "wide.yaml", content);
     let (code, stdout) = validate(&[&path], None);
     assert_eq!(code, Some(1));
-    assert_single_error(&stdout, &format!("{}:6:1", path.display()), "document-too-large");
+    assert_single_error(
+        &stdout,
+        &format!("{}:6:1", path.display()),
+        "document-too-large",
+    );
 }
 
 #[test]
@@ -170,7 +194,11 @@ fn invalid_utf8_names_the_first_bad_byte() {
 #[test]
 fn a_missing_csv_file_is_reported_at_users_from() {
     let directory = TempDir::new().expect("a temporary directory");
-    let path = write(&directory, "a.yaml", format!("{HEAD}  usersFrom: team.csv\n"));
+    let path = write(
+        &directory,
+        "a.yaml",
+        format!("{HEAD}  usersFrom: team.csv\n"),
+    );
     let (code, stdout) = validate(&[&path], None);
     assert_eq!(code, Some(1));
     assert_single_error(&stdout, &format!("{}:6:14", path.display()), "missing-csv");
@@ -206,5 +234,8 @@ fn directories_are_read_recursively_yaml_and_yml_only() {
     write(&directory, ".git/config.yaml", "[");
     let (code, stdout) = validate(&[directory.path()], None);
     assert_eq!(code, Some(0), "{stdout}");
-    assert!(stdout.starts_with("valid: 2 accounts, 0 groups, 0 plans in 2 files"), "{stdout}");
+    assert!(
+        stdout.starts_with("valid: 2 accounts, 0 groups, 0 plans in 2 files"),
+        "{stdout}"
+    );
 }

@@ -18,7 +18,11 @@ fn the_realistic_example_is_valid() {
         .output()
         .expect("canopy runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(
         stdout,
         "examples/realistic/holding.yaml:72:1: note[skipped-document]: skipped ConfigMap (v1): not a canopy resource\n\
@@ -188,13 +192,19 @@ fn each_invalid_example_names_file_line_column_and_rule(
     #[case] path: &str,
     #[case] expected: &[&str],
 ) {
-    let output = canopy().args(["validate", path]).output().expect("canopy runs");
+    let output = canopy()
+        .args(["validate", path])
+        .output()
+        .expect("canopy runs");
     assert_eq!(output.status.code(), Some(1), "{path} must be rejected");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines, expected);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.starts_with("error: manifests are invalid: "), "{stderr}");
+    assert!(
+        stderr.starts_with("error: manifests are invalid: "),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -232,7 +242,12 @@ fn warnings_are_reported_without_failing() {
 #[test]
 fn json_output_lists_each_diagnostic_with_its_position() {
     let output = canopy()
-        .args(["validate", "--format", "json", "examples/invalid/dangling-plan.yaml"])
+        .args([
+            "validate",
+            "--format",
+            "json",
+            "examples/invalid/dangling-plan.yaml",
+        ])
         .output()
         .expect("canopy runs");
     assert_eq!(output.status.code(), Some(1));
@@ -269,14 +284,22 @@ fn all_problems_of_all_files_are_reported_at_once() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let rules: Vec<&str> = stdout
         .lines()
-        .filter_map(|line| line.split_once("error[").and_then(|(_, rest)| rest.split_once(']')))
+        .filter_map(|line| {
+            line.split_once("error[")
+                .and_then(|(_, rest)| rest.split_once(']'))
+        })
         .map(|(rule, _)| rule)
         .collect();
     // In file order; the second partner-nordic is a duplicate of the first (the one
     // in wrong-type.yaml failed to parse, so it declares nothing).
     assert_eq!(
         rules,
-        ["dangling-plan", "wrong-type", "duplicate-name", "invalid-email"],
+        [
+            "dangling-plan",
+            "wrong-type",
+            "duplicate-name",
+            "invalid-email"
+        ],
         "{stdout}"
     );
 }

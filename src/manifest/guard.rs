@@ -50,7 +50,9 @@ pub fn check(text: &str, first_line: usize) -> Result<(), Problem> {
                 Rule::TooDeep,
                 line,
                 column,
-                format!("block collections (`- - -`) nest more than {MAX_FLOW_DEPTH} levels deep on one line"),
+                format!(
+                    "block collections (`- - -`) nest more than {MAX_FLOW_DEPTH} levels deep on one line"
+                ),
             ));
         }
         let outcome = scan.line(bytes, &mut quote);
@@ -184,7 +186,9 @@ fn compact_depth(line: &[u8]) -> usize {
     let mut index = 0;
     while index < line.len()
         && matches!(line[index], b'-' | b'?')
-        && line.get(index + 1).is_none_or(|next| next.is_ascii_whitespace())
+        && line
+            .get(index + 1)
+            .is_none_or(|next| next.is_ascii_whitespace())
     {
         depth += 1;
         index += 1;

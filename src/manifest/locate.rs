@@ -145,10 +145,10 @@ fn walk(text: &str, wanted: &FxHashSet<&[Segment]>) -> FxHashMap<Vec<Segment>, N
                 skip_depth = 1;
                 skip_start = position;
             }
-            Event::Scalar(..) | Event::Alias(_) => {
-                if enter_node(&mut stack, &mut path, wanted, &mut found, position) {
-                    path.pop();
-                }
+            Event::Scalar(..) | Event::Alias(_)
+                if enter_node(&mut stack, &mut path, wanted, &mut found, position) =>
+            {
+                path.pop();
             }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 let pushed = enter_node(&mut stack, &mut path, wanted, &mut found, position);
@@ -159,10 +159,10 @@ fn walk(text: &str, wanted: &FxHashSet<&[Segment]>) -> FxHashMap<Vec<Segment>, N
                 };
                 stack.push(Frame { state, pushed });
             }
-            Event::MappingEnd | Event::SequenceEnd => {
-                if stack.pop().is_some_and(|frame| frame.pushed) {
-                    path.pop();
-                }
+            Event::MappingEnd | Event::SequenceEnd
+                if stack.pop().is_some_and(|frame| frame.pushed) =>
+            {
+                path.pop();
             }
             _ => {}
         }

@@ -440,7 +440,7 @@ fn locate_findings(findings: Vec<Finding>, sources: &[Source]) -> Vec<Diagnostic
             )
         })
         .collect();
-    located.sort_by(|a, b| a.0.cmp(&b.0));
+    located.sort_by_key(|(key, _)| *key);
     located
         .into_iter()
         .map(|(_, diagnostic)| diagnostic)

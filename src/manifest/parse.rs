@@ -35,7 +35,6 @@ use super::types::{
 
 /// One canopy resource read from a file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind")]
 pub enum Resource {
     Account(Account),
     AccountGroup(AccountGroup),
@@ -148,11 +147,11 @@ struct Partial {
 
 /// What a document turned out to be.
 enum Outcome {
-    Resource(Resource),
+    Resource(Box<Resource>),
     /// A canopy document whose spec preceded its kind, typed afterwards.
     Buffered {
         kind: KnownKind,
-        metadata: ObjectMeta,
+        metadata: Box<ObjectMeta>,
         spec: serde_yaml::Value,
     },
     /// Anything that is not a canopy resource; the string says what it was.
@@ -243,7 +242,7 @@ fn parse_document(chunk: Chunk<'_>, document: u32, parsed: &mut ParsedFile) {
             kind,
             metadata,
             spec,
-        }) => match typed_resource(kind, metadata, spec) {
+        }) => match typed_resource(kind, *metadata, spec) {
             Ok(resource) => parsed.resources.push(ParsedResource { document, resource }),
             Err((path, message)) => {
                 if let Some(name) = partial.name.take() {
@@ -252,19 +251,31 @@ fn parse_document(chunk: Chunk<'_>, document: u32, parsed: &mut ParsedFile) {
                 let mut full = FieldPath::new().key("spec");
                 full.0.extend(path.0);
                 let rule = classify(&message);
+                // The path of an unknown field ends with the field itself: point at
+                // the key, and name the mapping it is in, as serde_yaml does.
+                let (target, context) = if rule == Rule::UnknownField {
+                    let mut parent = full.clone();
+                    parent.0.pop();
+                    (Target::Key, parent)
+                } else {
+                    (Target::Value, full.clone())
+                };
                 parsed.problems.push(Problem::error(
                     rule,
                     Spot::Path {
                         document,
-                        path: full.clone(),
-                        target: Target::Value,
+                        path: full,
+                        target,
                     },
-                    format!("{full}: {message}"),
+                    format!("{context}: {message}"),
                 ));
             }
         },
         Ok(Outcome::Resource(resource)) => {
-            parsed.resources.push(ParsedResource { document, resource });
+            parsed.resources.push(ParsedResource {
+                document,
+                resource: *resource,
+            });
         }
     }
     if matches!(partial.class(), Class::Known(_)) {
@@ -429,7 +440,7 @@ impl<'de> DeserializeSeed<'de> for DocumentSeed<'_> {
 
 /// The spec, as typed as the document's head allows.
 enum SpecSlot {
-    Typed(TypedSpec),
+    Typed(Box<TypedSpec>),
     Buffered(serde_yaml::Value),
 }
 
@@ -546,15 +557,17 @@ fn next_spec<'de, A: MapAccess<'de>>(
     class: Class,
 ) -> Result<Option<SpecSlot>, A::Error> {
     Ok(Some(match class {
-        Class::Known(KnownKind::Account) => SpecSlot::Typed(TypedSpec::Account(map.next_value()?)),
+        Class::Known(KnownKind::Account) => {
+            SpecSlot::Typed(Box::new(TypedSpec::Account(map.next_value()?)))
+        }
         Class::Known(KnownKind::AccountGroup) => {
-            SpecSlot::Typed(TypedSpec::AccountGroup(map.next_value()?))
+            SpecSlot::Typed(Box::new(TypedSpec::AccountGroup(map.next_value()?)))
         }
         Class::Known(KnownKind::ServicePlan) => {
-            SpecSlot::Typed(TypedSpec::ServicePlan(map.next_value()?))
+            SpecSlot::Typed(Box::new(TypedSpec::ServicePlan(map.next_value()?)))
         }
         Class::Known(KnownKind::AccountTree) => {
-            SpecSlot::Typed(TypedSpec::AccountTree(map.next_value()?))
+            SpecSlot::Typed(Box::new(TypedSpec::AccountTree(map.next_value()?)))
         }
         Class::Undecided => SpecSlot::Buffered(map.next_value()?),
         Class::UnknownKind | Class::OtherVersion | Class::Foreign => {
@@ -606,35 +619,33 @@ fn finish(partial: &Partial, metadata: Option<ObjectMeta>, spec: Option<SpecSlot
     let Some(spec) = spec else {
         return missing("spec");
     };
-    match spec {
-        SpecSlot::Buffered(spec) => Outcome::Buffered {
-            kind: known,
+    let typed = match spec {
+        SpecSlot::Buffered(spec) => {
+            return Outcome::Buffered {
+                kind: known,
+                metadata: Box::new(metadata),
+                spec,
+            };
+        }
+        SpecSlot::Typed(typed) => *typed,
+    };
+    let resource = match typed {
+        TypedSpec::Account(spec) => Resource::Account(Account {
             metadata,
             spec,
-        },
-        SpecSlot::Typed(TypedSpec::Account(spec)) => {
-            Outcome::Resource(Resource::Account(Account {
-                metadata,
-                spec,
-                status: None,
-            }))
-        }
-        SpecSlot::Typed(TypedSpec::AccountGroup(spec)) => {
-            Outcome::Resource(Resource::AccountGroup(AccountGroup {
-                metadata,
-                spec,
-                status: None,
-            }))
-        }
-        SpecSlot::Typed(TypedSpec::ServicePlan(spec)) => {
-            Outcome::Resource(Resource::ServicePlan(ServicePlan {
-                metadata,
-                spec,
-                status: None,
-            }))
-        }
-        SpecSlot::Typed(TypedSpec::AccountTree(spec)) => {
-            Outcome::Resource(Resource::AccountTree(AccountTree { metadata, spec }))
-        }
-    }
+            status: None,
+        }),
+        TypedSpec::AccountGroup(spec) => Resource::AccountGroup(AccountGroup {
+            metadata,
+            spec,
+            status: None,
+        }),
+        TypedSpec::ServicePlan(spec) => Resource::ServicePlan(ServicePlan {
+            metadata,
+            spec,
+            status: None,
+        }),
+        TypedSpec::AccountTree(spec) => Resource::AccountTree(AccountTree { metadata, spec }),
+    };
+    Outcome::Resource(Box::new(resource))
 }

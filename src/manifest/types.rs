@@ -24,6 +24,9 @@ pub const API_GROUP: &str = "canopy.dev";
 pub const ADOPT_ANNOTATION: &str = "canopy.dev/adopt";
 
 /// An account: a subsidiary, partner, customer or enterprise.
+// kube's printcolumn syntax repeats `type_ = "string"`, which clippy takes for a
+// duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
 #[kube(
     group = "canopy.dev",
@@ -297,6 +300,9 @@ pub struct StatusCondition {
 
 /// An optional level between an account and its children: a group of partners or of
 /// customers.
+// kube's printcolumn syntax repeats `type_ = "string"`, which clippy takes for a
+// duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
 #[kube(
     group = "canopy.dev",
@@ -368,6 +374,9 @@ pub struct AccountGroupStatus {
 }
 
 /// A service plan accounts and customer groups are billed on.
+// kube's printcolumn syntax repeats `type_ = "string"`, which clippy takes for a
+// duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
 #[kube(
     group = "canopy.dev",
