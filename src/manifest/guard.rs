@@ -116,46 +116,64 @@ impl Scan {
             too_deep: None,
             block_scalar: false,
         };
-        // The last character that was not a space: a node may start after one of
-        // `: - ? [ { ,` or at the start of the line.
-        let mut previous: Option<u8> = None;
+        // Whether a node may start here: at the start of a line, or after an
+        // indicator (`- `, `? `, `: `, an opening bracket, a comma in a flow).
+        let mut node_may_start = true;
         let mut index = 0;
         while index < bytes.len() {
             let byte = bytes[index];
             if let Some(open) = *quote {
                 index = skip_quoted(bytes, index, open, quote);
+                node_may_start = false;
                 continue;
             }
-            let node_may_start = matches!(
-                previous,
-                None | Some(b':' | b'-' | b'?' | b'[' | b'{' | b',')
-            );
-            match byte {
+            let next_is_space = bytes.get(index + 1).is_none_or(u8::is_ascii_whitespace);
+            let in_flow = self.flow_depth > 0;
+            node_may_start = match byte {
+                b' ' | b'\t' | b'\r' | b'\n' => node_may_start,
                 b'#' if index == 0 || bytes[index - 1].is_ascii_whitespace() => break,
                 b'"' | b'\'' if node_may_start => {
                     *quote = Some(byte);
-                    previous = Some(byte);
                     index += 1;
                     continue;
                 }
-                b'[' | b'{' if node_may_start || self.flow_depth > 0 => {
+                b'[' | b'{' if node_may_start || in_flow => {
                     self.flow_depth += 1;
                     self.tokens += 1;
                     if self.flow_depth > MAX_FLOW_DEPTH {
                         outcome.too_deep = Some(index);
                         return outcome;
                     }
+                    true
                 }
-                b']' | b'}' if self.flow_depth > 0 => self.flow_depth -= 1,
-                b',' | b':' | b'-' | b'?' | b'[' | b'{' => self.tokens += 1,
-                b'|' | b'>' if node_may_start && self.flow_depth == 0 => {
+                b']' | b'}' if in_flow => {
+                    self.flow_depth -= 1;
+                    false
+                }
+                b',' if in_flow => {
+                    self.tokens += 1;
+                    true
+                }
+                b'-' | b'?' if next_is_space => {
+                    self.tokens += 1;
+                    true
+                }
+                b':' if next_is_space || in_flow => {
+                    self.tokens += 1;
+                    true
+                }
+                b'|' | b'>' if node_may_start && !in_flow => {
                     outcome.block_scalar = is_block_header(&bytes[index + 1..]);
+                    false
                 }
-                _ => {}
-            }
-            if !byte.is_ascii_whitespace() {
-                previous = Some(byte);
-            }
+                b',' | b':' | b'-' | b'?' | b'[' | b'{' => {
+                    // Inside a plain scalar: not structure, but counted so that the
+                    // token bound stays an upper bound.
+                    self.tokens += 1;
+                    false
+                }
+                _ => false,
+            };
             index += 1;
         }
         outcome
@@ -210,4 +228,54 @@ fn is_block_header(rest: &[u8]) -> bool {
     let tail = &rest[index..];
     let trimmed: &[u8] = tail.trim_ascii_start();
     trimmed.is_empty() || trimmed.starts_with(b"#")
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    fn deep(depth: usize) -> String {
+        format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    #[rstest]
+    #[case::in_double_quotes(format!("a: \"{}\"\n", "[".repeat(100)))]
+    #[case::in_single_quotes(format!("a: '{}'\n", "[".repeat(100)))]
+    #[case::in_a_comment(format!("a: 1 # {}\n", "[".repeat(100)))]
+    #[case::in_a_block_scalar(format!("a: |\n  {}\n  more\nb: 2\n", "[".repeat(100)))]
+    #[case::inside_a_plain_scalar(format!("a: x{}\n", "[".repeat(100)))]
+    #[case::at_the_limit(format!("a: {}\n", deep(MAX_FLOW_DEPTH)))]
+    fn brackets_that_open_no_collection_do_not_count(#[case] text: String) {
+        assert_eq!(check(&text, 0), Ok(()));
+    }
+
+    #[test]
+    fn flow_nesting_past_the_limit_is_refused_at_the_bracket() {
+        let problem =
+            check(&format!("a: 1\nb: {}\n", deep(MAX_FLOW_DEPTH + 1)), 10).expect_err("too deep");
+        assert_eq!(problem.rule, Rule::TooDeep);
+        assert_eq!(
+            problem.spot,
+            Spot::Position {
+                line: 12,
+                column: 4 + MAX_FLOW_DEPTH as u32
+            }
+        );
+    }
+
+    #[test]
+    fn a_bracket_after_a_closed_quote_counts_again() {
+        let text = format!("a: ['x]', {}]\n", deep(MAX_FLOW_DEPTH));
+        assert!(check(&text, 0).is_err());
+    }
+
+    #[test]
+    fn compact_block_nesting_past_the_limit_is_refused() {
+        let text = format!("{}x\n", "- ".repeat(MAX_FLOW_DEPTH + 1));
+        assert_eq!(check(&text, 0).map_err(|p| p.rule), Err(Rule::TooDeep));
+        let text = format!("{}x\n", "- ".repeat(MAX_FLOW_DEPTH));
+        assert_eq!(check(&text, 0), Ok(()));
+    }
 }

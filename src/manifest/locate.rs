@@ -223,3 +223,50 @@ fn start_of(span: Span) -> Position {
         column: saturating_u32(span.start.col() + 1),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "# comment\napiVersion: v\nspec:\n  parent: x\n---\nspec:\n  users:\n    - {email: a@b.example, name: A}\n    - email: c@d.example\n      name: C\n";
+
+    fn at(document: u32, path: FieldPath, target: Target) -> (u32, u32) {
+        let position = resolve(TEXT, &[(document, &path, target)])[0];
+        (position.line, position.column)
+    }
+
+    #[test]
+    fn a_value_is_found_in_its_document() {
+        let path = FieldPath::new().key("spec").key("parent");
+        assert_eq!(at(0, path.clone(), Target::Value), (4, 11));
+        assert_eq!(at(0, path, Target::Key), (4, 3));
+    }
+
+    #[test]
+    fn sequence_items_and_flow_mappings_are_addressed() {
+        let users = FieldPath::new().key("spec").key("users");
+        assert_eq!(
+            at(1, users.clone().index(0).key("name"), Target::Value),
+            (8, 34)
+        );
+        assert_eq!(at(1, users.index(1).key("name"), Target::Value), (10, 13));
+    }
+
+    #[test]
+    fn a_missing_path_falls_back_to_its_deepest_existing_key() {
+        let path = FieldPath::new().key("spec").key("plan");
+        assert_eq!(at(0, path, Target::Value), (3, 1));
+    }
+
+    #[test]
+    fn many_requests_resolve_in_order() {
+        let first = FieldPath::new().key("apiVersion");
+        let second = FieldPath::new().key("spec").key("users").index(1);
+        let positions = resolve(
+            TEXT,
+            &[(1, &second, Target::Value), (0, &first, Target::Key)],
+        );
+        assert_eq!(positions[0], Position { line: 9, column: 7 });
+        assert_eq!(positions[1], Position { line: 2, column: 1 });
+    }
+}

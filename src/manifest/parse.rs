@@ -649,3 +649,61 @@ fn finish(partial: &Partial, metadata: Option<ObjectMeta>, spec: Option<SpecSlot
     };
     Outcome::Resource(Box::new(resource))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_split_on_markers_and_empty_ones_dropped() {
+        let text =
+            "# only a comment\n---\na: 1\n--- {b: 2}\n...\n# after the end\n---\n---\nc: 3\n";
+        let chunks = split_documents(text);
+        let starts: Vec<(usize, usize)> = chunks
+            .iter()
+            .map(|chunk| (chunk.first_line, chunk.content_line))
+            .collect();
+        assert_eq!(starts, [(1, 2), (3, 3), (7, 8)]);
+        assert_eq!(chunks[1].text, "--- {b: 2}\n...\n");
+    }
+
+    #[test]
+    fn a_marker_needs_a_space_or_line_end_after_it() {
+        let chunks = split_documents("a: 1\n---b: 2\n");
+        assert_eq!(chunks.len(), 1);
+    }
+
+    #[test]
+    fn positions_in_later_documents_are_file_positions() {
+        let parsed = parse_file(
+            "apiVersion: v1\nkind: ConfigMap\n---\napiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata: {name: a}\nspec: {type: nope}\n",
+        );
+        let errors: Vec<&Problem> = parsed
+            .problems
+            .iter()
+            .filter(|problem| problem.severity == Severity::Error)
+            .collect();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            errors[0].spot,
+            Spot::Position {
+                line: 7,
+                column: 14
+            }
+        );
+    }
+
+    #[test]
+    fn location_phrases_are_stripped_from_messages() {
+        assert_eq!(
+            strip_location(
+                "did not find expected key at line 3 column 1, while parsing a block mapping at line 1 column 1"
+            ),
+            "did not find expected key, while parsing a block mapping"
+        );
+        assert_eq!(
+            strip_location("at line 1 is not a location"),
+            "at line 1 is not a location"
+        );
+    }
+}
