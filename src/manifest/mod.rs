@@ -22,6 +22,7 @@ mod guard;
 pub mod input;
 mod locate;
 pub mod parse;
+mod resolve;
 mod schema;
 pub mod tree;
 pub mod types;
@@ -44,7 +45,7 @@ pub use validate::{is_valid_email, is_valid_name};
 
 use crate::model::{Hierarchy, Kind};
 use declare::{Declared, Origin, Place, UserOrigin};
-use diagnostic::{At, Finding, Problem, Spot, Target};
+use diagnostic::{At, Finding, Problem, Target};
 use input::Source;
 
 /// A valid desired state and what was noticed on the way.
@@ -332,7 +333,7 @@ fn finish(
     let has_errors = findings
         .iter()
         .any(|finding| finding.severity == Severity::Error);
-    let diagnostics = locate_findings(findings, sources);
+    let diagnostics = resolve::diagnostics(findings, sources);
     if has_errors {
         return Err(LoadError { diagnostics });
     }
@@ -344,105 +345,4 @@ fn finish(
         files,
         documents,
     })
-}
-
-/// Resolves every finding's location (re-reading only files that have findings with
-/// key paths) and sorts the diagnostics by file order and position.
-fn locate_findings(findings: Vec<Finding>, sources: &[Source]) -> Vec<Diagnostic> {
-    let mut requests: FxHashMap<u32, Vec<(u32, diagnostic::FieldPath, Target)>> =
-        FxHashMap::default();
-    for finding in &findings {
-        for at in std::iter::once(&finding.at).chain(finding.also.as_ref()) {
-            if let At::Source {
-                source,
-                spot:
-                    Spot::Path {
-                        document,
-                        path,
-                        target,
-                    },
-            } = at
-            {
-                requests
-                    .entry(*source)
-                    .or_default()
-                    .push((*document, path.clone(), *target));
-            }
-        }
-    }
-    let mut resolved: FxHashMap<(u32, u32, diagnostic::FieldPath, Target), locate::Position> =
-        FxHashMap::default();
-    for (source, wanted) in requests {
-        let Some(text) = sources
-            .get(source as usize)
-            .and_then(|source| source.text().ok())
-        else {
-            continue;
-        };
-        let borrowed: Vec<_> = wanted.iter().map(|(d, p, t)| (*d, p, *t)).collect();
-        let positions = locate::resolve(&text, &borrowed);
-        for ((document, path, target), position) in wanted.into_iter().zip(positions) {
-            resolved.insert((source, document, path, target), position);
-        }
-    }
-    let locate = |at: &At| -> (Location, (u8, u32, u32, u32)) {
-        match at {
-            At::Input => (Location::Input, (0, 0, 0, 0)),
-            At::Object { kind, name, path } => (
-                Location::Object {
-                    kind: *kind,
-                    name: name.clone(),
-                    field: path.to_string(),
-                },
-                (2, 0, 0, 0),
-            ),
-            At::Source { source, spot } => {
-                let file = sources
-                    .get(*source as usize)
-                    .map_or_else(|| "<unknown>".to_string(), |s| s.display.clone());
-                let (line, column) = match spot {
-                    Spot::Whole => return (Location::File { file }, (1, *source, 0, 0)),
-                    Spot::Position { line, column } => (*line, *column),
-                    Spot::Path {
-                        document,
-                        path,
-                        target,
-                    } => match resolved.get(&(*source, *document, path.clone(), *target)) {
-                        Some(position) => (position.line, position.column),
-                        None => return (Location::File { file }, (1, *source, 0, 0)),
-                    },
-                };
-                (
-                    Location::Position { file, line, column },
-                    (1, *source, line, column),
-                )
-            }
-        }
-    };
-    let mut located: Vec<((u8, u32, u32, u32), Diagnostic)> = findings
-        .into_iter()
-        .map(|finding| {
-            let (location, key) = locate(&finding.at);
-            let mut message = finding.message;
-            if let Some(also) = &finding.also {
-                let (first, _) = locate(also);
-                message.push_str(&format!(" (first declared at {first})"));
-            }
-            (
-                key,
-                Diagnostic {
-                    severity: finding.severity,
-                    rule: finding.rule,
-                    location,
-                    object: finding.object,
-                    message,
-                },
-            )
-        })
-        .collect();
-    located.sort_by_key(|(key, _)| *key);
-    located
-        .into_iter()
-        .map(|(_, diagnostic)| diagnostic)
-        .collect()
 }

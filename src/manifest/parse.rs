@@ -248,27 +248,9 @@ fn parse_document(chunk: Chunk<'_>, document: u32, parsed: &mut ParsedFile) {
                 if let Some(name) = partial.name.take() {
                     parsed.unparsed_names.push(name);
                 }
-                let mut full = FieldPath::new().key("spec");
-                full.0.extend(path.0);
-                let rule = classify(&message);
-                // The path of an unknown field ends with the field itself: point at
-                // the key, and name the mapping it is in, as serde_yaml does.
-                let (target, context) = if rule == Rule::UnknownField {
-                    let mut parent = full.clone();
-                    parent.0.pop();
-                    (Target::Key, parent)
-                } else {
-                    (Target::Value, full.clone())
-                };
-                parsed.problems.push(Problem::error(
-                    rule,
-                    Spot::Path {
-                        document,
-                        path: full,
-                        target,
-                    },
-                    format!("{context}: {message}"),
-                ));
+                parsed
+                    .problems
+                    .push(buffered_problem(document, path, &message));
             }
         },
         Ok(Outcome::Resource(resource)) => {
@@ -280,17 +262,42 @@ fn parse_document(chunk: Chunk<'_>, document: u32, parsed: &mut ParsedFile) {
     }
     if matches!(partial.class(), Class::Known(_)) {
         for key in partial.unknown_keys {
-            parsed.problems.push(Problem::error(
-                Rule::UnknownField,
-                Spot::Path {
-                    document,
-                    path: FieldPath::new().key(key.clone()),
-                    target: Target::Key,
-                },
-                format!("unknown field `{key}`, expected one of `apiVersion`, `kind`, `metadata`, `spec`"),
-            ));
+            parsed.problems.push(unknown_top_level_key(document, key));
         }
     }
+}
+
+/// The problem for a buffered spec that failed to type, at its key path.
+fn buffered_problem(document: u32, path: FieldPath, message: &str) -> Problem {
+    let mut full = FieldPath::new().key("spec");
+    full.0.extend(path.0);
+    let rule = classify(message);
+    // The path of an unknown field ends with the field itself: point at the key, and
+    // name the mapping it is in, as serde_yaml does.
+    let (target, context) = if rule == Rule::UnknownField {
+        let mut parent = full.clone();
+        parent.0.pop();
+        (Target::Key, parent)
+    } else {
+        (Target::Value, full.clone())
+    };
+    let spot = Spot::Path {
+        document,
+        path: full,
+        target,
+    };
+    Problem::error(rule, spot, format!("{context}: {message}"))
+}
+
+fn unknown_top_level_key(document: u32, key: String) -> Problem {
+    let message =
+        format!("unknown field `{key}`, expected one of `apiVersion`, `kind`, `metadata`, `spec`");
+    let spot = Spot::Path {
+        document,
+        path: FieldPath::new().key(key),
+        target: Target::Key,
+    };
+    Problem::error(Rule::UnknownField, spot, message)
 }
 
 fn skipped(start: Spot, what: &str) -> Problem {
