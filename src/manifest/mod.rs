@@ -1,1 +1,348 @@
-//! Manifests: the resource types, loading files, and validation (being built, issue 2).
+//! Manifests: the resource types, loading files (or cluster objects), validation, and
+//! the way back (export to YAML, CRDs, JSON Schema).
+//!
+//! ```text
+//! paths ─ input::expand ─> sources ─(rayon)─ parse::parse_file ─> ParsedFile per file
+//!                                                                   │
+//!            Declared (model nodes + origins) <─ declare / tree ────┘
+//!                 │  + users_csv (usersFrom)
+//!                 ├─ validate::check (all problems at once) ─> findings
+//!                 └─ Hierarchy (normalized desired state)
+//! findings ─ locate (only when there are any) ─> Diagnostic { file:line:column, rule }
+//! ```
+//!
+//! [`load`] reads files, [`from_resources`] takes objects from the API server; both
+//! return a [`Loaded`] hierarchy or a [`LoadError`] listing every problem. Nothing in
+//! here touches a database.
+
+mod declare;
+pub mod diagnostic;
+mod export;
+mod guard;
+pub mod input;
+mod locate;
+pub mod parse;
+mod resolve;
+mod schema;
+pub mod tree;
+pub mod types;
+pub mod users_csv;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+pub use declare::DEFAULT_TRIAL_LICENSES;
+pub use diagnostic::{Diagnostic, Location, Rule, Severity};
+pub use export::to_yaml;
+pub use parse::{ParsedFile, Resource, parse_file};
+pub use schema::{crds_yaml, json_schema};
+pub use tree::AccountTree;
+pub use types::{Account, AccountGroup, ServicePlan};
+pub use validate::{is_valid_email, is_valid_name};
+
+use crate::model::{Hierarchy, Kind};
+use declare::{Declared, Origin, Place, UserOrigin};
+use diagnostic::{At, Finding, Problem, Target};
+use input::Source;
+
+/// A valid desired state and what was noticed on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub hierarchy: Hierarchy,
+    /// Warnings and notes (never errors).
+    pub diagnostics: Vec<Diagnostic>,
+    /// Manifest files read (standard input counts as one).
+    pub files: usize,
+    /// YAML documents read, including skipped ones.
+    pub documents: usize,
+}
+
+/// The manifests are invalid: every error found, plus the warnings and notes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", render_error(diagnostics))]
+pub struct LoadError {
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl LoadError {
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+    }
+}
+
+fn render_error(diagnostics: &[Diagnostic]) -> String {
+    let mut text = String::new();
+    for diagnostic in diagnostics {
+        text.push_str(&diagnostic.to_string());
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "invalid manifests: {}",
+        diagnostic::summary(diagnostics)
+    ));
+    text
+}
+
+/// Loads manifests from files, directories (recursively) and `-` (standard input).
+///
+/// `external` is the live snapshot when planning: a parent or plan that no manifest
+/// declares is not dangling when `external` has it, and the nesting rules then use
+/// the live node's type. Without it (`canopy validate`) such a reference is an error.
+pub fn load(inputs: &[String], external: Option<&Hierarchy>) -> Result<Loaded, LoadError> {
+    let (mut sources, listing) = input::expand(inputs);
+    let mut findings = Vec::new();
+    for (display, problem) in listing {
+        let unreadable = Source {
+            display,
+            origin: input::Origin::Unreadable,
+        };
+        let source = push_source(&mut sources, unreadable);
+        findings.push(problem.in_source(source));
+    }
+    read_stdin(&mut sources, &mut findings);
+    let manifest_count = sources.len();
+    let results: Vec<Result<ParsedFile, Problem>> = sources.par_iter().map(parse_source).collect();
+    let mut parsed = Vec::with_capacity(results.len());
+    for (source, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(file) => parsed.push(Some(file)),
+            Err(problem) => {
+                findings.push(problem.in_source(saturating(source)));
+                parsed.push(None);
+            }
+        }
+    }
+    let documents = parsed.iter().flatten().map(|p| p.documents as usize).sum();
+    let mut declared = Declared::default();
+    for (source, file) in parsed.into_iter().enumerate() {
+        if let Some(file) = file {
+            declare_file(saturating(source), file, &mut declared, &mut findings);
+        }
+    }
+    read_csv_users(&mut declared, &mut sources, &mut findings);
+    finish(
+        declared,
+        findings,
+        &sources,
+        external,
+        manifest_count,
+        documents,
+    )
+}
+
+/// Validates objects read from the Kubernetes API server; locations name the objects.
+pub fn from_resources(
+    accounts: Vec<Account>,
+    groups: Vec<AccountGroup>,
+    plans: Vec<ServicePlan>,
+) -> Result<Loaded, LoadError> {
+    let mut declared = Declared::default();
+    let place = |kind: Kind, name: &Option<String>| {
+        Origin::flat(Place::Object {
+            kind,
+            name: name.clone().unwrap_or_else(|| "<unnamed>".to_string()),
+        })
+    };
+    let documents = accounts.len() + groups.len() + plans.len();
+    for plan in plans {
+        let origin = place(Kind::ServicePlan, &plan.metadata.name);
+        declared.plan(plan.metadata, plan.spec, origin);
+    }
+    for group in groups {
+        let origin = place(Kind::AccountGroup, &group.metadata.name);
+        declared.group(group.metadata, group.spec, origin);
+    }
+    for account in accounts {
+        let origin = place(Kind::Account, &account.metadata.name);
+        if account.spec.users_from.is_some() {
+            declared.findings.push(Finding::error(
+                Rule::UsersFromInCluster,
+                origin.field_at(&["usersFrom"], Target::Key),
+                "`usersFrom` reads a file next to a manifest and cannot be used in a cluster resource; list the users in `users`",
+            ));
+        }
+        declared.account(account.metadata, account.spec, origin);
+    }
+    finish(declared, Vec::new(), &[], None, 0, documents)
+}
+
+/// Reads and parses one manifest source (run in parallel).
+fn parse_source(source: &Source) -> Result<ParsedFile, Problem> {
+    match &source.origin {
+        input::Origin::File(path) => input::read_file(path).map(|text| parse_file(&text)),
+        input::Origin::Stdin(Some(text)) => Ok(parse_file(text)),
+        // Its problem is reported already.
+        input::Origin::Stdin(None) | input::Origin::Unreadable => Ok(ParsedFile::default()),
+    }
+}
+
+fn saturating(value: usize) -> u32 {
+    input::saturating_u32(value)
+}
+
+fn push_source(sources: &mut Vec<Source>, source: Source) -> u32 {
+    sources.push(source);
+    saturating(sources.len() - 1)
+}
+
+/// Reads standard input (if `-` was given) before the parallel parse.
+fn read_stdin(sources: &mut [Source], findings: &mut Vec<Finding>) {
+    let Some((position, source)) = sources
+        .iter_mut()
+        .enumerate()
+        .find(|(_, source)| matches!(source.origin, input::Origin::Stdin(None)))
+    else {
+        return;
+    };
+    match input::read_stdin() {
+        Ok(text) => source.origin = input::Origin::Stdin(Some(text.into())),
+        Err(problem) => {
+            source.origin = input::Origin::Unreadable;
+            findings.push(problem.in_source(saturating(position)));
+        }
+    }
+}
+
+/// Declares a parsed file's resources and keeps its problems.
+fn declare_file(
+    source: u32,
+    file: ParsedFile,
+    declared: &mut Declared,
+    findings: &mut Vec<Finding>,
+) {
+    findings.extend(file.problems.into_iter().map(|p| p.in_source(source)));
+    declared.unparsed.extend(file.unparsed_names);
+    for parsed in file.resources {
+        let origin = Origin::flat(Place::File {
+            source,
+            document: parsed.document,
+        });
+        match parsed.resource {
+            Resource::Account(account) => declared.account(account.metadata, account.spec, origin),
+            Resource::AccountGroup(group) => declared.group(group.metadata, group.spec, origin),
+            Resource::ServicePlan(plan) => declared.plan(plan.metadata, plan.spec, origin),
+            Resource::AccountTree(tree) => tree::expand(tree, origin, declared),
+        }
+    }
+}
+
+/// Reads every `usersFrom` CSV file (each once, in parallel) and appends its users.
+fn read_csv_users(declared: &mut Declared, sources: &mut Vec<Source>, findings: &mut Vec<Finding>) {
+    let mut wanted: Vec<(usize, PathBuf)> = Vec::new();
+    for (position, entry) in declared.nodes.iter().enumerate() {
+        let Some(users_from) = &entry.users_from else {
+            continue;
+        };
+        let Place::File { source, .. } = entry.origin.place else {
+            continue;
+        };
+        let base = match &sources[source as usize].origin {
+            input::Origin::File(path) => path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            input::Origin::Stdin(_) | input::Origin::Unreadable => PathBuf::new(),
+        };
+        wanted.push((position, base.join(users_from)));
+    }
+    if wanted.is_empty() {
+        return;
+    }
+    let mut unique: Vec<PathBuf> = wanted.iter().map(|(_, path)| path.clone()).collect();
+    unique.sort();
+    unique.dedup();
+    let read: Vec<_> = unique
+        .par_iter()
+        .map(|path| users_csv::read_users(path))
+        .collect();
+    let mut source_of: FxHashMap<&Path, (u32, usize)> = FxHashMap::default();
+    for (position, path) in unique.iter().enumerate() {
+        let source = push_source(sources, Source::file(path.clone()));
+        source_of.insert(path.as_path(), (source, position));
+    }
+    for (node, path) in &wanted {
+        let Some(&(source, position)) = source_of.get(path.as_path()) else {
+            continue;
+        };
+        let (users, problems) = &read[position];
+        let entry = &mut declared.nodes[*node];
+        for problem in problems {
+            findings.push(csv_finding(problem, source, entry, path));
+        }
+        for user in users {
+            entry.node.spec.users.push(user.user.clone());
+            entry.user_origins.push(UserOrigin::Csv {
+                source,
+                line: user.line,
+            });
+        }
+    }
+}
+
+/// A CSV problem as a finding: a missing file is reported at the `usersFrom` that
+/// names it, everything else in the CSV file itself.
+fn csv_finding(
+    problem: &Problem,
+    source: u32,
+    entry: &declare::DeclaredNode,
+    path: &Path,
+) -> Finding {
+    if problem.rule == Rule::MissingCsv {
+        // The reading problem says "cannot read `path`: reason"; the path is named here.
+        let reason = problem
+            .message
+            .split_once("`: ")
+            .map_or(problem.message.as_str(), |(_, reason)| reason);
+        return Finding::error(
+            Rule::MissingCsv,
+            entry.origin.field_at(&["usersFrom"], Target::Value),
+            format!(
+                "users file `{}` (usersFrom of `{}`) cannot be read: {reason}",
+                path.display(),
+                entry.node.name,
+            ),
+        )
+        .about(&entry.node.name);
+    }
+    let mut finding = problem.clone().in_source(source);
+    finding.object = Some(entry.node.name.clone());
+    finding
+}
+
+/// Validates, resolves locations, and builds the hierarchy or the error.
+fn finish(
+    declared: Declared,
+    mut findings: Vec<Finding>,
+    sources: &[Source],
+    external: Option<&Hierarchy>,
+    files: usize,
+    documents: usize,
+) -> Result<Loaded, LoadError> {
+    let mut declared = declared;
+    findings.append(&mut declared.findings);
+    findings.extend(validate::check(&declared, external));
+    if declared.nodes.is_empty() && declared.plans.is_empty() && findings.is_empty() {
+        findings.push(Finding::warning(
+            Rule::NoResources,
+            At::Input,
+            "no canopy resources found (apiVersion canopy.dev/v1alpha1) in the given paths",
+        ));
+    }
+    let has_errors = findings
+        .iter()
+        .any(|finding| finding.severity == Severity::Error);
+    let diagnostics = resolve::diagnostics(findings, sources);
+    if has_errors {
+        return Err(LoadError { diagnostics });
+    }
+    let nodes = declared.nodes.into_iter().map(|entry| entry.node).collect();
+    let plans = declared.plans.into_iter().map(|entry| entry.plan).collect();
+    Ok(Loaded {
+        hierarchy: Hierarchy::new(nodes, plans),
+        diagnostics,
+        files,
+        documents,
+    })
+}

@@ -201,10 +201,7 @@ mod tests {
         child.spec.services.insert("scanning".into(), true);
         let h = Hierarchy::new(vec![parent, child], vec![]);
         let effective = compute_all(&h);
-        assert_eq!(
-            effective[h.node_index("c").unwrap()].services["scanning"],
-            false
-        );
+        assert!(!effective[h.node_index("c").unwrap()].services["scanning"]);
     }
 
     #[test]

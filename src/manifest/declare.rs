@@ -1,0 +1,424 @@
+//! From parsed resources to declared model objects: the normalisation contract.
+//!
+//! Every Account, AccountGroup, ServicePlan (and every node an AccountTree expands to)
+//! becomes a [`model::Node`] or [`model::ServicePlan`] in normalized form, paired with
+//! its [`Origin`] so that later checks can point back at the exact field:
+//!
+//! - `display_name` defaults to the name, `active` to true;
+//! - `locked_settings` are sorted and deduplicated;
+//! - users keep declaration order (CSV users are appended later, see [`super::users_csv`]);
+//! - a trial plan without `licenses` gets 5;
+//! - groups carry only type, display name, parent and plan.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use rustc_hash::FxHashSet;
+
+use super::diagnostic::{At, FieldPath, Finding, Rule, Spot, Target};
+use super::types::{
+    ADOPT_ANNOTATION, AccountGroupSpec, AccountSpec, AddressSpec, Billing, ContactSpec,
+    ServicePlanSpec, UserSpec,
+};
+use crate::model::{self, Kind, Node, NodeSpec};
+
+/// Licences a trial plan gets when its manifest gives none.
+pub const DEFAULT_TRIAL_LICENSES: u32 = 5;
+
+/// Where a declared object came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// The `document`-th document of source `source`.
+    File { source: u32, document: u32 },
+    /// A cluster resource.
+    Object { kind: Kind, name: String },
+}
+
+/// Where a declared object came from and where, inside its document, it sits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub place: Place,
+    /// For a node of an AccountTree: the child indices from the tree's root (empty
+    /// for the root itself). `None` for a flat resource.
+    pub tree: Option<Vec<u32>>,
+}
+
+impl Origin {
+    pub fn flat(place: Place) -> Origin {
+        Origin { place, tree: None }
+    }
+
+    /// The path of the object's own mapping: `spec`, or `spec.children[0].children[2]`.
+    fn base(&self) -> FieldPath {
+        let mut path = FieldPath::new().key("spec");
+        for &child in self.tree.iter().flatten() {
+            path = path.key("children").index(child as usize);
+        }
+        path
+    }
+
+    fn at(&self, path: FieldPath, target: Target) -> At {
+        match &self.place {
+            Place::File { source, document } => At::Source {
+                source: *source,
+                spot: Spot::Path {
+                    document: *document,
+                    path,
+                    target,
+                },
+            },
+            Place::Object { kind, name } => At::Object {
+                kind: *kind,
+                name: name.clone(),
+                path,
+            },
+        }
+    }
+
+    /// Where the object's name is written.
+    pub fn name_at(&self) -> At {
+        match &self.tree {
+            Some(children) if !children.is_empty() => {
+                self.at(self.base().key("name"), Target::Value)
+            }
+            _ => self.at(FieldPath::new().key("metadata").key("name"), Target::Value),
+        }
+    }
+
+    /// Where a field of the object is written, e.g. `["parent"]` for `spec.parent`.
+    pub fn field_at(&self, field: &[&str], target: Target) -> At {
+        let mut path = self.base();
+        for key in field {
+            path = path.key(*key);
+        }
+        self.at(path, target)
+    }
+
+    /// Where the `index`-th inline user, or a field of it, is written.
+    pub fn user_at(&self, index: usize, field: Option<&str>) -> At {
+        let mut path = self.base().key("users").index(index);
+        if let Some(field) = field {
+            path = path.key(field);
+        }
+        self.at(path, Target::Value)
+    }
+
+    /// Where a metadata annotation is written.
+    pub fn annotation_at(&self, key: &str) -> At {
+        let path = FieldPath::new().key("metadata").key("annotations").key(key);
+        self.at(path, Target::Value)
+    }
+}
+
+/// Where a user was declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum UserOrigin {
+    /// `users[index]` of the node's manifest.
+    Inline(u32),
+    /// A row of a CSV file (1-based line).
+    Csv { source: u32, line: u32 },
+}
+
+/// A node with what validation needs to know about its declaration.
+#[derive(Debug, Clone)]
+pub(crate) struct DeclaredNode {
+    pub node: Node,
+    pub origin: Origin,
+    /// `usersFrom` as written, resolved against the manifest's directory later.
+    pub users_from: Option<String>,
+    /// One entry per user of `node.spec.users`, in the same order.
+    pub user_origins: Vec<UserOrigin>,
+}
+
+impl DeclaredNode {
+    /// Where the `index`-th user (or one of its fields) was declared.
+    pub fn user_at(&self, index: usize, field: Option<&str>) -> At {
+        match self.user_origins.get(index) {
+            Some(UserOrigin::Csv { source, line }) => At::Source {
+                source: *source,
+                spot: Spot::Position {
+                    line: *line,
+                    column: 1,
+                },
+            },
+            Some(UserOrigin::Inline(inline)) => self.origin.user_at(*inline as usize, field),
+            None => self.origin.field_at(&["users"], Target::Key),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct DeclaredPlan {
+    pub plan: model::ServicePlan,
+    pub origin: Origin,
+}
+
+/// Everything the sources declare, before validation.
+#[derive(Debug, Default)]
+pub(crate) struct Declared {
+    pub nodes: Vec<DeclaredNode>,
+    pub plans: Vec<DeclaredPlan>,
+    /// Names of documents that failed to parse: references to them are not reported
+    /// as dangling, because the real problem is already reported.
+    pub unparsed: FxHashSet<String>,
+    pub findings: Vec<Finding>,
+}
+
+impl Declared {
+    /// Adds an Account.
+    pub fn account(&mut self, metadata: ObjectMeta, spec: AccountSpec, origin: Origin) {
+        let Some(name) = self.name(metadata.name.as_deref(), &origin) else {
+            return;
+        };
+        let adopt = self.adoption(&metadata, &origin);
+        self.push_account(name, spec, adopt, origin);
+    }
+
+    /// Adds an account node of a given name (also used by AccountTree expansion).
+    pub fn push_account(&mut self, name: String, spec: AccountSpec, adopt: bool, origin: Origin) {
+        let users_from = spec.users_from.clone();
+        let user_origins = (0..spec.users.len())
+            .map(|index| UserOrigin::Inline(index as u32))
+            .collect();
+        let node = Node {
+            spec: account_spec(&name, spec),
+            name,
+            adopt,
+            live: model::LiveMeta::default(),
+            effective: None,
+        };
+        self.nodes.push(DeclaredNode {
+            node,
+            origin,
+            users_from,
+            user_origins,
+        });
+    }
+
+    /// Adds an AccountGroup.
+    pub fn group(&mut self, metadata: ObjectMeta, spec: AccountGroupSpec, origin: Origin) {
+        let Some(name) = self.name(metadata.name.as_deref(), &origin) else {
+            return;
+        };
+        let adopt = self.adoption(&metadata, &origin);
+        self.push_group(name, spec, adopt, origin);
+    }
+
+    /// Adds a group node of a given name (also used by AccountTree expansion).
+    pub fn push_group(
+        &mut self,
+        name: String,
+        spec: AccountGroupSpec,
+        adopt: bool,
+        origin: Origin,
+    ) {
+        let mut node_spec = NodeSpec::new(
+            spec.group_type.node_type(),
+            spec.display_name.unwrap_or_else(|| name.clone()),
+        );
+        node_spec.parent = spec.parent;
+        node_spec.plan = spec.plan;
+        let node = Node {
+            name,
+            spec: node_spec,
+            adopt,
+            live: model::LiveMeta::default(),
+            effective: None,
+        };
+        self.nodes.push(DeclaredNode {
+            node,
+            origin,
+            users_from: None,
+            user_origins: Vec::new(),
+        });
+    }
+
+    /// Adds a ServicePlan.
+    pub fn plan(&mut self, metadata: ObjectMeta, spec: ServicePlanSpec, origin: Origin) {
+        let Some(name) = self.name(metadata.name.as_deref(), &origin) else {
+            return;
+        };
+        let adopt = self.adoption(&metadata, &origin);
+        let licenses = match (spec.billing, spec.licenses) {
+            (Billing::Trial, None) => Some(DEFAULT_TRIAL_LICENSES),
+            (_, licenses) => licenses,
+        };
+        let plan = model::ServicePlan {
+            name,
+            spec: model::PlanSpec {
+                billing: spec.billing.into(),
+                licenses,
+                limits: spec.limits,
+                display_name: spec.display_name,
+            },
+            adopt,
+            live: model::LiveMeta::default(),
+        };
+        self.plans.push(DeclaredPlan { plan, origin });
+    }
+
+    /// The object's name, or an error when `metadata.name` is missing.
+    pub fn name(&mut self, name: Option<&str>, origin: &Origin) -> Option<String> {
+        match name {
+            Some(name) => Some(name.to_string()),
+            None => {
+                let at = origin.name_at();
+                self.findings.push(Finding::error(
+                    Rule::MissingField,
+                    at,
+                    "missing field `metadata.name`: every resource needs a name",
+                ));
+                None
+            }
+        }
+    }
+
+    /// Whether the manifest opts in to adopting an unmanaged object.
+    pub fn adoption(&mut self, metadata: &ObjectMeta, origin: &Origin) -> bool {
+        let value = metadata
+            .annotations
+            .as_ref()
+            .and_then(|annotations| annotations.get(ADOPT_ANNOTATION));
+        match value.map(String::as_str) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                self.findings.push(Finding::error(
+                    Rule::InvalidAnnotation,
+                    origin.annotation_at(ADOPT_ANNOTATION),
+                    format!("annotation `{ADOPT_ANNOTATION}` must be \"true\" or \"false\", not {other:?}"),
+                ));
+                false
+            }
+        }
+    }
+}
+
+/// The normalized spec of an account.
+fn account_spec(name: &str, spec: AccountSpec) -> NodeSpec {
+    let mut locked_settings = spec.locked_settings;
+    locked_settings.sort_unstable();
+    locked_settings.dedup();
+    NodeSpec {
+        node_type: spec.account_type.node_type(),
+        display_name: spec.display_name.unwrap_or_else(|| name.to_string()),
+        parent: spec.parent,
+        active: spec.active,
+        customer_type: spec.customer_type.map(Into::into),
+        reseller: spec.reseller,
+        plan: spec.plan,
+        address: spec.address.map(address),
+        contact: spec.contact.map(contact),
+        services: spec.services,
+        settings: spec.settings,
+        locked_settings,
+        users: spec.users.into_iter().map(user).collect(),
+    }
+}
+
+pub(crate) fn user(user: UserSpec) -> model::User {
+    model::User {
+        email: user.email,
+        name: user.name,
+        role: user.role.into(),
+        language: user.language,
+        timezone: user.timezone,
+    }
+}
+
+fn address(address: AddressSpec) -> model::Address {
+    model::Address {
+        street: address.street,
+        city: address.city,
+        postal_code: address.postal_code,
+        state: address.state,
+        country: address.country,
+    }
+}
+
+fn contact(contact: ContactSpec) -> model::Contact {
+    model::Contact {
+        name: contact.name,
+        email: contact.email,
+        phone: contact.phone,
+    }
+}
+
+/// The manifest spec of a model node, the reverse of the normalisation (used by
+/// export): defaults are left out so that the manifest stays short.
+pub(crate) fn account_manifest(node: &Node) -> Option<AccountSpec> {
+    let spec = &node.spec;
+    let account_type = super::types::AccountType::of(spec.node_type)?;
+    Some(AccountSpec {
+        account_type,
+        display_name: (spec.display_name != node.name).then(|| spec.display_name.clone()),
+        parent: spec.parent.clone(),
+        active: spec.active,
+        customer_type: spec.customer_type.map(Into::into),
+        reseller: spec.reseller,
+        plan: spec.plan.clone(),
+        address: spec.address.as_ref().map(|a| AddressSpec {
+            street: a.street.clone(),
+            city: a.city.clone(),
+            postal_code: a.postal_code.clone(),
+            state: a.state.clone(),
+            country: a.country.clone(),
+        }),
+        contact: spec.contact.as_ref().map(|c| ContactSpec {
+            name: c.name.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+        }),
+        services: spec.services.clone(),
+        settings: spec.settings.clone(),
+        locked_settings: spec.locked_settings.clone(),
+        users: spec
+            .users
+            .iter()
+            .map(|u| UserSpec {
+                email: u.email.clone(),
+                name: u.name.clone(),
+                role: u.role.into(),
+                language: u.language.clone(),
+                timezone: u.timezone.clone(),
+            })
+            .collect(),
+        users_from: None,
+    })
+}
+
+/// The manifest spec of a group node.
+pub(crate) fn group_manifest(node: &Node) -> Option<AccountGroupSpec> {
+    let spec = &node.spec;
+    Some(AccountGroupSpec {
+        group_type: super::types::GroupType::of(spec.node_type)?,
+        display_name: (spec.display_name != node.name).then(|| spec.display_name.clone()),
+        parent: spec.parent.clone(),
+        plan: spec.plan.clone(),
+    })
+}
+
+/// The manifest spec of a plan. A trial plan's default licence count is left out.
+pub(crate) fn plan_manifest(plan: &model::ServicePlan) -> ServicePlanSpec {
+    let spec = &plan.spec;
+    let licenses = match (spec.billing, spec.licenses) {
+        (model::Billing::Trial, Some(DEFAULT_TRIAL_LICENSES)) => None,
+        (_, licenses) => licenses,
+    };
+    ServicePlanSpec {
+        billing: spec.billing.into(),
+        licenses,
+        limits: spec.limits.clone(),
+        display_name: spec.display_name.clone(),
+    }
+}
+
+/// Metadata with a name and, when adopting, the adoption annotation.
+pub(crate) fn metadata(name: &str, adopt: bool) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        annotations: adopt
+            .then(|| BTreeMap::from([(ADOPT_ANNOTATION.to_string(), "true".to_string())])),
+        ..ObjectMeta::default()
+    }
+}

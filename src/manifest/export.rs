@@ -1,0 +1,57 @@
+//! The way back: a [`Hierarchy`] as multi-document manifests (`canopy export`).
+//!
+//! One document per plan, then one per group or account, parents before children, with
+//! defaults left out. Loading the output gives back the same hierarchy (the
+//! declared side of it: account numbers and other live facts are not manifest
+//! fields), which the round-trip tests check.
+
+use serde::Serialize;
+
+use super::declare::{account_manifest, group_manifest, metadata, plan_manifest};
+use super::types::{Account, AccountGroup, ServicePlan};
+use crate::model::Hierarchy;
+use crate::model::effective::{parent_indices, top_down_order};
+
+/// The hierarchy as YAML manifests, one `---` document per object.
+pub fn to_yaml(hierarchy: &Hierarchy) -> String {
+    let mut out = String::new();
+    for plan in &hierarchy.plans {
+        let resource = ServicePlan {
+            metadata: metadata(&plan.name, plan.adopt),
+            spec: plan_manifest(plan),
+            status: None,
+        };
+        push_document(&mut out, &plan.name, &resource);
+    }
+    let order = top_down_order(&parent_indices(hierarchy));
+    for index in order {
+        let node = &hierarchy.nodes[index];
+        let metadata = metadata(&node.name, node.adopt);
+        if let Some(spec) = group_manifest(node) {
+            let resource = AccountGroup {
+                metadata,
+                spec,
+                status: None,
+            };
+            push_document(&mut out, &node.name, &resource);
+        } else if let Some(spec) = account_manifest(node) {
+            let resource = Account {
+                metadata,
+                spec,
+                status: None,
+            };
+            push_document(&mut out, &node.name, &resource);
+        }
+    }
+    out
+}
+
+fn push_document(out: &mut String, name: &str, resource: &impl Serialize) {
+    out.push_str("---\n");
+    match serde_yaml::to_string(resource) {
+        Ok(text) => out.push_str(&text),
+        // Only non-string map keys can fail, and the manifest types have none; should
+        // it ever happen, the gap is visible in the output rather than silent.
+        Err(error) => out.push_str(&format!("# canopy could not write `{name}`: {error}\n")),
+    }
+}
