@@ -7,7 +7,7 @@ use crate::plan::{Change, NodeWrite, Op, Plan};
 
 use super::Planner;
 use super::fields::{adoption_field, insert_sorted, node_fields, user_changes};
-use super::join::{Joined, Role, position};
+use super::join::{Joined, Role};
 
 /// A change with only its operation, kind and name set.
 pub(super) fn change(op: Op, kind: Kind, name: &str) -> Change {
@@ -57,7 +57,9 @@ impl Planner<'_> {
             }
             None if self.effects.changed(index) => {
                 if let Some(effective) = self.effects.take_after(index) {
-                    plan.writes.effective.push((node.name.to_string(), effective));
+                    plan.writes
+                        .effective
+                        .push((node.name.to_string(), effective));
                 }
             }
             None => {}
@@ -119,11 +121,14 @@ impl Planner<'_> {
     /// that group's own parent is `ungroup`; anything else is `move`.
     fn reparent_op(&self, before: Option<&str>, after: Option<&str>) -> Op {
         let find = |name: Option<&str>| {
-            name.and_then(|name| position(self.nodes, name))
+            name.and_then(|name| self.index.get(name))
                 .map(|index| &self.nodes[index])
         };
-        let old_group = find(before)
-            .filter(|parent| parent.live.is_some_and(|live| live.spec.node_type.is_group()));
+        let old_group = find(before).filter(|parent| {
+            parent
+                .live
+                .is_some_and(|live| live.spec.node_type.is_group())
+        });
         let new_is_group = find(after).is_some_and(|parent| parent.spec().node_type.is_group());
         match old_group {
             None if new_is_group => Op::Group,
@@ -157,7 +162,9 @@ impl Planner<'_> {
             if depth > self.nodes.len() {
                 break;
             }
-            current = position(self.nodes, parent)
+            current = self
+                .index
+                .get(parent)
                 .and_then(|index| self.nodes[index].live)
                 .and_then(|live| live.spec.parent.as_deref());
         }

@@ -16,10 +16,17 @@ use crate::plan::{Cascade, Warning};
 use super::join::Joined;
 use super::tree::Tree;
 
+/// The slot of a node whose effective value is unchanged.
+const NONE: usize = usize::MAX;
+
 /// Before and after effective values of the joined nodes.
 pub(super) struct Effects<'a> {
     nodes: &'a [Joined<'a, Node>],
-    /// The computed value where it differs from the stored one (always for new nodes).
+    /// Per node, where in `fresh` its computed value is ([`NONE`]: equal to the stored
+    /// one). A slot per node rather than a value per node keeps a no-op plan of 100k
+    /// nodes at one small allocation.
+    slots: Vec<usize>,
+    /// Computed values that differ from the stored ones (always, for new nodes).
     fresh: Vec<Option<Effective>>,
     /// Values computed from the live tree, for live rows stored without them.
     live_fallback: Option<(&'a Hierarchy, Vec<Effective>)>,
@@ -27,16 +34,17 @@ pub(super) struct Effects<'a> {
 
 impl<'a> Effects<'a> {
     pub fn compute(nodes: &'a [Joined<'a, Node>], tree: &Tree, live: &'a Hierarchy) -> Self {
-        let mut fresh: Vec<Option<Effective>> = (0..nodes.len()).map(|_| None).collect();
+        let mut effects = Effects {
+            nodes,
+            slots: vec![NONE; nodes.len()],
+            fresh: Vec::new(),
+            live_fallback: None,
+        };
         for &index in &tree.order {
             let node = &nodes[index];
             let spec = node.spec();
             let stored = stored_effective(node);
-            let parent = tree.parent[index].and_then(|parent| {
-                fresh[parent]
-                    .as_ref()
-                    .or_else(|| stored_effective(&nodes[parent]))
-            });
+            let parent = tree.parent[index].and_then(|parent| effects.after(parent));
             if let Some(stored) = stored
                 && inherits_unchanged(parent, spec, stored) == Some(true)
             {
@@ -44,17 +52,15 @@ impl<'a> Effects<'a> {
             }
             let value = Effective::of(parent, spec);
             if stored != Some(&value) {
-                fresh[index] = Some(value);
+                effects.slots[index] = effects.fresh.len();
+                effects.fresh.push(Some(value));
             }
         }
         let needs_fallback = nodes
             .iter()
             .any(|node| node.live.is_some_and(|live| live.effective.is_none()));
-        Effects {
-            nodes,
-            fresh,
-            live_fallback: needs_fallback.then(|| (live, compute_all(live))),
-        }
+        effects.live_fallback = needs_fallback.then(|| (live, compute_all(live)));
+        effects
     }
 
     /// The value before the plan: stored, or computed from the live tree when the row
@@ -70,23 +76,25 @@ impl<'a> Effects<'a> {
 
     /// The value after the plan (`None` only for pruned nodes).
     pub fn after(&self, index: usize) -> Option<&Effective> {
-        self.fresh[index]
-            .as_ref()
-            .or_else(|| stored_effective(&self.nodes[index]))
+        match self.fresh.get(self.slots[index]) {
+            Some(fresh) => fresh.as_ref(),
+            None => stored_effective(&self.nodes[index]),
+        }
     }
 
     /// Whether the stored value must be rewritten.
     pub fn changed(&self, index: usize) -> bool {
-        self.fresh[index].is_some()
+        self.slots[index] != NONE
     }
 
     /// Moves the after value out for a write. Only valid once every question about
     /// the node's subtree has been asked: the planner walks parents before children
     /// and asks only about descendants, so a taken value is never needed again.
     pub fn take_after(&mut self, index: usize) -> Option<Effective> {
-        self.fresh[index]
-            .take()
-            .or_else(|| stored_effective(&self.nodes[index]).cloned())
+        match self.fresh.get_mut(self.slots[index]) {
+            Some(fresh) => fresh.take(),
+            None => stored_effective(&self.nodes[index]).cloned(),
+        }
     }
 
     /// The accounts below `index` whose effective activation the plan changes.

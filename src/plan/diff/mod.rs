@@ -28,11 +28,11 @@ mod tests;
 use std::borrow::Cow;
 
 use crate::model::{Hierarchy, Node, ServicePlan};
-use crate::plan::error::{PlanError, Problem};
 use crate::plan::Plan;
+use crate::plan::error::{PlanError, Problem};
 
 use effects::Effects;
-use join::{Joined, position};
+use join::{Joined, NameIndex, position};
 use scope::Scope;
 use tree::Tree;
 
@@ -78,16 +78,18 @@ pub fn diff(
     let source = options.source.as_str();
     let mut nodes = join::join(&live.nodes, &desired.nodes, source, &mut problems);
     let mut plans = join::join(&live.plans, &desired.plans, source, &mut problems);
-    let scope = options
-        .scope
-        .as_deref()
-        .and_then(|root| match Scope::resolve(&nodes, root) {
-            Ok(scope) => Some(scope),
-            Err(problem) => {
-                problems.push(problem);
-                None
-            }
-        });
+    let index = NameIndex::new(&nodes);
+    let scope =
+        options
+            .scope
+            .as_deref()
+            .and_then(|root| match Scope::resolve(&nodes, &index, root) {
+                Ok(scope) => Some(scope),
+                Err(problem) => {
+                    problems.push(problem);
+                    None
+                }
+            });
     let desired_is_empty = desired.nodes.is_empty() && desired.plans.is_empty();
     let orphans = prune::select(
         &mut nodes,
@@ -97,7 +99,7 @@ pub fn diff(
         desired_is_empty,
         &mut problems,
     );
-    let tree = Tree::build(&nodes, &mut problems);
+    let tree = Tree::build(&nodes, &index, &mut problems);
     tree::check_placement(&nodes, &tree, &mut problems);
     check_plan_references(&nodes, &plans, &mut problems);
     if let Some(scope) = &scope {
@@ -110,6 +112,7 @@ pub fn diff(
     let planner = Planner {
         options,
         nodes: &nodes,
+        index: &index,
         plans: &plans,
         tree: &tree,
         effects,
@@ -170,6 +173,7 @@ fn check_plan_references(
 struct Planner<'a> {
     options: &'a PlanOptions,
     nodes: &'a [Joined<'a, Node>],
+    index: &'a NameIndex<'a>,
     plans: &'a [Joined<'a, ServicePlan>],
     tree: &'a Tree,
     effects: Effects<'a>,
@@ -191,7 +195,8 @@ impl Planner<'_> {
         }
         self.plan_node_deletes(&mut plan);
         self.plan_service_plan_deletes(&mut plan);
-        plan.warnings.extend(similar::similar_name_warnings(self.nodes));
+        plan.warnings
+            .extend(similar::similar_name_warnings(self.nodes));
         plan
     }
 }

@@ -14,7 +14,7 @@
 use crate::model::{Node, NodeType, ServicePlan};
 use crate::plan::error::Problem;
 
-use super::join::{Joined, Role, position};
+use super::join::{Joined, NameIndex, Role};
 use super::tree::{Tree, subtree_members};
 
 pub(super) struct Scope<'a> {
@@ -26,8 +26,13 @@ pub(super) struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     /// Finds the root among the live nodes and the live subtree below it.
-    pub fn resolve(nodes: &[Joined<'a, Node>], root: &str) -> Result<Scope<'a>, Problem> {
-        let root_index = position(nodes, root)
+    pub fn resolve(
+        nodes: &[Joined<'a, Node>],
+        index: &NameIndex<'_>,
+        root: &str,
+    ) -> Result<Scope<'a>, Problem> {
+        let root_index = index
+            .get(root)
             .filter(|&index| nodes[index].live.is_some())
             .ok_or_else(|| Problem::ScopeRootMissing {
                 root: root.to_string(),
@@ -36,9 +41,9 @@ impl<'a> Scope<'a> {
         let root_type = root_node
             .live
             .map_or(root_node.after.spec.node_type, |live| live.spec.node_type);
-        let live_members = subtree_members(nodes.len(), root_index, |index| {
-            let parent = nodes[index].live?.spec.parent.as_deref()?;
-            position(nodes, parent)
+        let live_members = subtree_members(nodes.len(), root_index, |node| {
+            let parent = nodes[node].live?.spec.parent.as_deref()?;
+            index.get(parent)
         });
         Ok(Scope {
             root: root_node.name,
@@ -63,9 +68,8 @@ impl<'a> Scope<'a> {
         tree: &Tree,
         problems: &mut Vec<Problem>,
     ) {
-        let after_members = subtree_members(nodes.len(), self.root_index, |index| {
-            tree.parent[index]
-        });
+        let after_members =
+            subtree_members(nodes.len(), self.root_index, |index| tree.parent[index]);
         for (index, node) in nodes.iter().enumerate() {
             let Some(desired) = node.desired else {
                 continue;

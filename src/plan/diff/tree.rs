@@ -14,7 +14,7 @@
 use crate::model::{Node, NodeType, rules};
 use crate::plan::error::Problem;
 
-use super::join::{Joined, position};
+use super::join::{Joined, NameIndex};
 
 /// Parent/child structure of the post-apply tree, indexed like the joined nodes.
 pub(super) struct Tree {
@@ -28,8 +28,12 @@ pub(super) struct Tree {
 
 impl Tree {
     /// Builds the tree, reporting missing parents, children of pruned nodes and cycles.
-    pub fn build(nodes: &[Joined<'_, Node>], problems: &mut Vec<Problem>) -> Tree {
-        let parent = resolve_parents(nodes, problems);
+    pub fn build(
+        nodes: &[Joined<'_, Node>],
+        index: &NameIndex<'_>,
+        problems: &mut Vec<Problem>,
+    ) -> Tree {
+        let parent = resolve_parents(nodes, index, problems);
         let count = nodes.len();
         let mut children_start = vec![0usize; count + 1];
         for &parent_index in parent.iter().flatten() {
@@ -103,7 +107,11 @@ impl Iterator for Descendants<'_> {
     }
 }
 
-fn resolve_parents(nodes: &[Joined<'_, Node>], problems: &mut Vec<Problem>) -> Vec<Option<usize>> {
+fn resolve_parents(
+    nodes: &[Joined<'_, Node>],
+    index: &NameIndex<'_>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Option<usize>> {
     nodes
         .iter()
         .map(|node| {
@@ -111,7 +119,7 @@ fn resolve_parents(nodes: &[Joined<'_, Node>], problems: &mut Vec<Problem>) -> V
                 return None;
             }
             let parent_name = node.spec().parent.as_deref()?;
-            let Some(parent_index) = position(nodes, parent_name) else {
+            let Some(parent_index) = index.get(parent_name) else {
                 // A live row whose parent is missing is the database's concern, not
                 // this source's; it stays a root as far as planning goes.
                 if node.desired.is_some() {
