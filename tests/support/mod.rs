@@ -5,7 +5,8 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
-pub mod postgres;
+
+pub use canopy::testing::postgres;
 
 use canopy::store::{self, Store};
 
@@ -37,8 +38,10 @@ impl TestDb {
     }
 
     pub fn postgres() -> TestDb {
-        let server = postgres::PostgresServer::start();
-        let url = server.create_database("canopy_test");
+        let server = postgres::PostgresServer::start().unwrap_or_else(|error| panic!("{error}"));
+        let url = server
+            .create_database("canopy_test")
+            .unwrap_or_else(|error| panic!("{error}"));
         TestDb {
             backend: Backend::Postgres,
             url,
@@ -117,5 +120,6 @@ impl TestDb {
             .as_ref()
             .expect("a PostgreSQL test database")
             .connect("canopy_test")
+            .unwrap_or_else(|error| panic!("{error}"))
     }
 }
