@@ -93,7 +93,11 @@ pub fn write(hierarchy: &Hierarchy, directory: &Path) -> Result<RepoSummary, Rep
         manifest_bytes: plans_text.len() as u64,
         accounts: hierarchy.account_count(),
         nodes: hierarchy.nodes.len(),
-        users: hierarchy.nodes.iter().map(|node| node.spec.users.len()).sum(),
+        users: hierarchy
+            .nodes
+            .iter()
+            .map(|node| node.spec.users.len())
+            .sum(),
         ..RepoSummary::default()
     };
     for file in written {
