@@ -121,11 +121,38 @@ pub(super) fn similar_name_warnings(nodes: &[Joined<'_, Node>]) -> Vec<Warning> 
     {
         return Vec::new();
     }
+    let (candidates, keys) = candidates(nodes);
+    // The two sorts are independent and the most expensive step: run them side by side.
+    let (forward, backward) = rayon::join(
+        || Order::new(&candidates, |candidate| keys.forward(candidate)),
+        || Order::new(&candidates, |candidate| keys.backward(candidate)),
+    );
+    candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, candidate)| candidate.created)
+        .filter_map(|(index, candidate)| {
+            let (other, score) = most_similar(&candidates, &keys, [&forward, &backward], index)?;
+            let other = &candidates[other];
+            Some(Warning {
+                code: "similar-name".to_string(),
+                name: candidate.name.to_string(),
+                message: format!(
+                    "display name \"{}\" is similar to account {} (\"{}\", score {score:.2})",
+                    candidate.display, other.name, other.display
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Every remaining account with a non-empty normalized name, and the key buffers.
+fn candidates<'a>(nodes: &[Joined<'a, Node>]) -> (Vec<Candidate<'a>>, Keys) {
     let mut keys = Keys::default();
     let mut normalizer = Normalizer::default();
     let candidates: Vec<Candidate<'_>> = nodes
         .iter()
-        .filter(is_account)
+        .filter(|node| !node.spec().node_type.is_group())
         .filter(|node| !node.removed())
         .filter_map(|node| {
             let display = node.spec().display_name.as_str();
@@ -150,28 +177,7 @@ pub(super) fn similar_name_warnings(nodes: &[Joined<'_, Node>]) -> Vec<Warning> 
             })
         })
         .collect();
-    // The two sorts are independent and the most expensive step: run them side by side.
-    let (forward, backward) = rayon::join(
-        || Order::new(&candidates, |candidate| keys.forward(candidate)),
-        || Order::new(&candidates, |candidate| keys.backward(candidate)),
-    );
-    candidates
-        .iter()
-        .enumerate()
-        .filter(|(_, candidate)| candidate.created)
-        .filter_map(|(index, candidate)| {
-            let (other, score) = most_similar(&candidates, &keys, [&forward, &backward], index)?;
-            let other = &candidates[other];
-            Some(Warning {
-                code: "similar-name".to_string(),
-                name: candidate.name.to_string(),
-                message: format!(
-                    "display name \"{}\" is similar to account {} (\"{}\", score {score:.2})",
-                    candidate.display, other.name, other.display
-                ),
-            })
-        })
-        .collect()
+    (candidates, keys)
 }
 
 /// The best-scoring neighbour of a candidate in either order, ties to the smaller name.
