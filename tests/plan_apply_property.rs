@@ -83,8 +83,8 @@ fn applying_a_plan_yields_exactly_the_desired_state(db: &TestDb) {
         let live = store.snapshot().expect("snapshot");
         assert_round_trip(&live.hierarchy, &target);
 
-        let again = plan::diff(&live.hierarchy, &target, &options(live.fingerprint))
-            .expect("second plan");
+        let again =
+            plan::diff(&live.hierarchy, &target, &options(live.fingerprint)).expect("second plan");
         assert!(
             again.changes.is_empty() && again.writes.is_empty(),
             "case {case}: a second plan is not empty: {:?}",
@@ -94,7 +94,11 @@ fn applying_a_plan_yields_exactly_the_desired_state(db: &TestDb) {
         for node in &live.hierarchy.nodes {
             if let Some(number) = node.live.account_number {
                 let first = *first_numbers.entry(node.name.clone()).or_insert(number);
-                assert_eq!(number, first, "case {case}: {} changed its account number", node.name);
+                assert_eq!(
+                    number, first,
+                    "case {case}: {} changed its account number",
+                    node.name
+                );
             }
         }
         current = target;
@@ -102,8 +106,15 @@ fn applying_a_plan_yields_exactly_the_desired_state(db: &TestDb) {
     let mut numbers: Vec<i64> = first_numbers.values().copied().collect();
     numbers.sort_unstable();
     numbers.dedup();
-    assert_eq!(numbers.len(), first_numbers.len(), "an account number was reused");
-    assert!(total_changes > cases(), "the generator produced too few changes to prove anything");
+    assert_eq!(
+        numbers.len(),
+        first_numbers.len(),
+        "an account number was reused"
+    );
+    assert!(
+        total_changes > cases(),
+        "the generator produced too few changes to prove anything"
+    );
 }
 
 #[test]
