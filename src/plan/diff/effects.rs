@@ -40,10 +40,12 @@ impl<'a> Effects<'a> {
             fresh: Vec::new(),
             live_fallback: None,
         };
+        let mut needs_fallback = false;
         for &index in &tree.order {
             let node = &nodes[index];
             let spec = node.spec();
             let stored = stored_effective(node);
+            needs_fallback |= node.live.is_some() && stored.is_none();
             let parent = tree.parent[index].and_then(|parent| effects.after(parent));
             if let Some(stored) = stored
                 && inherits_unchanged(parent, spec, stored) == Some(true)
@@ -56,9 +58,6 @@ impl<'a> Effects<'a> {
                 effects.fresh.push(Some(value));
             }
         }
-        let needs_fallback = nodes
-            .iter()
-            .any(|node| node.live.is_some_and(|live| live.effective.is_none()));
         effects.live_fallback = needs_fallback.then(|| (live, compute_all(live)));
         effects
     }

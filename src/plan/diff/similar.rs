@@ -2,9 +2,10 @@
 //! account's (any source, live or declared) gets a `similar-name` warning.
 //!
 //! Names are normalized first (lowercase, punctuation dropped, legal suffixes such as
-//! GmbH, AG, Inc., Ltd. removed), then scored with Jaro-Winkler. Names whose numbers or
-//! one-letter words differ ("Store 12" / "Store 13", "Building A" / "Building B") are
-//! never similar: numbered or lettered accounts are a deliberate pattern, not a typo.
+//! GmbH, AG, Inc., Ltd. removed), then scored with Jaro-Winkler. Names whose words with
+//! digits or one-letter words differ ("Store 12" / "Store 13", "Building A" / "Building
+//! B") are never similar: numbered or lettered accounts are a deliberate pattern, not a
+//! typo.
 //!
 //! Comparing every created name with every other is O(n²) (10¹⁰ comparisons for 100k
 //! against 100k). Instead this uses the sorted-neighbourhood method: all normalized
@@ -13,7 +14,11 @@
 //! characters, so they share a long prefix (adjacent in the first order) or a long
 //! suffix (adjacent in the second): O(n log n) in all.
 
+use std::hash::{Hash, Hasher};
 use std::ops::Range;
+
+use rayon::slice::ParallelSliceMut;
+use rustc_hash::FxHasher;
 
 use crate::model::Node;
 use crate::plan::Warning;
@@ -25,7 +30,7 @@ const THRESHOLD: f64 = 0.9;
 /// Neighbours compared on each side, in each of the two orders.
 const WINDOW: usize = 4;
 /// Tokens that name a legal form rather than the business.
-const LEGAL_FORMS: &[&str] = &[
+const LEGAL_FORMS: [&str; 33] = [
     "ab",
     "ag",
     "aps",
@@ -60,6 +65,18 @@ const LEGAL_FORMS: &[&str] = &[
     "srl",
     "ug",
 ];
+/// [`LEGAL_FORMS`] packed into numbers: checking a word is then a few dozen integer
+/// comparisons instead of as many string comparisons (it runs for every word of every
+/// account name).
+const LEGAL_FORM_KEYS: [u128; LEGAL_FORMS.len()] = {
+    let mut keys = [0; LEGAL_FORMS.len()];
+    let mut index = 0;
+    while index < LEGAL_FORMS.len() {
+        keys[index] = pack(LEGAL_FORMS[index].as_bytes());
+        index += 1;
+    }
+    keys
+};
 
 struct Candidate<'a> {
     name: &'a str,
@@ -70,6 +87,8 @@ struct Candidate<'a> {
     reversed: Range<usize>,
     /// Characters in the normalized name.
     length: usize,
+    /// A hash of the words that tell deliberate siblings apart (see [`Normalizer`]).
+    marks: u64,
     created: bool,
 }
 
@@ -94,23 +113,51 @@ impl Keys {
 /// One `similar-name` warning per created account that resembles another account.
 pub(super) fn similar_name_warnings(nodes: &[Joined<'_, Node>]) -> Vec<Warning> {
     let is_account = |node: &&Joined<'_, Node>| !node.spec().node_type.is_group();
+    // The role sits in the joined entry itself: checking it first keeps a plan without
+    // creates from touching every node's spec.
     if !nodes
         .iter()
-        .filter(is_account)
-        .any(|node| node.role == Role::Create)
+        .any(|node| node.role == Role::Create && is_account(&node))
     {
         return Vec::new();
     }
+    let (candidates, keys) = candidates(nodes);
+    // The two sorts are independent and the most expensive step: run them side by side.
+    let (forward, backward) = rayon::join(
+        || Order::new(&candidates, |candidate| keys.forward(candidate)),
+        || Order::new(&candidates, |candidate| keys.backward(candidate)),
+    );
+    candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, candidate)| candidate.created)
+        .filter_map(|(index, candidate)| {
+            let (other, score) = most_similar(&candidates, &keys, [&forward, &backward], index)?;
+            let other = &candidates[other];
+            Some(Warning {
+                code: "similar-name".to_string(),
+                name: candidate.name.to_string(),
+                message: format!(
+                    "display name \"{}\" is similar to account {} (\"{}\", score {score:.2})",
+                    candidate.display, other.name, other.display
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Every remaining account with a non-empty normalized name, and the key buffers.
+fn candidates<'a>(nodes: &[Joined<'a, Node>]) -> (Vec<Candidate<'a>>, Keys) {
     let mut keys = Keys::default();
-    let mut word = String::new();
+    let mut normalizer = Normalizer::default();
     let candidates: Vec<Candidate<'_>> = nodes
         .iter()
-        .filter(is_account)
+        .filter(|node| !node.spec().node_type.is_group())
         .filter(|node| !node.removed())
         .filter_map(|node| {
             let display = node.spec().display_name.as_str();
             let start = keys.forward.len();
-            normalize_into(display, &mut keys.forward, &mut word);
+            let marks = normalizer.append(display, &mut keys.forward);
             let key = start..keys.forward.len();
             if key.is_empty() {
                 return None;
@@ -125,37 +172,36 @@ pub(super) fn similar_name_warnings(nodes: &[Joined<'_, Node>]) -> Vec<Warning> 
                 key,
                 reversed: reversed_start..keys.backward.len(),
                 length,
+                marks,
                 created: node.role == Role::Create,
             })
         })
         .collect();
-    let forward = Order::new(&candidates, |candidate| keys.forward(candidate));
-    let backward = Order::new(&candidates, |candidate| keys.backward(candidate));
-    candidates
-        .iter()
-        .enumerate()
-        .filter(|(_, candidate)| candidate.created)
-        .filter_map(|(index, candidate)| {
-            let (other, score) = [&forward, &backward]
-                .into_iter()
-                .flat_map(|order| order.neighbours(index))
-                .filter_map(|other| Some((other, score(&keys, candidate, &candidates[other])?)))
-                .max_by(|(a, score_a), (b, score_b)| {
-                    score_a
-                        .total_cmp(score_b)
-                        .then_with(|| candidates[*b].name.cmp(candidates[*a].name))
-                })?;
-            let other = &candidates[other];
-            Some(Warning {
-                code: "similar-name".to_string(),
-                name: candidate.name.to_string(),
-                message: format!(
-                    "display name \"{}\" is similar to account {} (\"{}\", score {score:.2})",
-                    candidate.display, other.name, other.display
-                ),
-            })
-        })
-        .collect()
+    (candidates, keys)
+}
+
+/// The best-scoring neighbour of a candidate in either order, ties to the smaller name.
+fn most_similar(
+    candidates: &[Candidate<'_>],
+    keys: &Keys,
+    orders: [&Order; 2],
+    index: usize,
+) -> Option<(usize, f64)> {
+    let candidate = &candidates[index];
+    let mut best: Option<(usize, f64)> = None;
+    for other in orders.into_iter().flat_map(|order| order.neighbours(index)) {
+        let Some(score) = score(keys, candidate, &candidates[other]) else {
+            continue;
+        };
+        let better = best.is_none_or(|(best_index, best_score)| {
+            score > best_score
+                || (score == best_score && candidates[other].name < candidates[best_index].name)
+        });
+        if better {
+            best = Some((other, score));
+        }
+    }
+    best
 }
 
 /// Candidates in one sort order, with each candidate's place in it.
@@ -165,13 +211,25 @@ struct Order {
 }
 
 impl Order {
-    fn new<'c, 'k>(candidates: &[Candidate<'c>], key: impl Fn(&Candidate<'c>) -> &'k str) -> Order {
-        let mut sorted: Vec<usize> = (0..candidates.len()).collect();
-        sorted.sort_unstable_by(|&a, &b| {
-            key(&candidates[a])
-                .cmp(key(&candidates[b]))
-                .then_with(|| candidates[a].name.cmp(candidates[b].name))
+    fn new<'c, 'k>(
+        candidates: &[Candidate<'c>],
+        key: impl Fn(&Candidate<'c>) -> &'k str + Sync,
+    ) -> Order {
+        // The first 16 bytes as a number decide most comparisons without touching the
+        // key buffer; equal prefixes fall back to the whole key, then the name.
+        let mut prefixed: Vec<(u128, usize)> = candidates
+            .iter()
+            .enumerate()
+            .map(|(index, candidate)| (prefix(key(candidate)), index))
+            .collect();
+        prefixed.par_sort_unstable_by(|&(prefix_a, a), &(prefix_b, b)| {
+            prefix_a.cmp(&prefix_b).then_with(|| {
+                key(&candidates[a])
+                    .cmp(key(&candidates[b]))
+                    .then_with(|| candidates[a].name.cmp(candidates[b].name))
+            })
         });
+        let sorted: Vec<usize> = prefixed.into_iter().map(|(_, index)| index).collect();
         let mut place = vec![0; candidates.len()];
         for (at, &index) in sorted.iter().enumerate() {
             place[index] = at;
@@ -189,12 +247,20 @@ impl Order {
     }
 }
 
+/// The first 16 bytes of a key as a big-endian number: ordered like the bytes.
+fn prefix(key: &str) -> u128 {
+    let mut bytes = [0u8; 16];
+    let length = key.len().min(16);
+    bytes[..length].copy_from_slice(&key.as_bytes()[..length]);
+    u128::from_be_bytes(bytes)
+}
+
 /// The similarity of two candidates, when it reaches the threshold.
 fn score(keys: &Keys, a: &Candidate<'_>, b: &Candidate<'_>) -> Option<f64> {
-    let (key_a, key_b) = (keys.forward(a), keys.forward(b));
-    if !marks(key_a).eq(marks(key_b)) {
+    if a.marks != b.marks {
         return None;
     }
+    let (key_a, key_b) = (keys.forward(a), keys.forward(b));
     if key_a == key_b {
         return Some(1.0);
     }
@@ -209,41 +275,65 @@ fn score(keys: &Keys, a: &Candidate<'_>, b: &Candidate<'_>) -> Option<f64> {
     (score >= THRESHOLD).then_some(score)
 }
 
-/// The parts of a normalized name that tell deliberate siblings apart: runs of digits
-/// and one-letter words.
-fn marks(text: &str) -> impl Iterator<Item = &str> {
-    let digit_runs = text
-        .split(|character: char| !character.is_ascii_digit())
-        .filter(|run| !run.is_empty());
-    let letters = text
-        .split(' ')
-        .filter(|word| word.chars().count() == 1 && !word.chars().all(|c| c.is_ascii_digit()));
-    digit_runs.chain(letters)
-}
-
 /// Lowercase words of a display name without punctuation and legal forms.
 #[cfg(test)]
 pub(super) fn normalize(display: &str) -> String {
     let mut normalized = String::new();
-    normalize_into(display, &mut normalized, &mut String::new());
+    Normalizer::default().append(display, &mut normalized);
     normalized
 }
 
-/// Appends the normalized form of `display` to `out`; `word` is scratch space.
-fn normalize_into(display: &str, out: &mut String, word: &mut String) {
-    let start = out.len();
-    for piece in display.split(|character: char| !character.is_alphanumeric()) {
-        if piece.is_empty() {
-            continue;
+/// Normalizes display names into a shared buffer, reusing its scratch word.
+#[derive(Default)]
+struct Normalizer {
+    word: String,
+}
+
+impl Normalizer {
+    /// Appends the normalized form of `display` to `out` and returns the hash of its
+    /// marks: the words containing a digit and the one-letter words, in order.
+    fn append(&mut self, display: &str, out: &mut String) -> u64 {
+        let start = out.len();
+        let mut marks = FxHasher::default();
+        for piece in display.split(|character: char| !character.is_alphanumeric()) {
+            if piece.is_empty() {
+                continue;
+            }
+            let word = &mut self.word;
+            word.clear();
+            if piece.is_ascii() {
+                word.push_str(piece);
+                word.make_ascii_lowercase();
+            } else {
+                word.extend(piece.chars().flat_map(char::to_lowercase));
+            }
+            if is_legal_form(word) {
+                continue;
+            }
+            let one_letter = word.chars().nth(1).is_none();
+            if one_letter || word.bytes().any(|byte| byte.is_ascii_digit()) {
+                word.hash(&mut marks);
+            }
+            if out.len() > start {
+                out.push(' ');
+            }
+            out.push_str(word);
         }
-        word.clear();
-        word.extend(piece.chars().flat_map(char::to_lowercase));
-        if LEGAL_FORMS.contains(&word.as_str()) {
-            continue;
-        }
-        if out.len() > start {
-            out.push(' ');
-        }
-        out.push_str(word);
+        marks.finish()
     }
+}
+
+fn is_legal_form(word: &str) -> bool {
+    word.len() <= 16 && LEGAL_FORM_KEYS.contains(&pack(word.as_bytes()))
+}
+
+/// Up to 16 bytes as one number; distinct for distinct words without NUL bytes.
+const fn pack(bytes: &[u8]) -> u128 {
+    let mut packed = 0u128;
+    let mut index = 0;
+    while index < bytes.len() && index < 16 {
+        packed = (packed << 8) | bytes[index] as u128;
+        index += 1;
+    }
+    packed
 }

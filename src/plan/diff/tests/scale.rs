@@ -23,7 +23,7 @@ fn ten_percent_changed(desired: &mut Hierarchy, partners: usize, customers: usiz
             });
         }
     }
-    let created = (0..partners).step_by(1).map(|p| {
+    let created = (0..partners).map(|p| {
         let mut node = customer(&format!("new-{p:05}"), &format!("partner-{p:05}"));
         node.spec.display_name = format!("Customer {p:05} 999 GmbH");
         node
@@ -76,19 +76,9 @@ fn timed<T>(label: &str, work: impl FnOnce() -> T) -> T {
 #[test]
 #[ignore = "prints timings; run in release mode"]
 fn timing_100k_accounts() {
-    let (partners, customers) = (4_000, 23);
-    let desired = large(partners, customers);
-    let live = live_of(&desired, Some(SOURCE));
-    println!("{} nodes", desired.nodes.len());
-    let options = PlanOptions::new(SOURCE);
-    let noop = timed("no-op plan", || plan_with(&live, &desired, &options));
-    assert!(noop.is_empty());
-    let mut changed = desired.clone();
-    ten_percent_changed(&mut changed, partners, customers);
-    let plan = timed("10% changes", || plan_with(&live, &changed, &options));
-    println!("{}", plan.summary().line());
-    let mut created = Hierarchy::new(Vec::new(), live.plans.clone());
-    created.nodes = live
+    let live = timing_plans(4_000, 23);
+    let mut copies = Hierarchy::new(Vec::new(), live.plans.clone());
+    copies.nodes = live
         .nodes
         .iter()
         .map(|node| {
@@ -101,9 +91,10 @@ fn timing_100k_accounts() {
         })
         .collect();
     let both = Hierarchy::new(
-        desired.nodes.iter().cloned().chain(created.nodes).collect(),
-        desired.plans.clone(),
+        live.nodes.iter().cloned().chain(copies.nodes).collect(),
+        live.plans.clone(),
     );
+    let options = PlanOptions::new(SOURCE);
     let plan = timed("100k creates against 100k", || {
         plan_with(&live, &both, &options)
     });
@@ -112,4 +103,27 @@ fn timing_100k_accounts() {
         plan.summary().line(),
         plan.warnings.len()
     );
+}
+
+#[test]
+#[ignore = "prints timings; run in release mode"]
+fn timing_1m_accounts() {
+    timing_plans(40_000, 23);
+}
+
+/// Times a no-op plan (three times) and a plan with 10% changes; returns the live tree.
+fn timing_plans(partners: usize, customers: usize) -> Hierarchy {
+    let desired = large(partners, customers);
+    let live = live_of(&desired, Some(SOURCE));
+    println!("{} nodes", desired.nodes.len());
+    let options = PlanOptions::new(SOURCE);
+    for _ in 0..3 {
+        let noop = timed("no-op plan", || plan_with(&live, &desired, &options));
+        assert!(noop.is_empty());
+    }
+    let mut changed = desired;
+    ten_percent_changed(&mut changed, partners, customers);
+    let plan = timed("10% changes", || plan_with(&live, &changed, &options));
+    println!("{}", plan.summary().line());
+    live
 }
