@@ -74,7 +74,10 @@ fn the_harness_measures_everything_on_both_backends() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "canopy-bench failed:\n{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("| accounts | backend | measurement |"), "{stdout}");
+    assert!(
+        stdout.contains("| accounts | backend | measurement |"),
+        "{stdout}"
+    );
 
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report"))
@@ -96,8 +99,14 @@ fn the_harness_measures_everything_on_both_backends() {
     let failed: Vec<&Value> = checks.iter().filter(|c| c["passed"] != true).collect();
     assert!(failed.is_empty(), "failed checks: {failed:?}");
     let workload = &report["workloads"][0];
-    assert!(workload["csv_files"].as_u64().is_some_and(|n| n > 0), "{workload}");
-    assert!(report["targets"].as_array().is_some_and(|t| t.len() >= 8), "{report}");
+    assert!(
+        workload["csv_files"].as_u64().is_some_and(|n| n > 0),
+        "{workload}"
+    );
+    assert!(
+        report["targets"].as_array().is_some_and(|t| t.len() >= 8),
+        "{report}"
+    );
 }
 
 fn load(directory: &Path) -> canopy::model::Hierarchy {

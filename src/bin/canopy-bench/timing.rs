@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 /// Repeats stop once this much time has been spent on one figure.
 const REPEAT_BUDGET: Duration = Duration::from_secs(3);
-/// At most this many runs per figure.
-const MAX_RUNS: usize = 3;
+/// At most this many runs per figure; one in a debug build, whose figures only show
+/// that the harness works (the smoke test), so repeating them would only cost time.
+const MAX_RUNS: usize = if cfg!(debug_assertions) { 1 } else { 3 };
 
 /// Runs `work` once and times it.
 pub fn once<T>(work: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(Duration, T)> {
