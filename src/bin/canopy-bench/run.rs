@@ -1,7 +1,7 @@
 //! `canopy-bench run`: every size, every backend, one process, one report.
 //!
 //! ```text
-//! for N in sizes:   workload::prepare (repos, raw rows, parse figures)
+//! for N in sizes:   workload::prepare (repos, changed rows, parse figures)
 //!   for backend:    two fresh databases ─> backend::measure
 //! targets::judge ─> table on stdout, JSON file
 //! ```
@@ -78,7 +78,8 @@ fn check_canopy_binary(canopy: &Path) -> anyhow::Result<()> {
         && canopy_time < this_time
     {
         eprintln!(
-            "warning: {} is older than canopy-bench; `cargo build --release --bins` rebuilds both",
+            "note: {} is older than canopy-bench; if the library changed since it was built, \
+             its figures are stale (`cargo build --release --bins` rebuilds both)",
             canopy.display()
         );
     }

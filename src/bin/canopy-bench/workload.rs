@@ -1,5 +1,5 @@
 //! One size's workload: the generated hierarchy and its 10% change, both written as
-//! repositories, the raw rows the baselines write, and the backend-independent
+//! repositories, the changed rows of the raw change baseline, and the backend-independent
 //! figures (parsing the repository, against serde_yaml alone on one thread).
 
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use canopy::manifest;
 use canopy::model::Hierarchy;
-use canopy::store::baseline::{RawChange, RawRows};
+use canopy::store::baseline::RawChange;
 use canopy::testing::repo;
 
 use crate::child;
@@ -21,7 +21,7 @@ pub const SOURCE: &str = "bench";
 
 /// Account numbers the raw baselines give new accounts start here (canopy's own
 /// counter starts at 1000; the values only need to be unique).
-const RAW_FIRST_NUMBER: i64 = 1000;
+pub const RAW_FIRST_NUMBER: i64 = 1000;
 const RAW_CHANGE_FIRST_NUMBER: i64 = 100_000_000;
 
 /// Percent of the accounts `generate::mutate` changes for the change figures.
@@ -34,7 +34,6 @@ pub struct Prepared {
     pub changed: Hierarchy,
     pub base_directory: PathBuf,
     pub changed_directory: PathBuf,
-    pub raw_rows: RawRows,
     pub raw_change: RawChange,
     /// serde_yaml alone, one thread, parsing the base repository's bytes.
     pub serde_yaml: Duration,
@@ -64,7 +63,6 @@ pub fn prepare(
     let changed_directory = directory.join("changed");
     let summary = repo::write(&base, &base_directory)?;
     repo::write(&changed, &changed_directory)?;
-    let raw_rows = RawRows::of(&base, SOURCE, RAW_FIRST_NUMBER)?;
     let raw_change = RawChange::between(&base, &changed, SOURCE, RAW_CHANGE_FIRST_NUMBER)?;
     report.workloads.push(report::Workload {
         accounts: summary.accounts,
@@ -84,7 +82,6 @@ pub fn prepare(
         changed,
         base_directory,
         changed_directory,
-        raw_rows,
         raw_change,
         serde_yaml,
     };
