@@ -41,10 +41,12 @@ const COMPARED_FIGURES: [&str; 9] = [
     "apply_change.end_to_end",
 ];
 
+/// The (id, backend) of every figure, each present once.
 fn figure_keys(report: &Value) -> BTreeSet<(String, Option<String>)> {
-    report["measurements"]
+    let measurements = report["measurements"]
         .as_array()
-        .expect("a measurements list")
+        .expect("a measurements list");
+    let keys: BTreeSet<(String, Option<String>)> = measurements
         .iter()
         .map(|m| {
             assert_eq!(m["accounts"], ACCOUNTS, "{m}");
@@ -55,7 +57,9 @@ fn figure_keys(report: &Value) -> BTreeSet<(String, Option<String>)> {
             }
             (id, m["backend"].as_str().map(str::to_string))
         })
-        .collect()
+        .collect();
+    assert_eq!(keys.len(), measurements.len(), "a figure is measured twice");
+    keys
 }
 
 #[test]
