@@ -11,7 +11,7 @@ mod support;
 
 use std::path::Path;
 use std::process::{Child, Command as Process, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use canopy::generate::{self, Rng};
 use canopy::manifest;
