@@ -27,6 +27,10 @@ const ACCOUNTS: usize = 4_000;
 trait Databases {
     /// A fresh database holding state A, returned as a URL.
     fn fresh_copy(&mut self, index: usize) -> String;
+    /// Waits until the server has finished with the killed client's session: a COMMIT
+    /// already sent still completes after the client died, and reading before then
+    /// would race it.
+    fn settle(&mut self, _index: usize) {}
 }
 
 struct SqliteCopies {
@@ -58,6 +62,24 @@ impl Databases for PostgresCopies {
             .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE state_a"))
             .expect("copy the template database");
         self.server.url(&name)
+    }
+
+    fn settle(&mut self, index: usize) {
+        let mut client = self.server.connect("postgres");
+        let database = format!("copy{index}");
+        for _ in 0..600 {
+            let row = client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                    &[&database],
+                )
+                .expect("pg_stat_activity");
+            if row.get::<_, i64>(0) == 0 {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the killed client's session on {database} never ended");
     }
 }
 
@@ -129,6 +151,7 @@ fn killed_applies_leave_before_or_after(databases: &mut dyn Databases) {
         }
         child.kill().ok();
         child.wait().expect("reap child");
+        databases.settle(kill);
         let seen = observe(&url);
         if seen == before {
             saw_before += 1;
