@@ -5,8 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
-
-pub use canopy::testing::postgres;
+pub mod postgres;
 
 use canopy::store::{self, Store};
 
@@ -38,10 +37,8 @@ impl TestDb {
     }
 
     pub fn postgres() -> TestDb {
-        let server = postgres::PostgresServer::start().unwrap_or_else(|error| panic!("{error}"));
-        let url = server
-            .create_database("canopy_test")
-            .unwrap_or_else(|error| panic!("{error}"));
+        let server = postgres::PostgresServer::start();
+        let url = server.create_database("canopy_test");
         TestDb {
             backend: Backend::Postgres,
             url,
@@ -120,6 +117,5 @@ impl TestDb {
             .as_ref()
             .expect("a PostgreSQL test database")
             .connect("canopy_test")
-            .unwrap_or_else(|error| panic!("{error}"))
     }
 }
