@@ -2,8 +2,8 @@
 //! the way back (export to YAML, CRDs, JSON Schema).
 //!
 //! ```text
-//! paths ─ input::expand ─> sources ─(rayon)─ parse::parse_file ─> ParsedFile per file
-//!                                                                   │
+//! paths ─ input::expand ─> sources ─(rayon)─ cache ─ parse::parse_file ─> ParsedFile per file
+//!                          (hit: decoded, not parsed; see [`cache`])            │
 //!            Declared (model nodes + origins) <─ declare / tree ────┘
 //!                 │  + users_csv (usersFrom)
 //!                 ├─ validate::check (all problems at once) ─> findings
@@ -15,6 +15,7 @@
 //! return a [`Loaded`] hierarchy or a [`LoadError`] listing every problem. Nothing in
 //! here touches a database.
 
+pub mod cache;
 mod declare;
 pub mod diagnostic;
 mod export;
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+pub use cache::ParseCache;
 pub use declare::DEFAULT_TRIAL_LICENSES;
 pub use diagnostic::{Diagnostic, Location, Rule, Severity};
 pub use export::to_yaml;
@@ -43,7 +45,7 @@ pub use tree::AccountTree;
 pub use types::{Account, AccountGroup, ServicePlan};
 pub use validate::{is_valid_email, is_valid_name};
 
-use crate::model::{Hierarchy, Kind};
+use crate::model::{Hierarchy, Kind, Node};
 use declare::{Declared, Origin, Place, UserOrigin};
 use diagnostic::{At, Finding, Problem, Target};
 use input::Source;
@@ -93,7 +95,19 @@ fn render_error(diagnostics: &[Diagnostic]) -> String {
 /// `external` is the live snapshot when planning: a parent or plan that no manifest
 /// declares is not dangling when `external` has it, and the nesting rules then use
 /// the live node's type. Without it (`canopy validate`) such a reference is an error.
+///
+/// Files parsed before are taken from the [`ParseCache`] the environment names
+/// (`CANOPY_CACHE_DIR`, `CANOPY_CACHE=off`; see [`cache`]).
 pub fn load(inputs: &[String], external: Option<&Hierarchy>) -> Result<Loaded, LoadError> {
+    load_with_cache(inputs, external, &ParseCache::from_environment())
+}
+
+/// [`load`] with an explicit parse cache (or [`ParseCache::disabled`]).
+pub fn load_with_cache(
+    inputs: &[String],
+    external: Option<&Hierarchy>,
+    cache: &ParseCache,
+) -> Result<Loaded, LoadError> {
     let (mut sources, listing) = input::expand(inputs);
     let mut findings = Vec::new();
     for (display, problem) in listing {
@@ -106,7 +120,10 @@ pub fn load(inputs: &[String], external: Option<&Hierarchy>) -> Result<Loaded, L
     }
     read_stdin(&mut sources, &mut findings);
     let manifest_count = sources.len();
-    let results: Vec<Result<ParsedFile, Problem>> = sources.par_iter().map(parse_source).collect();
+    let results: Vec<Result<ParsedFile, Problem>> = sources
+        .par_iter()
+        .map(|source| parse_source(source, cache))
+        .collect();
     let mut parsed = Vec::with_capacity(results.len());
     for (source, result) in results.into_iter().enumerate() {
         match result {
@@ -172,10 +189,10 @@ pub fn from_resources(
 }
 
 /// Reads and parses one manifest source (run in parallel).
-fn parse_source(source: &Source) -> Result<ParsedFile, Problem> {
+fn parse_source(source: &Source, cache: &ParseCache) -> Result<ParsedFile, Problem> {
     match &source.origin {
-        input::Origin::File(path) => input::read_file(path).map(|text| parse_file(&text)),
-        input::Origin::Stdin(Some(text)) => Ok(parse_file(text)),
+        input::Origin::File(path) => cache.parse_bytes(input::read_bytes(path)?),
+        input::Origin::Stdin(Some(text)) => Ok(cache.parse(text)),
         // Its problem is reported already.
         input::Origin::Stdin(None) | input::Origin::Unreadable => Ok(ParsedFile::default()),
     }
@@ -337,7 +354,7 @@ fn finish(
     if has_errors {
         return Err(LoadError { diagnostics });
     }
-    let nodes = declared.nodes.into_iter().map(|entry| entry.node).collect();
+    let nodes = sorted_by_name(declared.nodes.into_iter().map(|entry| entry.node).collect());
     let plans = declared.plans.into_iter().map(|entry| entry.plan).collect();
     Ok(Loaded {
         hierarchy: Hierarchy::new(nodes, plans),
@@ -345,4 +362,17 @@ fn finish(
         files,
         documents,
     })
+}
+
+/// The nodes sorted by name. Nodes are large, so their order is found by sorting
+/// indices (in parallel) and each node is moved once; `Hierarchy::new` then finds them
+/// sorted in a single pass.
+fn sorted_by_name(nodes: Vec<Node>) -> Vec<Node> {
+    let mut order: Vec<usize> = (0..nodes.len()).collect();
+    order.par_sort_unstable_by(|&a, &b| nodes[a].name.cmp(&nodes[b].name));
+    let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|position| slots[position].take())
+        .collect()
 }
