@@ -18,4 +18,5 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 export CANOPY_PG_BIN="$pg_bin"
-cargo nextest run --all-targets --no-fail-fast "$@"
+# Benches (harness = false) are not tests: nextest would run them to list them.
+cargo nextest run --lib --bins --tests --no-fail-fast "$@"

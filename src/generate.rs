@@ -424,10 +424,10 @@ mod tests {
                 node.name,
                 node.spec.parent
             );
-            if node.spec.node_type == NodeType::Customer {
-                if let Some(first) = node.spec.users.first() {
-                    assert_eq!(first.role, Role::Admin, "{}", node.name);
-                }
+            if node.spec.node_type == NodeType::Customer
+                && let Some(first) = node.spec.users.first()
+            {
+                assert_eq!(first.role, Role::Admin, "{}", node.name);
             }
         }
     }

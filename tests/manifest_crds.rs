@@ -23,7 +23,17 @@ fn the_committed_crds_equal_the_generated_ones() {
     let committed = include_str!("../crds/canopy.dev_crds.yaml");
     assert!(
         generated == committed,
-        "crds/canopy.dev_crds.yaml is stale: run `cargo run -- crds > crds/canopy.dev_crds.yaml`"
+        "crds/canopy.dev_crds.yaml is stale: run `bash scripts/generate.sh`"
+    );
+}
+
+#[test]
+fn the_charts_crds_equal_the_generated_ones() {
+    let generated = canopy_output("crds");
+    let committed = include_str!("../charts/canopy/crds/canopy.dev_crds.yaml");
+    assert!(
+        generated == committed,
+        "charts/canopy/crds/canopy.dev_crds.yaml is stale: run `bash scripts/generate.sh`"
     );
 }
 

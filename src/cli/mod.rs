@@ -4,6 +4,7 @@
 //! as `anyhow::Error` and are printed here, in one place, with exit code 1.
 
 mod apply;
+mod export;
 mod plan;
 mod store;
 mod validate;
@@ -144,9 +145,15 @@ pub enum Command {
     },
     /// Write the live state as manifests.
     Export {
-        /// A directory to write (one file per root); standard output when absent.
+        /// A directory to write (one file per root, plus plans.yaml); standard output when absent.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Export the objects this source manages.
+        #[arg(long, env = "CANOPY_SOURCE", default_value = "default")]
+        source: String,
+        /// Export every live object; unmanaged ones are annotated for adoption.
+        #[arg(long)]
+        all: bool,
     },
     /// Show usage against plan limits (>= 80% approaching, > 100% exceeding).
     Usage {
@@ -209,7 +216,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             options,
         } => apply::apply(&global, &paths, yes, format, &options),
         Command::Get { name, output } => store::get(&global, name.as_deref(), output),
-        Command::Export { out } => store::export(&global, out.as_deref()),
+        Command::Export { out, source, all } => {
+            export::export(&global, out.as_deref(), &source, all)
+        }
         Command::Usage { period, output } => store::usage(&global, period.as_deref(), output),
         Command::Migrate => store::migrate(&global),
     }

@@ -1,8 +1,16 @@
-//! `canopy plan`.
+//! `canopy plan`: load the desired state, diff it against the live (or an older
+//! directory's) state, render the plan, optionally save it.
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+use anyhow::Context;
+
 use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat};
+use crate::manifest;
+use crate::model::{Hierarchy, effective};
+use crate::plan::{self, Plan, PlanOptions, render};
+use crate::store;
 
 pub struct PlanRequest {
     pub paths: Vec<String>,
@@ -13,6 +21,144 @@ pub struct PlanRequest {
     pub options: PlanArgs,
 }
 
-pub fn plan(_global: &GlobalArgs, _request: &PlanRequest) -> anyhow::Result<Outcome> {
-    anyhow::bail!("plan is being built (issue 4)")
+/// What a saved plan file holds: the plan and the format version that wrote it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedPlan {
+    pub canopy_plan_version: u32,
+    pub plan: Plan,
+}
+
+pub const SAVED_PLAN_VERSION: u32 = 1;
+
+pub fn plan(global: &GlobalArgs, request: &PlanRequest) -> anyhow::Result<Outcome> {
+    let (live, desired, plan) = match &request.against {
+        Some(old) => plan_against(old, &request.paths, &request.options)?,
+        None => plan_against_database(global, &request.paths, &request.options)?,
+    };
+    print_plan(&plan, &live, &desired, request.format)?;
+    if let Some(out) = &request.out {
+        save(&plan, out)?;
+    }
+    Ok(outcome(&plan, request.detailed_exitcode))
+}
+
+/// `--against OLD NEW`: two directories, no database. The old one stands for the live
+/// state, every object in it managed by this source.
+fn plan_against(
+    old: &str,
+    paths: &[String],
+    options: &PlanArgs,
+) -> anyhow::Result<(Hierarchy, Hierarchy, Plan)> {
+    anyhow::ensure!(
+        paths.len() == 1,
+        "plan --against OLD_DIR takes exactly one NEW_DIR (got {})",
+        paths.len()
+    );
+    let old_loaded = load_manifests(&[old.to_string()], None)?;
+    let new_loaded = load_manifests(paths, None)?;
+    let mut live = old_loaded.hierarchy;
+    let effective = effective::compute_all(&live);
+    for (node, effective) in live.nodes.iter_mut().zip(effective) {
+        node.live.managed_by = Some(options.source.clone());
+        node.effective = Some(effective);
+    }
+    for plan in &mut live.plans {
+        plan.live.managed_by = Some(options.source.clone());
+    }
+    let plan = plan::diff(
+        &live,
+        &new_loaded.hierarchy,
+        &plan_options(options, String::new()),
+    )?;
+    Ok((live, new_loaded.hierarchy, plan))
+}
+
+fn plan_against_database(
+    global: &GlobalArgs,
+    paths: &[String],
+    options: &PlanArgs,
+) -> anyhow::Result<(Hierarchy, Hierarchy, Plan)> {
+    anyhow::ensure!(
+        !paths.is_empty(),
+        "plan needs at least one PATH (or `-` for standard input)"
+    );
+    let mut store = store::open(&global.database_url)?;
+    let snapshot = store.snapshot()?;
+    let loaded = load_manifests(paths, Some(&snapshot.hierarchy))?;
+    let plan = plan::diff(
+        &snapshot.hierarchy,
+        &loaded.hierarchy,
+        &plan_options(options, snapshot.fingerprint),
+    )?;
+    Ok((snapshot.hierarchy, loaded.hierarchy, plan))
+}
+
+/// Loads manifests, printing warnings and notes to standard error; errors fail.
+pub fn load_manifests(
+    paths: &[String],
+    external: Option<&Hierarchy>,
+) -> anyhow::Result<manifest::Loaded> {
+    let loaded = manifest::load(paths, external)?;
+    for diagnostic in &loaded.diagnostics {
+        eprintln!("{diagnostic}");
+    }
+    Ok(loaded)
+}
+
+pub fn plan_options(options: &PlanArgs, base_fingerprint: String) -> PlanOptions {
+    PlanOptions {
+        source: options.source.clone(),
+        base_fingerprint,
+        prune: options.prune,
+        max_prune_percent: options.max_prune,
+        scope: options.scope.clone(),
+    }
+}
+
+/// Renders a plan to standard output in the chosen format.
+pub fn print_plan(
+    plan: &Plan,
+    live: &Hierarchy,
+    desired: &Hierarchy,
+    format: PlanFormat,
+) -> anyhow::Result<()> {
+    let rendered = match format {
+        PlanFormat::Text => render::text(plan, use_color()),
+        PlanFormat::Json => render::json(plan),
+        PlanFormat::Markdown => render::markdown(plan),
+        PlanFormat::Diff => render::yaml_diff(live, desired, plan),
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(rendered.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("writing the plan to standard output")
+}
+
+fn use_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+}
+
+fn save(plan: &Plan, out: &std::path::Path) -> anyhow::Result<()> {
+    let saved = SavedPlan {
+        canopy_plan_version: SAVED_PLAN_VERSION,
+        plan: plan.clone(),
+    };
+    let json = serde_json::to_vec(&saved).context("serialising the plan")?;
+    std::fs::write(out, json).with_context(|| format!("writing the plan to {}", out.display()))?;
+    eprintln!(
+        "Saved the plan to {}; apply it with `canopy apply {}`.",
+        out.display(),
+        out.display()
+    );
+    Ok(())
+}
+
+pub fn outcome(plan: &Plan, detailed_exitcode: bool) -> Outcome {
+    if detailed_exitcode && !plan.is_empty() {
+        Outcome::ChangesPending
+    } else {
+        Outcome::Success
+    }
 }

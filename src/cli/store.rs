@@ -1,11 +1,8 @@
-//! `canopy get`, `canopy usage`, `canopy migrate` (and `canopy export`, issue 3's
-//! manifest writer): read the live store and print it. The renderings are pure
+//! `canopy get`, `canopy usage`, `canopy migrate`: read the live store and print it. The renderings are pure
 //! functions in [`get_output`] and [`usage_output`], tested with snapshots.
 
 mod get_output;
 mod usage_output;
-
-use std::path::Path;
 
 use anyhow::Context;
 
@@ -35,10 +32,6 @@ pub fn get(global: &GlobalArgs, name: Option<&str>, output: GetFormat) -> anyhow
     };
     print!("{text}");
     Ok(Outcome::Success)
-}
-
-pub fn export(_global: &GlobalArgs, _out: Option<&Path>) -> anyhow::Result<Outcome> {
-    anyhow::bail!("export is being built (issue 3)")
 }
 
 pub fn usage(

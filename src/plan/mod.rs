@@ -10,6 +10,24 @@
 //! inspect it, `plan --out` saves it as JSON. `changes` is what a person reads (and
 //! what the audit log records); `writes` is the row-level work the store does, derived
 //! in the same pass so that the store never re-plans. Nothing in this module does I/O.
+//!
+//! - [`diff`]: desired vs live → [`Plan`] (ownership, scope, prune, inheritance).
+//! - [`render`]: a plan as text, JSON, Markdown or a unified YAML diff.
+//! - [`summary`]: per-operation counts and the activation cascade total.
+//! - [`error`]: every reason a plan cannot be made, reported all at once.
+//!
+//! docs/plan-format.md documents the semantics and the JSON schema.
+
+pub mod diff;
+pub mod error;
+#[cfg(test)]
+pub(crate) mod fixtures;
+pub mod render;
+pub mod summary;
+
+pub use diff::{PlanOptions, diff};
+pub use error::{PlanError, Problem};
+pub use summary::Summary;
 
 use serde::{Deserialize, Serialize};
 

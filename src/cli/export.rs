@@ -1,0 +1,94 @@
+//! `canopy export`: the live state as manifests, one file per root plus one for plans.
+//!
+//! By default only the objects a source manages are exported, so that planning the
+//! export against the same database shows no changes; `--all` exports unmanaged objects
+//! too, annotated for adoption.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::{GlobalArgs, Outcome};
+use crate::manifest;
+use crate::model::{Hierarchy, Node, ServicePlan};
+use crate::store;
+
+pub fn export(
+    global: &GlobalArgs,
+    out: Option<&Path>,
+    source: &str,
+    all: bool,
+) -> anyhow::Result<Outcome> {
+    let mut store = store::open(&global.database_url)?;
+    let snapshot = store.snapshot()?;
+    let selected = select(snapshot.hierarchy, source, all);
+    match out {
+        None => print!("{}", manifest::to_yaml(&selected)),
+        Some(dir) => write_files(dir, selected)?,
+    }
+    Ok(Outcome::Success)
+}
+
+/// The objects to export: managed by `source`, or every object with `all` (unmanaged
+/// ones marked for adoption).
+fn select(live: Hierarchy, source: &str, all: bool) -> Hierarchy {
+    let keep = |managed_by: &Option<String>| all || managed_by.as_deref() == Some(source);
+    let nodes: Vec<Node> = live
+        .nodes
+        .into_iter()
+        .filter(|node| keep(&node.live.managed_by))
+        .map(|mut node| {
+            node.adopt = node.live.managed_by.is_none();
+            node
+        })
+        .collect();
+    let plans: Vec<ServicePlan> = live
+        .plans
+        .into_iter()
+        .filter(|plan| keep(&plan.live.managed_by))
+        .map(|mut plan| {
+            plan.adopt = plan.live.managed_by.is_none();
+            plan
+        })
+        .collect();
+    Hierarchy::new(nodes, plans)
+}
+
+/// Writes `plans.yaml` and one file per exported root (a node whose parent is not
+/// exported), holding that root's exported subtree.
+fn write_files(dir: &Path, selected: Hierarchy) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let roots = root_of_each(&selected);
+    let mut files: BTreeMap<&str, Vec<Node>> = BTreeMap::new();
+    for (node, root) in selected.nodes.iter().zip(&roots) {
+        files.entry(root.as_str()).or_default().push(node.clone());
+    }
+    if !selected.plans.is_empty() {
+        let plans = Hierarchy::new(Vec::new(), selected.plans.clone());
+        write(&dir.join("plans.yaml"), &manifest::to_yaml(&plans))?;
+    }
+    for (root, nodes) in files {
+        let tree = Hierarchy::new(nodes, Vec::new());
+        write(&dir.join(format!("{root}.yaml")), &manifest::to_yaml(&tree))?;
+    }
+    Ok(())
+}
+
+/// For each node, the name of its top-most exported ancestor (itself for a root).
+fn root_of_each(hierarchy: &Hierarchy) -> Vec<String> {
+    let parents = crate::model::effective::parent_indices(hierarchy);
+    let order = crate::model::effective::top_down_order(&parents);
+    let mut roots = vec![String::new(); hierarchy.nodes.len()];
+    for index in order {
+        roots[index] = match parents[index] {
+            Some(parent) if !roots[parent].is_empty() => roots[parent].clone(),
+            _ => hierarchy.nodes[index].name.clone(),
+        };
+    }
+    roots
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}

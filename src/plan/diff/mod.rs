@@ -1,0 +1,202 @@
+//! `diff(live, desired, options) -> Plan`: the planning engine, pure and deterministic.
+//!
+//! ```text
+//! live ─┐  join by name      roles           post-apply tree     effects        plan
+//!       ├─> (join) ───> ownership, scope ──> (tree) parents, ──> (effects) ──> changes,
+//! desired┘               orphans, prune       order, rules        cascades       writes,
+//!                        (scope, prune)                                          warnings
+//! ```
+//!
+//! Every check runs before any change is built, and every problem is reported at once
+//! as a [`PlanError`]. The same inputs always give a byte-identical plan: every walk
+//! follows name order or the post-apply tree's pre-order, never hash order.
+//! docs/plan-format.md documents the semantics implemented here.
+
+mod changes;
+mod effects;
+mod fields;
+mod join;
+mod prune;
+mod scope;
+mod service_plans;
+mod similar;
+mod tree;
+
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+
+use crate::model::{Hierarchy, Node, ServicePlan};
+use crate::plan::Plan;
+use crate::plan::error::{PlanError, Problem};
+
+use effects::Effects;
+use join::{Joined, NameIndex, position};
+use scope::Scope;
+use tree::Tree;
+
+/// What a plan is for and what it may do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanOptions {
+    /// The source whose objects this plan manages (`managed_by` in the store).
+    pub source: String,
+    /// Fingerprint of the live snapshot, copied into the plan.
+    pub base_fingerprint: String,
+    /// Delete (archive) orphans.
+    pub prune: bool,
+    /// Refuse a prune of more than this percentage of the source's managed accounts.
+    pub max_prune_percent: f64,
+    /// Limit the run to the subtree of this account or group.
+    pub scope: Option<String>,
+}
+
+impl PlanOptions {
+    /// Options for `source` with the CLI's defaults: no prune, a 10% prune limit, no
+    /// scope, an empty fingerprint.
+    pub fn new(source: impl Into<String>) -> PlanOptions {
+        PlanOptions {
+            source: source.into(),
+            base_fingerprint: String::new(),
+            prune: false,
+            max_prune_percent: 10.0,
+            scope: None,
+        }
+    }
+}
+
+/// Compares what `options.source` declares (`desired`) with the whole live database
+/// (`live`) and returns the plan that makes them equal, or every reason it cannot.
+pub fn diff(
+    live: &Hierarchy,
+    desired: &Hierarchy,
+    options: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    let live = sorted(live);
+    let desired = sorted(desired);
+    let mut problems = Vec::new();
+    let source = options.source.as_str();
+    let mut nodes = join::join(&live.nodes, &desired.nodes, source, &mut problems);
+    let mut plans = join::join(&live.plans, &desired.plans, source, &mut problems);
+    let index = NameIndex::new(&nodes);
+    let scope =
+        options
+            .scope
+            .as_deref()
+            .and_then(|root| match Scope::resolve(&nodes, &index, root) {
+                Ok(scope) => Some(scope),
+                Err(problem) => {
+                    problems.push(problem);
+                    None
+                }
+            });
+    let desired_is_empty = desired.nodes.is_empty() && desired.plans.is_empty();
+    let orphans = prune::select(
+        &mut nodes,
+        &mut plans,
+        options,
+        scope.as_ref(),
+        desired_is_empty,
+        &mut problems,
+    );
+    let tree = Tree::build(&nodes, &index, &mut problems);
+    tree::check_placement(&nodes, &tree, &mut problems);
+    check_plan_references(&nodes, &plans, &mut problems);
+    if let Some(scope) = &scope {
+        scope.check(&nodes, &plans, &tree, &mut problems);
+    }
+    if !problems.is_empty() {
+        return Err(PlanError::Rejected(problems));
+    }
+    let effects = Effects::compute(&nodes, &tree, &live);
+    let planner = Planner {
+        options,
+        nodes: &nodes,
+        index: &index,
+        plans: &plans,
+        tree: &tree,
+        effects,
+    };
+    let mut plan = planner.plan();
+    plan.orphans = orphans.names;
+    plan.warnings.extend(orphans.warning);
+    plan.warnings
+        .sort_by(|a, b| (&a.code, &a.name).cmp(&(&b.code, &b.name)));
+    Ok(plan)
+}
+
+/// Hierarchies are normally built sorted ([`Hierarchy::new`]); the fields are public,
+/// so an unsorted one is sorted here rather than silently mis-joined.
+fn sorted(hierarchy: &Hierarchy) -> Cow<'_, Hierarchy> {
+    let nodes_sorted = hierarchy.nodes.is_sorted_by(|a, b| a.name <= b.name);
+    let plans_sorted = hierarchy.plans.is_sorted_by(|a, b| a.name <= b.name);
+    if nodes_sorted && plans_sorted {
+        Cow::Borrowed(hierarchy)
+    } else {
+        Cow::Owned(Hierarchy::new(
+            hierarchy.nodes.clone(),
+            hierarchy.plans.clone(),
+        ))
+    }
+}
+
+/// Every declared node's service plan must exist after the plan, and no remaining node
+/// may keep a plan that is being pruned.
+fn check_plan_references(
+    nodes: &[Joined<'_, Node>],
+    plans: &[Joined<'_, ServicePlan>],
+    problems: &mut Vec<Problem>,
+) {
+    for node in nodes.iter().filter(|node| !node.removed()) {
+        let Some(plan_name) = node.spec().plan.as_deref() else {
+            continue;
+        };
+        let kind = node.spec().node_type.kind();
+        match position(plans, plan_name).map(|index| &plans[index]) {
+            None if node.desired.is_some() => problems.push(Problem::MissingServicePlan {
+                kind,
+                name: node.name.to_string(),
+                plan: plan_name.to_string(),
+            }),
+            Some(plan) if plan.removed() => problems.push(Problem::PrunedServicePlanInUse {
+                plan: plan_name.to_string(),
+                kind,
+                name: node.name.to_string(),
+            }),
+            _ => {}
+        }
+    }
+}
+
+/// Builds the plan from checked inputs. Split across `changes` (nodes),
+/// `service_plans` and `similar` (duplicate warnings).
+struct Planner<'a> {
+    options: &'a PlanOptions,
+    nodes: &'a [Joined<'a, Node>],
+    index: &'a NameIndex<'a>,
+    plans: &'a [Joined<'a, ServicePlan>],
+    tree: &'a Tree,
+    effects: Effects<'a>,
+}
+
+impl Planner<'_> {
+    /// Service plan creates/updates, node changes top-down, node deletes (children
+    /// first), service plan deletes.
+    fn plan(mut self) -> Plan {
+        let mut plan = Plan {
+            source: self.options.source.clone(),
+            base_fingerprint: self.options.base_fingerprint.clone(),
+            ..Plan::default()
+        };
+        self.plan_service_plans(&mut plan);
+        for position in 0..self.tree.order.len() {
+            let index = self.tree.order[position];
+            self.plan_node(index, &mut plan);
+        }
+        self.plan_node_deletes(&mut plan);
+        self.plan_service_plan_deletes(&mut plan);
+        plan.warnings
+            .extend(similar::similar_name_warnings(self.nodes));
+        plan
+    }
+}

@@ -1,0 +1,150 @@
+//! Snapshot tests of every rendering, over a few example scenarios.
+
+use crate::model::{Hierarchy, NodeType, Role};
+use crate::plan::fixtures::{SOURCE, customer, edit, example, live_of, node, remove, user};
+use crate::plan::render::{json, markdown, text, yaml_diff};
+use crate::plan::{Plan, PlanOptions, diff};
+
+fn planned(live: &Hierarchy, desired: &Hierarchy, options: &PlanOptions) -> Plan {
+    match diff(live, desired, options) {
+        Ok(plan) => plan,
+        Err(error) => panic!("expected a plan, got: {error}"),
+    }
+}
+
+/// A bit of everything: creates nested under a created partner, a group, an update,
+/// a deactivation with its cascade, a plan change, user changes, an adoption, a
+/// similar name and an orphan.
+fn mixed() -> (Hierarchy, Hierarchy, Plan) {
+    let mut live = live_of(&example(), Some(SOURCE));
+    edit(&mut live, "acme-eu", |node| node.live.managed_by = None);
+    let mut desired = example();
+    edit(&mut desired, "acme-eu", |node| {
+        node.adopt = true;
+        node.spec.users.push(user("bo@acme.example", Role::User));
+    });
+    edit(&mut desired, "acme-de", |node| {
+        node.spec.parent = Some("nordic-smb".to_string())
+    });
+    edit(&mut desired, "acme-fr", |node| {
+        node.spec.display_name = "ACME France | Paris".to_string();
+        node.spec.services.insert("scanning".to_string(), false);
+    });
+    edit(&mut desired, "partner-x", |node| node.spec.active = false);
+    edit(&mut desired, "nordic-smb", |node| {
+        node.spec.plan = Some("standard".to_string())
+    });
+    remove(&mut desired, "x-three");
+    let mut new_customer = customer("z-one", "partner-z");
+    new_customer.spec.display_name = "Acme Eu AG".to_string();
+    let desired = Hierarchy::new(
+        desired
+            .nodes
+            .into_iter()
+            .chain([
+                node("partner-z", NodeType::Partner, Some("sub")),
+                new_customer,
+            ])
+            .collect(),
+        desired.plans,
+    );
+    let plan = planned(&live, &desired, &PlanOptions::new(SOURCE));
+    (live, desired, plan)
+}
+
+#[test]
+fn text_shows_a_tree_of_changes_and_a_summary() {
+    let (_, _, plan) = mixed();
+    insta::assert_snapshot!(text(&plan, false));
+}
+
+#[test]
+fn text_without_changes_says_so() {
+    let desired = example();
+    let live = live_of(&desired, Some(SOURCE));
+    let plan = planned(&live, &desired, &PlanOptions::new(SOURCE));
+    assert_eq!(text(&plan, false), "No changes.\n");
+}
+
+#[test]
+fn text_is_coloured_only_when_asked() {
+    let (_, _, plan) = mixed();
+    let coloured = text(&plan, true);
+    assert!(
+        coloured.contains("\x1b[31m↓ deactivate\x1b[0m"),
+        "{coloured}"
+    );
+    assert!(!text(&plan, false).contains('\x1b'));
+}
+
+#[test]
+fn text_of_a_prune_lists_deletes_children_first() {
+    let live = live_of(&example(), Some(SOURCE));
+    let mut desired = example();
+    for name in ["partner-x", "x-one", "x-two", "x-three"] {
+        remove(&mut desired, name);
+    }
+    let options = PlanOptions {
+        prune: true,
+        max_prune_percent: 50.0,
+        ..PlanOptions::new(SOURCE)
+    };
+    insta::assert_snapshot!(text(&planned(&live, &desired, &options), false));
+}
+
+#[test]
+fn markdown_is_ready_for_a_pull_request_comment() {
+    let (_, _, plan) = mixed();
+    insta::assert_snapshot!(markdown(&plan));
+}
+
+#[test]
+fn markdown_collapses_a_long_cascade() {
+    let mut desired = crate::plan::fixtures::large(2, 15);
+    let live = live_of(&desired, Some(SOURCE));
+    edit(&mut desired, "partner-00000", |node| {
+        node.spec.active = false
+    });
+    let plan = planned(&live, &desired, &PlanOptions::new(SOURCE));
+    insta::assert_snapshot!(markdown(&plan));
+}
+
+#[test]
+fn json_follows_the_documented_schema() {
+    let (_, _, plan) = mixed();
+    insta::assert_snapshot!(json(&plan));
+}
+
+#[test]
+fn json_parses_back_with_the_documented_members() {
+    let (_, _, plan) = mixed();
+    let parsed: serde_json::Value = match serde_json::from_str(&json(&plan)) {
+        Ok(value) => value,
+        Err(error) => panic!("json output does not parse: {error}"),
+    };
+    assert_eq!(parsed["summary"]["total"], plan.changes.len());
+    assert_eq!(parsed["summary"]["deactivate"], 1);
+    assert_eq!(parsed["summary"]["cascade"], 2);
+    let deactivate = parsed["changes"]
+        .as_array()
+        .and_then(|changes| changes.iter().find(|change| change["op"] == "deactivate"));
+    assert_eq!(
+        deactivate.map(|change| &change["cascade"]),
+        Some(&serde_json::json!({"count": 2, "names": ["x-one", "x-two"]}))
+    );
+    assert_eq!(parsed["orphans"], serde_json::json!(["x-three"]));
+}
+
+#[test]
+fn yaml_diff_shows_only_the_changed_objects() {
+    let (live, desired, plan) = mixed();
+    insta::assert_snapshot!(yaml_diff(&live, &desired, &plan));
+}
+
+#[test]
+fn yaml_diff_of_no_changes_is_empty() {
+    let desired = example();
+    let live = live_of(&desired, Some(SOURCE));
+    let plan = planned(&live, &desired, &PlanOptions::new(SOURCE));
+    assert_eq!(yaml_diff(&live, &desired, &plan), "");
+}
