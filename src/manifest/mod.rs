@@ -364,15 +364,59 @@ fn finish(
     })
 }
 
-/// The nodes sorted by name. Nodes are large, so their order is found by sorting
-/// indices (in parallel) and each node is moved once; `Hierarchy::new` then finds them
-/// sorted in a single pass.
-fn sorted_by_name(nodes: Vec<Node>) -> Vec<Node> {
+/// The nodes sorted by name, in place: their order is found by sorting indices (in
+/// parallel) and each node is then swapped into place once, so no second array of
+/// nodes (they are large) is ever allocated. The result is trimmed to its length, and
+/// each node's lists to theirs: the hierarchy lives as long as the plan.
+/// `Hierarchy::new` then finds the nodes sorted in a single pass.
+fn sorted_by_name(mut nodes: Vec<Node>) -> Vec<Node> {
     let mut order: Vec<usize> = (0..nodes.len()).collect();
     order.par_sort_unstable_by(|&a, &b| nodes[a].name.cmp(&nodes[b].name));
-    let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|position| slots[position].take())
-        .collect()
+    permute(&mut nodes, &order);
+    nodes.shrink_to_fit();
+    nodes.par_iter_mut().for_each(|node| {
+        node.spec.users.shrink_to_fit();
+        node.spec.locked_settings.shrink_to_fit();
+    });
+    nodes
+}
+
+/// Rearranges `items` so that position `p` holds what was at `order[p]` (`order` is a
+/// permutation), following each cycle once.
+fn permute<T>(items: &mut [T], order: &[usize]) {
+    let mut placed = vec![false; items.len()];
+    for start in 0..items.len() {
+        let mut position = start;
+        while !placed[position] {
+            placed[position] = true;
+            let source = order[position];
+            if source == start {
+                break;
+            }
+            items.swap(position, source);
+            position = source;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::permute;
+
+    proptest! {
+        #[test]
+        fn permuting_puts_each_item_where_the_order_says(
+            order in (0usize..64).prop_flat_map(|length| {
+                Just((0..length).collect::<Vec<_>>()).prop_shuffle()
+            })
+        ) {
+            let original: Vec<String> = (0..order.len()).map(|i| format!("item-{i}")).collect();
+            let mut items = original.clone();
+            permute(&mut items, &order);
+            let expected: Vec<String> = order.iter().map(|&i| original[i].clone()).collect();
+            prop_assert_eq!(items, expected);
+        }
+    }
 }

@@ -150,6 +150,8 @@ pub(crate) fn assemble(
         }
         !node.live.archived
     });
+    // The snapshot lives as long as the plan: no room to spare.
+    nodes.shrink_to_fit();
     let live_plans: Vec<_> = plans
         .into_iter()
         .filter(|plan| !plan.live.archived)
