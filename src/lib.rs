@@ -12,6 +12,8 @@
 //! - [`plan`]: the pure diff and its renderings.
 //! - [`store`]: the live database behind one trait (SQLite, PostgreSQL).
 //! - [`cli`]: the command line.
+//! - `testing`: a throwaway PostgreSQL and generated repositories, for tests and
+//!   `canopy-bench` (hidden from the docs).
 
 pub mod cli;
 pub mod generate;
@@ -19,3 +21,5 @@ pub mod manifest;
 pub mod model;
 pub mod plan;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;

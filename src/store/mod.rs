@@ -13,9 +13,11 @@
 //! [`migrations`] (the versioned schema). A [`WriteTxn`] holds the single-writer lock
 //! (SQLite `BEGIN IMMEDIATE`, a PostgreSQL advisory transaction lock) for its whole
 //! life, so a snapshot read inside it cannot go stale before `apply` writes.
-//! docs/schema.md documents the tables for the systems that read them.
+//! docs/schema.md documents the tables for the systems that read them. [`baseline`]
+//! holds the raw-SQL baselines that `canopy-bench` measures canopy against.
 
 mod audit;
+pub mod baseline;
 mod batch;
 pub mod migrations;
 pub mod postgres;

@@ -1,0 +1,349 @@
+//! The figures of one size on one backend, in the order a platform meets them:
+//! apply everything new, load a snapshot, plan with no change (in process and as the
+//! real `canopy plan`), then plan and apply a 10% change. Each canopy figure is taken
+//! beside its raw baseline on a second fresh database of the same backend.
+//!
+//! ```text
+//! canopy database:  apply all-new ─> snapshot ─> no-op plan ─> apply 10% change ─> re-plan (empty)
+//! raw database:     raw insert ───────────────────────────────> raw changed rows
+//! ```
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use canopy::model::Hierarchy;
+use canopy::plan::{self, Plan, PlanOptions};
+use canopy::store::baseline::RawRows;
+use canopy::store::{self, ApplyContext, Snapshot, baseline};
+
+use crate::child;
+use crate::report::{Report, figure};
+use crate::timing;
+use crate::workload::{self, Prepared, RAW_FIRST_NUMBER, SERDE_YAML, SOURCE};
+
+/// The two fresh databases of one backend for one size.
+pub struct Databases {
+    pub backend: &'static str,
+    pub canopy: String,
+    pub raw: String,
+}
+
+/// Everything one backend's measurements share.
+pub struct Bench<'a> {
+    pub prepared: &'a Prepared,
+    pub databases: &'a Databases,
+    pub canopy_binary: &'a Path,
+    pub report: &'a mut Report,
+}
+
+impl Bench<'_> {
+    fn backend(&self) -> Option<&'static str> {
+        Some(self.databases.backend)
+    }
+
+    fn check(&mut self, what: &str, passed: bool, detail: String) {
+        let accounts = self.prepared.accounts;
+        let backend = self.backend();
+        self.report.check(accounts, backend, what, passed, detail);
+    }
+
+    fn record(
+        &mut self,
+        id: &str,
+        label: &str,
+        time: Duration,
+        baseline: Option<(&str, Duration)>,
+    ) {
+        let mut figure = figure(id, label, self.prepared.accounts, self.backend()).seconds(time);
+        if let Some((name, baseline)) = baseline {
+            figure = figure.against(name, baseline);
+        }
+        figure.record(self.report);
+    }
+}
+
+fn options(fingerprint: &str, prune: bool) -> PlanOptions {
+    PlanOptions {
+        base_fingerprint: fingerprint.to_string(),
+        prune,
+        ..PlanOptions::new(SOURCE)
+    }
+}
+
+fn context() -> ApplyContext {
+    ApplyContext {
+        actor: "canopy-bench".to_string(),
+        source: SOURCE.to_string(),
+        revision: None,
+    }
+}
+
+/// Runs every figure of one backend.
+pub fn measure(bench: &mut Bench<'_>) -> anyhow::Result<()> {
+    eprintln!(
+        "{} accounts on {}",
+        bench.prepared.accounts, bench.databases.backend
+    );
+    drop(store::open(&bench.databases.raw)?);
+    // Encoded per backend and dropped after use: at 1M rows they weigh gigabytes.
+    let raw_rows = RawRows::of(&bench.prepared.base, SOURCE, RAW_FIRST_NUMBER)?;
+    let raw_insert = baseline::insert(&bench.databases.raw, &raw_rows)?;
+    drop(raw_rows);
+    let desired = apply_all_new(bench, raw_insert)?;
+    let live = measure_snapshot(bench)?;
+    measure_noop(bench, &live, &desired)?;
+    // The child's peak memory is the figure: this process holds as little as it can.
+    drop((live, desired));
+    measure_binary_plan(bench)?;
+    measure_change(bench)
+}
+
+/// A timed apply: the store opened, a transaction begun, the snapshot read inside
+/// it, the repository loaded against it, the diff, the write, the commit.
+struct Applied {
+    desired: Hierarchy,
+    plan: Plan,
+    write: Duration,
+    end_to_end: Duration,
+    diff: Duration,
+    assigned: usize,
+}
+
+fn apply_directory(url: &str, directory: &Path, prune: bool) -> anyhow::Result<Applied> {
+    let started = Instant::now();
+    let mut store = store::open(url)?;
+    let (begin, mut transaction) = timing::once(|| Ok(store.begin()?))?;
+    let snapshot = transaction.snapshot()?;
+    let loaded = workload::load(directory, Some(&snapshot.hierarchy))?;
+    let (diff, plan) = timing::once(|| {
+        Ok(plan::diff(
+            &snapshot.hierarchy,
+            &loaded.hierarchy,
+            &options(&snapshot.fingerprint, prune),
+        )?)
+    })?;
+    drop(snapshot);
+    let (apply, report) = timing::once(|| Ok(transaction.apply(&plan, &context())?))?;
+    let (commit, ()) = timing::once(|| Ok(transaction.commit()?))?;
+    Ok(Applied {
+        desired: loaded.hierarchy,
+        plan,
+        write: begin + apply + commit,
+        end_to_end: started.elapsed(),
+        diff,
+        assigned: report.assigned.len(),
+    })
+}
+
+fn apply_all_new(bench: &mut Bench<'_>, raw_insert: Duration) -> anyhow::Result<Hierarchy> {
+    let applied = apply_directory(
+        &bench.databases.canopy,
+        &bench.prepared.base_directory,
+        false,
+    )?;
+    let raw = Some(("raw insert, same rows", raw_insert));
+    bench.record(
+        "apply_new.write",
+        "apply all-new: write (begin..commit)",
+        applied.write,
+        raw,
+    );
+    bench.record(
+        "apply_new.end_to_end",
+        "apply all-new: end to end",
+        applied.end_to_end,
+        raw,
+    );
+    let expected = bench.prepared.base.account_count();
+    bench.check(
+        "apply of all-new assigns every account a number",
+        applied.assigned == expected,
+        format!("{} assigned, {expected} accounts", applied.assigned),
+    );
+    Ok(applied.desired)
+}
+
+fn measure_snapshot(bench: &mut Bench<'_>) -> anyhow::Result<Snapshot> {
+    let mut store = store::open(&bench.databases.canopy)?;
+    let (time, live) = timing::best(|| Ok(store.snapshot()?))?;
+    let (raw_time, raw) = timing::best_reported(|| Ok(baseline::select(&bench.databases.canopy)?))?;
+    bench.record(
+        "snapshot",
+        "snapshot load",
+        time,
+        Some(("raw SELECT, same rows", raw_time)),
+    );
+    let users: usize = live
+        .hierarchy
+        .nodes
+        .iter()
+        .map(|n| n.spec.users.len())
+        .sum();
+    bench.check(
+        "the snapshot holds the rows a raw SELECT reads",
+        (
+            live.hierarchy.nodes.len(),
+            users,
+            live.hierarchy.plans.len(),
+        ) == (raw.accounts, raw.users, raw.plans),
+        format!(
+            "snapshot {} nodes {users} users, raw {raw:?}",
+            live.hierarchy.nodes.len()
+        ),
+    );
+    let (same, detail) = same_specs(&live.hierarchy, &bench.prepared.base);
+    bench.check(
+        "the live state equals the generated hierarchy after apply",
+        same,
+        detail,
+    );
+    Ok(live)
+}
+
+/// Whether the live nodes and plans declare what `expected` declares (live-only
+/// facts such as account numbers are not compared).
+fn same_specs(live: &Hierarchy, expected: &Hierarchy) -> (bool, String) {
+    if live.nodes.len() != expected.nodes.len() {
+        return (
+            false,
+            format!(
+                "{} live nodes, {} expected",
+                live.nodes.len(),
+                expected.nodes.len()
+            ),
+        );
+    }
+    let node = live
+        .nodes
+        .iter()
+        .zip(&expected.nodes)
+        .find(|(live, expected)| live.name != expected.name || live.spec != expected.spec);
+    let plan = live
+        .plans
+        .iter()
+        .map(|p| (&p.name, &p.spec))
+        .ne(expected.plans.iter().map(|p| (&p.name, &p.spec)));
+    match (node, plan) {
+        (Some((live, _)), _) => (false, format!("`{}` differs", live.name)),
+        (None, true) => (false, "the service plans differ".to_string()),
+        (None, false) => (true, format!("{} nodes equal", live.nodes.len())),
+    }
+}
+
+fn measure_noop(bench: &mut Bench<'_>, live: &Snapshot, desired: &Hierarchy) -> anyhow::Result<()> {
+    let options = options(&live.fingerprint, false);
+    let (diff, plan) = timing::best(|| Ok(plan::diff(&live.hierarchy, desired, &options)?))?;
+    bench.record("diff.noop", "diff, no change", diff, None);
+    bench.check(
+        "a plan of the applied repository is empty",
+        plan.is_empty(),
+        format!("{} changes", plan.changes.len()),
+    );
+    let (in_process, changes) = timing::once(|| {
+        let mut store = store::open(&bench.databases.canopy)?;
+        let snapshot = store.snapshot()?;
+        let loaded = workload::load(&bench.prepared.base_directory, Some(&snapshot.hierarchy))?;
+        let plan = plan::diff(&snapshot.hierarchy, &loaded.hierarchy, &options)?;
+        Ok(plan.changes.len())
+    })?;
+    let serde_yaml = Some((SERDE_YAML, bench.prepared.serde_yaml));
+    bench.record(
+        "plan_noop.in_process",
+        "no-op plan in process (open+snapshot+load+diff)",
+        in_process,
+        serde_yaml,
+    );
+    bench.check(
+        "the in-process no-op plan is empty",
+        changes == 0,
+        format!("{changes} changes"),
+    );
+    Ok(())
+}
+
+fn measure_binary_plan(bench: &mut Bench<'_>) -> anyhow::Result<()> {
+    let run = child::run(
+        Command::new(bench.canopy_binary)
+            .arg("plan")
+            .arg(&bench.prepared.base_directory)
+            .args(["--database-url", &bench.databases.canopy])
+            .args(["--source", SOURCE, "--detailed-exitcode"])
+            .env("NO_COLOR", "1"),
+    )?;
+    let stderr: String = run.stderr.chars().take(300).collect();
+    let succeeded = run.exit_code == Some(0);
+    bench.check(
+        "`canopy plan --detailed-exitcode` of the applied repository exits 0 (no changes)",
+        succeeded,
+        format!("exit {:?}; {}", run.exit_code, stderr.trim()),
+    );
+    // The figures of a failed run would measure an error path, not a plan.
+    if succeeded {
+        let serde_yaml = Some((SERDE_YAML, bench.prepared.serde_yaml));
+        bench.record(
+            "plan_noop.binary",
+            "no-op plan, `canopy plan` binary: wall",
+            run.wall,
+            serde_yaml,
+        );
+        figure(
+            "plan_noop.binary_peak_rss",
+            "no-op plan, `canopy plan` binary: peak RSS",
+            bench.prepared.accounts,
+            bench.backend(),
+        )
+        .bytes(run.peak_rss_bytes)
+        .record(bench.report);
+    }
+    Ok(())
+}
+
+fn measure_change(bench: &mut Bench<'_>) -> anyhow::Result<()> {
+    let raw_change = baseline::change(&bench.databases.raw, &bench.prepared.raw_change)?;
+    let directory = &bench.prepared.changed_directory;
+    let applied = apply_directory(&bench.databases.canopy, directory, true)?;
+    bench.record("diff.change", "diff, 10% change", applied.diff, None);
+    let (text, _) = timing::best(|| Ok(plan::render::text(&applied.plan, false)))?;
+    bench.record("render.text", "render text, 10% change plan", text, None);
+    let (json, _) = timing::best(|| Ok(plan::render::json(&applied.plan)))?;
+    bench.record("render.json", "render json, 10% change plan", json, None);
+    let raw = Some(("raw statements, changed rows", raw_change));
+    bench.record(
+        "apply_change.write",
+        "apply 10% change: write (begin..commit)",
+        applied.write,
+        raw,
+    );
+    bench.record(
+        "apply_change.end_to_end",
+        "apply 10% change: end to end",
+        applied.end_to_end,
+        raw,
+    );
+    let summary = applied.plan.summary().line();
+    bench.check(
+        "the 10% change plan has changes",
+        !applied.plan.is_empty(),
+        summary,
+    );
+    let mut store = store::open(&bench.databases.canopy)?;
+    let live = store.snapshot()?;
+    let again = plan::diff(
+        &live.hierarchy,
+        &applied.desired,
+        &options(&live.fingerprint, true),
+    )?;
+    bench.check(
+        "planning the changed repository again after apply is empty",
+        again.is_empty(),
+        again.summary().line(),
+    );
+    let (same, detail) = same_specs(&live.hierarchy, &bench.prepared.changed);
+    bench.check(
+        "the live state equals the changed hierarchy after apply",
+        same,
+        detail,
+    );
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! `canopy-bench`: generates realistic GitOps repositories and measures canopy on
+//! them, each figure beside what serde_yaml or the database alone can do, in one run.
+//! docs/benchmarks.md has the command, the figures and the JSON schema.
+
+mod backend;
+mod child;
+mod report;
+mod run;
+mod targets;
+mod timing;
+mod workload;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "canopy-bench",
+    about = "Benchmarks canopy against raw baselines"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a generated hierarchy as a repository of manifests (about 100 accounts
+    /// per file, plans in their own file, some users in CSV files).
+    Generate {
+        #[arg(long)]
+        accounts: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// A new or empty directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Measure every size on every backend and print the table.
+    Run {
+        /// Sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+        accounts: Vec<usize>,
+        #[arg(
+            long,
+            value_delimiter = ',',
+            value_enum,
+            default_value = "sqlite,postgres"
+        )]
+        backends: Vec<run::BackendName>,
+        /// Also write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Where repositories and SQLite files go (a `N-accounts` folder per size,
+        /// replaced on each run).
+        #[arg(long, default_value_os_t = std::env::temp_dir().join("canopy-bench"))]
+        workdir: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The canopy binary to measure (default: beside this one).
+        #[arg(long)]
+        canopy: Option<PathBuf>,
+    },
+    /// Load one repository once and print the time as JSON (the cold parse figure
+    /// runs this in a fresh process).
+    #[command(hide = true)]
+    Load { directory: PathBuf },
+}
+
+fn main() -> ExitCode {
+    match execute(Cli::parse().command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Generate {
+            accounts,
+            seed,
+            out,
+        } => {
+            let hierarchy = canopy::generate::hierarchy(accounts, seed);
+            let summary = canopy::testing::repo::write(&hierarchy, &out)?;
+            println!(
+                "{} accounts ({} nodes, {} users, {} from CSV) in {} manifest files ({} bytes) and {} CSV files under {}",
+                summary.accounts,
+                summary.nodes,
+                summary.users,
+                summary.csv_users,
+                summary.manifest_files,
+                summary.manifest_bytes,
+                summary.csv_files,
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run {
+            accounts,
+            backends,
+            json,
+            workdir,
+            seed,
+            canopy,
+        } => {
+            let canopy = match canopy {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("canopy"),
+            };
+            let report = run::run(&run::RunOptions {
+                accounts,
+                backends,
+                json,
+                workdir,
+                seed,
+                canopy,
+            })?;
+            Ok(if report.failed_checks() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{} checks failed", report.failed_checks());
+                ExitCode::FAILURE
+            })
+        }
+        Command::Load { directory } => {
+            let (time, loaded) = timing::once(|| workload::load(&directory, None))?;
+            let figures = workload::LoadOnce {
+                seconds: time.as_secs_f64(),
+                accounts: loaded.hierarchy.account_count(),
+            };
+            println!("{}", serde_json::to_string(&figures)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

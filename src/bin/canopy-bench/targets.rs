@@ -1,0 +1,85 @@
+//! Issue 5's targets, judged on the figures of one run: ratios to the baselines at
+//! every size (the issue sets them at 100k), absolute limits at 1M and above.
+
+use crate::report::{Report, Target, Unit, value_text};
+
+/// A ratio a measurement must stay at or under.
+struct RatioTarget {
+    id: &'static str,
+    limit: f64,
+    text: &'static str,
+}
+
+const RATIOS: [RatioTarget; 4] = [
+    RatioTarget {
+        id: "plan_noop.in_process",
+        limit: 0.5,
+        text: "no-op plan (in process) <= 0.5x serde_yaml one-thread parse",
+    },
+    RatioTarget {
+        id: "plan_noop.binary",
+        limit: 0.5,
+        text: "no-op plan (`canopy plan`) <= 0.5x serde_yaml one-thread parse",
+    },
+    RatioTarget {
+        id: "apply_new.write",
+        limit: 2.0,
+        text: "apply of all-new <= 2x raw insert",
+    },
+    RatioTarget {
+        id: "apply_change.write",
+        limit: 2.0,
+        text: "apply of a 10% change <= 2x raw statements",
+    },
+];
+
+/// Sizes from which the absolute targets apply.
+const LARGE: usize = 1_000_000;
+const LARGE_PLAN_SECONDS: f64 = 10.0;
+const LARGE_PEAK_BYTES: f64 = 1_000_000_000.0;
+
+pub fn judge(report: &mut Report) {
+    let mut targets = Vec::new();
+    for measurement in &report.measurements {
+        let backend = measurement.backend.clone().unwrap_or_default();
+        for ratio_target in RATIOS.iter().filter(|t| t.id == measurement.id) {
+            if let Some(ratio) = measurement.ratio {
+                targets.push(Target {
+                    target: ratio_target.text.to_string(),
+                    accounts: measurement.accounts,
+                    backend: backend.clone(),
+                    measured: format!("{ratio:.2}x"),
+                    met: ratio <= ratio_target.limit,
+                });
+            }
+        }
+        if measurement.accounts < LARGE {
+            continue;
+        }
+        let limit = match measurement.id.as_str() {
+            "plan_noop.binary" => Some(("no-op plan < 10 s", LARGE_PLAN_SECONDS)),
+            "plan_noop.binary_peak_rss" => Some(("no-op plan peak RSS < 1 GB", LARGE_PEAK_BYTES)),
+            _ => None,
+        };
+        if let Some((text, limit)) = limit {
+            let per_account = match measurement.unit {
+                Unit::Bytes => format!(
+                    " ({:.0} B/account)",
+                    measurement.value / measurement.accounts as f64
+                ),
+                Unit::Seconds => String::new(),
+            };
+            targets.push(Target {
+                target: text.to_string(),
+                accounts: measurement.accounts,
+                backend,
+                measured: format!(
+                    "{}{per_account}",
+                    value_text(measurement.unit, measurement.value)
+                ),
+                met: measurement.value < limit,
+            });
+        }
+    }
+    report.targets = targets;
+}

@@ -1,0 +1,205 @@
+//! One size's workload: the generated hierarchy and its 10% change, both written as
+//! repositories, the changed rows of the raw change baseline, and the backend-independent
+//! figures (parsing the repository, against serde_yaml alone on one thread).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context;
+use canopy::manifest;
+use canopy::model::Hierarchy;
+use canopy::store::baseline::RawChange;
+use canopy::testing::repo;
+
+use crate::child;
+use crate::report::{self, Report, figure};
+use crate::timing;
+
+/// The source name every apply in the benchmark manages its objects under.
+pub const SOURCE: &str = "bench";
+
+/// Account numbers the raw baselines give new accounts start here (canopy's own
+/// counter starts at 1000; the values only need to be unique).
+pub const RAW_FIRST_NUMBER: i64 = 1000;
+const RAW_CHANGE_FIRST_NUMBER: i64 = 100_000_000;
+
+/// Percent of the accounts `generate::mutate` changes for the change figures.
+pub const CHANGE_PERCENT: u32 = 10;
+
+pub struct Prepared {
+    /// The requested size (the key of every figure; `workload` has exact counts).
+    pub accounts: usize,
+    pub base: Hierarchy,
+    pub changed: Hierarchy,
+    pub base_directory: PathBuf,
+    pub changed_directory: PathBuf,
+    pub raw_change: RawChange,
+    /// serde_yaml alone, one thread, parsing the base repository's bytes.
+    pub serde_yaml: Duration,
+}
+
+pub const SERDE_YAML: &str = "serde_yaml, 1 thread";
+
+/// Generates and writes the repositories of one size under `directory` (replacing
+/// what an earlier run left there) and measures parsing them.
+pub fn prepare(
+    accounts: usize,
+    seed: u64,
+    directory: &Path,
+    report: &mut Report,
+) -> anyhow::Result<Prepared> {
+    if directory.exists() {
+        std::fs::remove_dir_all(directory)
+            .with_context(|| format!("remove the old workload {}", directory.display()))?;
+    }
+    eprintln!(
+        "{accounts} accounts: generating into {}",
+        directory.display()
+    );
+    let base = canopy::generate::hierarchy(accounts, seed);
+    let changed = canopy::generate::mutate(&base, seed, CHANGE_PERCENT);
+    let base_directory = directory.join("base");
+    let changed_directory = directory.join("changed");
+    let summary = repo::write(&base, &base_directory)?;
+    repo::write(&changed, &changed_directory)?;
+    let raw_change = RawChange::between(&base, &changed, SOURCE, RAW_CHANGE_FIRST_NUMBER)?;
+    report.workloads.push(report::Workload {
+        accounts: summary.accounts,
+        nodes: summary.nodes,
+        users: summary.users,
+        csv_users: summary.csv_users,
+        manifest_files: summary.manifest_files,
+        csv_files: summary.csv_files,
+        manifest_bytes: summary.manifest_bytes,
+        changed_nodes: changed.nodes.len(),
+        changed_rows: raw_change.row_count(),
+    });
+    let serde_yaml = serde_yaml_baseline(&base_directory)?;
+    let prepared = Prepared {
+        accounts,
+        base,
+        changed,
+        base_directory,
+        changed_directory,
+        raw_change,
+        serde_yaml,
+    };
+    measure_parsing(&prepared, report)?;
+    Ok(prepared)
+}
+
+/// Reads every manifest (not timed), then parses each document into a
+/// `serde_yaml::Value` on this one thread.
+fn serde_yaml_baseline(directory: &Path) -> anyhow::Result<Duration> {
+    let mut texts = Vec::new();
+    read_manifests(directory, &mut texts)?;
+    let (time, ()) = timing::best(|| {
+        for text in &texts {
+            for document in serde_yaml::Deserializer::from_str(text) {
+                let value: serde_yaml::Value = serde::Deserialize::deserialize(document)
+                    .context("a generated manifest is not YAML")?;
+                std::hint::black_box(value);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(time)
+}
+
+fn read_manifests(directory: &Path, texts: &mut Vec<String>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(directory)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            read_manifests(&path, texts)?;
+        } else if path
+            .extension()
+            .is_some_and(|extension| extension == "yaml")
+        {
+            texts.push(std::fs::read_to_string(&path)?);
+        }
+    }
+    Ok(())
+}
+
+/// Loads the base repository as a directory argument, the way `canopy` does.
+pub fn load(directory: &Path, live: Option<&Hierarchy>) -> anyhow::Result<manifest::Loaded> {
+    let inputs = vec![directory.display().to_string()];
+    manifest::load(&inputs, live).map_err(|error| anyhow::anyhow!("{error}"))
+}
+
+/// Parse+validate, cold (a fresh process, parse cache off) and warm (this process,
+/// after one load), each against serde_yaml alone.
+fn measure_parsing(prepared: &Prepared, report: &mut Report) -> anyhow::Result<()> {
+    let accounts = prepared.accounts;
+    let cold = cold_load(&prepared.base_directory)?;
+    figure(
+        "parse.cold",
+        "parse+validate, cold (own process, cache off)",
+        accounts,
+        None,
+    )
+    .seconds(cold)
+    .against(SERDE_YAML, prepared.serde_yaml)
+    .record(report);
+    let first = load(&prepared.base_directory, None)?;
+    let same = first.hierarchy == prepared.base;
+    report.check(
+        accounts,
+        None,
+        "the written repository loads back to the generated hierarchy",
+        same,
+        format!(
+            "{} nodes loaded, {} generated",
+            first.hierarchy.nodes.len(),
+            prepared.base.nodes.len()
+        ),
+    );
+    drop(first);
+    let changed = load(&prepared.changed_directory, None)?;
+    report.check(
+        accounts,
+        None,
+        "the changed repository loads back to the changed hierarchy",
+        changed.hierarchy == prepared.changed,
+        format!("{} nodes loaded", changed.hierarchy.nodes.len()),
+    );
+    drop(changed);
+    let (warm, _) = timing::best(|| load(&prepared.base_directory, None).map(drop))?;
+    figure(
+        "parse.warm",
+        "parse+validate, warm (after one load)",
+        accounts,
+        None,
+    )
+    .seconds(warm)
+    .against(SERDE_YAML, prepared.serde_yaml)
+    .record(report);
+    Ok(())
+}
+
+/// What `canopy-bench load` prints: the time of one load in a fresh process.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct LoadOnce {
+    pub seconds: f64,
+    pub accounts: usize,
+}
+
+/// Runs `canopy-bench load DIR` (this binary) with the parse cache off.
+fn cold_load(directory: &Path) -> anyhow::Result<Duration> {
+    let this = std::env::current_exe().context("the path of canopy-bench")?;
+    let run = child::run(
+        Command::new(this)
+            .arg("load")
+            .arg(directory)
+            .env("CANOPY_CACHE", "off"),
+    )?;
+    anyhow::ensure!(
+        run.exit_code == Some(0),
+        "canopy-bench load failed: {}",
+        run.stderr
+    );
+    let figures: LoadOnce =
+        serde_json::from_str(run.stdout.trim()).context("the output of canopy-bench load")?;
+    Ok(Duration::from_secs_f64(figures.seconds))
+}

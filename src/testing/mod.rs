@@ -1,0 +1,7 @@
+//! Helpers for tests and benchmarks that need more than a unit test's scope: a real,
+//! throwaway PostgreSQL server ([`postgres`]) and a generated GitOps repository of
+//! manifests ([`repo`]). Not part of canopy's interface for users; the integration
+//! tests and the `canopy-bench` binary share them so that there is one copy.
+
+pub mod postgres;
+pub mod repo;
