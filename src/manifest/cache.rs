@@ -6,9 +6,10 @@
 //! ```
 //!
 //! The key is a hash of the file's exact bytes, so a changed byte is always a miss. It
-//! also covers the canopy version, [`FORMAT`] and the running executable's size and
-//! modification time, so entries written by another build are never read: a
-//! development build that changes how a file parses cannot see stale entries either.
+//! also covers the canopy version, [`FORMAT`] and the source text of the parser and of
+//! the locked dependencies ([`PARSER_SOURCES`]), so entries written by another parser
+//! are never read: a development build that changes how a file parses cannot see
+//! stale entries either, while builds of the same code share them.
 //! Only [`ParsedFile`]s without errors are stored, so that a file with errors is
 //! always parsed afresh and reported exactly as without a cache; a hit therefore
 //! skips even the UTF-8 check, which those bytes passed when they were stored.
@@ -35,7 +36,8 @@ use super::diagnostic::{Problem, Severity};
 use super::input;
 use super::parse::{ParsedFile, parse_file};
 
-/// Bump when [`ParsedFile`] (or anything it holds) changes shape or meaning.
+/// Bump when [`ParsedFile`] (or anything it holds) changes shape or meaning in a file
+/// outside [`PARSER_SOURCES`].
 pub const FORMAT: u32 = 1;
 
 /// The first bytes of every entry.
@@ -186,7 +188,24 @@ impl Key {
     }
 }
 
-/// A hasher already fed with what identifies this build, computed once per process.
+/// The source of everything that decides what bytes parse to: the parser, the
+/// resource types and their serde attributes, the diagnostics, this cache's encoding,
+/// and the locked versions of the dependencies (serde_yaml, k8s-openapi, rmp-serde).
+/// Any edit to them is a new cache identity, so no build ever reads an entry that
+/// another parser wrote, while every build of the same code (canopy, canopy-bench, a
+/// rebuild) shares the entries.
+const PARSER_SOURCES: [&str; 8] = [
+    include_str!("parse.rs"),
+    include_str!("guard.rs"),
+    include_str!("input.rs"),
+    include_str!("types.rs"),
+    include_str!("tree.rs"),
+    include_str!("diagnostic.rs"),
+    include_str!("cache.rs"),
+    include_str!("../../Cargo.lock"),
+];
+
+/// A hasher already fed with what identifies this parser, computed once per process.
 fn build_identity() -> &'static blake3::Hasher {
     static IDENTITY: OnceLock<blake3::Hasher> = OnceLock::new();
     IDENTITY.get_or_init(|| {
@@ -194,15 +213,9 @@ fn build_identity() -> &'static blake3::Hasher {
         hasher.update(b"canopy parse cache\0");
         hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
         hasher.update(&FORMAT.to_le_bytes());
-        // The executable's size and modification time: a rebuild is a new identity.
-        let executable = std::env::current_exe().and_then(fs::metadata);
-        if let Ok(metadata) = executable {
-            hasher.update(&metadata.len().to_le_bytes());
-            if let Ok(modified) = metadata.modified()
-                && let Ok(since) = modified.duration_since(std::time::UNIX_EPOCH)
-            {
-                hasher.update(&since.as_nanos().to_le_bytes());
-            }
+        for source in PARSER_SOURCES {
+            hasher.update(&(source.len() as u64).to_le_bytes());
+            hasher.update(source.as_bytes());
         }
         hasher
     })
