@@ -37,6 +37,8 @@ on_both_backends!(
     users_of_inactive_accounts_cannot_log_in,
     effective_updates_and_user_rewrites_land,
     a_snapshot_inside_the_transaction_is_reused_by_apply,
+    applying_after_a_transaction_snapshot_writes_the_same,
+    a_second_apply_in_one_transaction_needs_a_new_base,
 );
 
 fn context() -> ApplyContext {
@@ -586,4 +588,117 @@ fn postgres_a_second_writer_waits_for_the_first() {
         .unwrap()
         .get(0);
     assert!(free, "commit releases the writer lock");
+}
+
+/// The example with `bigcorp-hr` archived, and a plan over it that restores it
+/// (keeping its number), reactivates `reseller-one` (an effective-only update follows
+/// on `shop-one`), rewrites `acme-eu`'s users and creates a new customer: every path
+/// that looks at existing rows.
+fn mixed_scenario(db: &TestDb) -> (Box<dyn Store>, Plan, Option<i64>) {
+    let (mut store, _) = with_example(db);
+    let archived_number = number_of(store.as_mut(), "bigcorp-hr");
+    let archive = archive_plan(store.as_mut(), "bigcorp-hr");
+    apply(store.as_mut(), &archive).unwrap();
+    let mut plan = Plan {
+        source: SOURCE.into(),
+        base_fingerprint: store.snapshot().unwrap().fingerprint,
+        ..Plan::default()
+    };
+    let mut desired = example();
+    let index = desired.node_index("reseller-one").unwrap();
+    desired.nodes[index].spec.active = true;
+    let acme = desired.node_index("acme-eu").unwrap();
+    desired.nodes[acme].spec.users.reverse();
+    let mut newcomer = desired.nodes[acme].clone();
+    newcomer.name = "newcomer".into();
+    newcomer.spec.display_name = "Newcomer".into();
+    desired =
+        canopy::model::Hierarchy::new([desired.nodes, vec![newcomer]].concat(), desired.plans);
+    for mut write in node_writes(&desired, false) {
+        match write.name.as_str() {
+            "bigcorp-hr" | "newcomer" => {
+                write.create = true;
+                plan.changes
+                    .push(change(Op::Create, Kind::Account, &write.name));
+            }
+            "reseller-one" => plan
+                .changes
+                .push(change(Op::Activate, Kind::Account, &write.name)),
+            "acme-eu" => {
+                write.users_changed = true;
+                plan.changes
+                    .push(change(Op::Update, Kind::Account, &write.name));
+            }
+            "shop-one" => {
+                plan.writes.effective = vec![(write.name.clone(), write.effective.clone())];
+                continue;
+            }
+            _ => continue,
+        }
+        plan.writes.nodes.push(write);
+    }
+    (store, plan, archived_number)
+}
+
+/// `WriteTxn::snapshot` hands its snapshot out instead of copying it, so `apply` then
+/// re-reads only the rows the plan names: the outcome must be the same as an apply
+/// that read everything itself.
+fn applying_after_a_transaction_snapshot_writes_the_same(db: &TestDb) {
+    let (mut direct, plan, archived_number) = mixed_scenario(db);
+    let direct_report = apply(direct.as_mut(), &plan).unwrap();
+
+    let other = TestDb::new(db.backend);
+    let (mut via_snapshot, same_plan, _) = mixed_scenario(&other);
+    assert_eq!(same_plan, plan);
+    let mut transaction = via_snapshot.begin().unwrap();
+    let seen = transaction.snapshot().unwrap();
+    assert_eq!(seen.fingerprint, plan.base_fingerprint);
+    let report = transaction.apply(&plan, &context()).unwrap();
+    transaction.commit().unwrap();
+
+    assert_eq!(report, direct_report);
+    let restored = report
+        .assigned
+        .iter()
+        .find(|(name, _)| name == "bigcorp-hr");
+    assert_eq!(
+        restored.map(|(_, number)| *number),
+        archived_number,
+        "the restored account keeps its number"
+    );
+    assert_eq!(report.assigned.len(), 2, "bigcorp-hr and newcomer");
+    let (left, right) = (via_snapshot.snapshot().unwrap(), direct.snapshot().unwrap());
+    assert_eq!(left.hierarchy, right.hierarchy);
+    assert_eq!(left.fingerprint, right.fingerprint);
+    let audit = |store: &mut dyn Store| -> Vec<_> {
+        let records = store.audit(0, 1000).unwrap();
+        records
+            .into_iter()
+            .map(|record| {
+                (
+                    record.op,
+                    record.kind,
+                    record.name,
+                    record.before,
+                    record.after,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(audit(via_snapshot.as_mut()), audit(direct.as_mut()));
+}
+
+fn a_second_apply_in_one_transaction_needs_a_new_base(db: &TestDb) {
+    let mut store = db.open();
+    let mut transaction = store.begin().unwrap();
+    let seen = transaction.snapshot().unwrap();
+    let plan = create_all(&example(), &seen.fingerprint);
+    transaction.apply(&plan, &context()).unwrap();
+    let mut again = plan.clone();
+    again.writes.nodes.retain(|write| write.name == "acme-eu");
+    again.writes.nodes[0].create = false;
+    again.writes.nodes[0].spec.display_name = "Overwritten".into();
+    again.changes = vec![change(Op::Update, Kind::Account, "acme-eu")];
+    let error = transaction.apply(&again, &context()).unwrap_err();
+    assert!(matches!(error, StoreError::StalePlan { .. }), "{error}");
 }

@@ -166,8 +166,8 @@ pub(crate) struct Declared {
 
 impl Declared {
     /// Adds an Account.
-    pub fn account(&mut self, metadata: ObjectMeta, spec: AccountSpec, origin: Origin) {
-        let Some(name) = self.name(metadata.name.as_deref(), &origin) else {
+    pub fn account(&mut self, mut metadata: ObjectMeta, spec: AccountSpec, origin: Origin) {
+        let Some(name) = self.take_name(&mut metadata, &origin) else {
             return;
         };
         let adopt = self.adoption(&metadata, &origin);
@@ -196,8 +196,8 @@ impl Declared {
     }
 
     /// Adds an AccountGroup.
-    pub fn group(&mut self, metadata: ObjectMeta, spec: AccountGroupSpec, origin: Origin) {
-        let Some(name) = self.name(metadata.name.as_deref(), &origin) else {
+    pub fn group(&mut self, mut metadata: ObjectMeta, spec: AccountGroupSpec, origin: Origin) {
+        let Some(name) = self.take_name(&mut metadata, &origin) else {
             return;
         };
         let adopt = self.adoption(&metadata, &origin);
@@ -234,8 +234,8 @@ impl Declared {
     }
 
     /// Adds a ServicePlan.
-    pub fn plan(&mut self, metadata: ObjectMeta, spec: ServicePlanSpec, origin: Origin) {
-        let Some(name) = self.name(metadata.name.as_deref(), &origin) else {
+    pub fn plan(&mut self, mut metadata: ObjectMeta, spec: ServicePlanSpec, origin: Origin) {
+        let Some(name) = self.take_name(&mut metadata, &origin) else {
             return;
         };
         let adopt = self.adoption(&metadata, &origin);
@@ -255,6 +255,14 @@ impl Declared {
             live: model::LiveMeta::default(),
         };
         self.plans.push(DeclaredPlan { plan, origin });
+    }
+
+    /// Takes the object's name out of its metadata, or reports it missing.
+    fn take_name(&mut self, metadata: &mut ObjectMeta, origin: &Origin) -> Option<String> {
+        match metadata.name.take() {
+            Some(name) => Some(name),
+            None => self.name(None, origin),
+        }
     }
 
     /// The object's name, or an error when `metadata.name` is missing.

@@ -156,6 +156,12 @@ fn is_manifest(path: &Path) -> bool {
 
 /// Reads a file as UTF-8 text, refusing files over [`MAX_FILE_BYTES`].
 pub fn read_file(path: &Path) -> Result<String, Problem> {
+    read_bytes(path).and_then(into_text)
+}
+
+/// Reads a file's bytes, refusing files over [`MAX_FILE_BYTES`]; [`into_text`] makes
+/// them text. Split so that the parse cache can look bytes up without checking them.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, Problem> {
     let unreadable = |error: std::io::Error| {
         Problem::error(
             Rule::UnreadableFile,
@@ -168,7 +174,10 @@ pub fn read_file(path: &Path) -> Result<String, Problem> {
     if length > MAX_FILE_BYTES {
         return Err(too_large(length));
     }
-    read_capped(file).map_err(|error| match error {
+    // One byte more than the length, so a file that did not grow is read without
+    // reallocating and one that did is still seen to.
+    let capacity = usize::try_from(length).map_or(0, |length| length + 1);
+    read_capped(file, capacity).map_err(|error| match error {
         CappedError::Io(error) => unreadable(error),
         CappedError::Problem(problem) => problem,
     })
@@ -176,14 +185,16 @@ pub fn read_file(path: &Path) -> Result<String, Problem> {
 
 /// Reads standard input as UTF-8 text, refusing more than [`MAX_FILE_BYTES`].
 pub fn read_stdin() -> Result<String, Problem> {
-    read_capped(std::io::stdin().lock()).map_err(|error| match error {
-        CappedError::Io(error) => Problem::error(
-            Rule::UnreadableFile,
-            Spot::Whole,
-            format!("cannot read standard input: {error}"),
-        ),
-        CappedError::Problem(problem) => problem,
-    })
+    read_capped(std::io::stdin().lock(), 0)
+        .map_err(|error| match error {
+            CappedError::Io(error) => Problem::error(
+                Rule::UnreadableFile,
+                Spot::Whole,
+                format!("cannot read standard input: {error}"),
+            ),
+            CappedError::Problem(problem) => problem,
+        })
+        .and_then(into_text)
 }
 
 enum CappedError {
@@ -193,8 +204,8 @@ enum CappedError {
 
 /// Reads at most one byte more than the cap, so that a file growing while it is read
 /// (or an endless pipe) is still refused without unbounded memory.
-fn read_capped(reader: impl Read) -> Result<String, CappedError> {
-    let mut bytes = Vec::new();
+fn read_capped(reader: impl Read, capacity: usize) -> Result<Vec<u8>, CappedError> {
+    let mut bytes = Vec::with_capacity(capacity);
     reader
         .take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -203,9 +214,14 @@ fn read_capped(reader: impl Read) -> Result<String, CappedError> {
     if length > MAX_FILE_BYTES {
         return Err(CappedError::Problem(too_large(length)));
     }
+    Ok(bytes)
+}
+
+/// Bytes as UTF-8 text without a byte-order mark, or the problem at the first bad byte.
+pub fn into_text(bytes: Vec<u8>) -> Result<String, Problem> {
     let mut text = String::from_utf8(bytes).map_err(|error| {
         let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
-        CappedError::Problem(invalid_utf8(valid))
+        invalid_utf8(valid)
     })?;
     // A byte-order mark is legal YAML but would hide a leading `---` from the
     // document splitter.
@@ -262,7 +278,7 @@ mod tests {
     #[test]
     fn invalid_utf8_is_located_at_the_first_bad_byte() {
         let bytes = b"a: 1\nbc: \xff\n".to_vec();
-        let Err(CappedError::Problem(problem)) = read_capped(&bytes[..]) else {
+        let Err(problem) = into_text(bytes) else {
             panic!("invalid UTF-8 was accepted");
         };
         assert_eq!(problem.rule, Rule::InvalidUtf8);
@@ -271,7 +287,7 @@ mod tests {
 
     #[test]
     fn a_byte_order_mark_is_dropped() {
-        let Ok(text) = read_capped("\u{feff}---\na: 1\n".as_bytes()) else {
+        let Ok(text) = into_text("\u{feff}---\na: 1\n".as_bytes().to_vec()) else {
             panic!("a file with a byte-order mark was refused");
         };
         assert!(text.starts_with("---"));

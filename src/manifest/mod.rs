@@ -2,8 +2,8 @@
 //! the way back (export to YAML, CRDs, JSON Schema).
 //!
 //! ```text
-//! paths ─ input::expand ─> sources ─(rayon)─ parse::parse_file ─> ParsedFile per file
-//!                                                                   │
+//! paths ─ input::expand ─> sources ─(rayon)─ cache ─ parse::parse_file ─> ParsedFile per file
+//!                          (hit: decoded, not parsed; see [`cache`])            │
 //!            Declared (model nodes + origins) <─ declare / tree ────┘
 //!                 │  + users_csv (usersFrom)
 //!                 ├─ validate::check (all problems at once) ─> findings
@@ -15,6 +15,7 @@
 //! return a [`Loaded`] hierarchy or a [`LoadError`] listing every problem. Nothing in
 //! here touches a database.
 
+pub mod cache;
 mod declare;
 pub mod diagnostic;
 mod export;
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+pub use cache::ParseCache;
 pub use declare::DEFAULT_TRIAL_LICENSES;
 pub use diagnostic::{Diagnostic, Location, Rule, Severity};
 pub use export::to_yaml;
@@ -43,7 +45,7 @@ pub use tree::AccountTree;
 pub use types::{Account, AccountGroup, ServicePlan};
 pub use validate::{is_valid_email, is_valid_name};
 
-use crate::model::{Hierarchy, Kind};
+use crate::model::{Hierarchy, Kind, Node};
 use declare::{Declared, Origin, Place, UserOrigin};
 use diagnostic::{At, Finding, Problem, Target};
 use input::Source;
@@ -93,7 +95,19 @@ fn render_error(diagnostics: &[Diagnostic]) -> String {
 /// `external` is the live snapshot when planning: a parent or plan that no manifest
 /// declares is not dangling when `external` has it, and the nesting rules then use
 /// the live node's type. Without it (`canopy validate`) such a reference is an error.
+///
+/// Files parsed before are taken from the [`ParseCache`] the environment names
+/// (`CANOPY_CACHE_DIR`, `CANOPY_CACHE=off`; see [`cache`]).
 pub fn load(inputs: &[String], external: Option<&Hierarchy>) -> Result<Loaded, LoadError> {
+    load_with_cache(inputs, external, &ParseCache::from_environment())
+}
+
+/// [`load`] with an explicit parse cache (or [`ParseCache::disabled`]).
+pub fn load_with_cache(
+    inputs: &[String],
+    external: Option<&Hierarchy>,
+    cache: &ParseCache,
+) -> Result<Loaded, LoadError> {
     let (mut sources, listing) = input::expand(inputs);
     let mut findings = Vec::new();
     for (display, problem) in listing {
@@ -106,7 +120,10 @@ pub fn load(inputs: &[String], external: Option<&Hierarchy>) -> Result<Loaded, L
     }
     read_stdin(&mut sources, &mut findings);
     let manifest_count = sources.len();
-    let results: Vec<Result<ParsedFile, Problem>> = sources.par_iter().map(parse_source).collect();
+    let results: Vec<Result<ParsedFile, Problem>> = sources
+        .par_iter()
+        .map(|source| parse_source(source, cache))
+        .collect();
     let mut parsed = Vec::with_capacity(results.len());
     for (source, result) in results.into_iter().enumerate() {
         match result {
@@ -172,10 +189,10 @@ pub fn from_resources(
 }
 
 /// Reads and parses one manifest source (run in parallel).
-fn parse_source(source: &Source) -> Result<ParsedFile, Problem> {
+fn parse_source(source: &Source, cache: &ParseCache) -> Result<ParsedFile, Problem> {
     match &source.origin {
-        input::Origin::File(path) => input::read_file(path).map(|text| parse_file(&text)),
-        input::Origin::Stdin(Some(text)) => Ok(parse_file(text)),
+        input::Origin::File(path) => cache.parse_bytes(input::read_bytes(path)?),
+        input::Origin::Stdin(Some(text)) => Ok(cache.parse(text)),
         // Its problem is reported already.
         input::Origin::Stdin(None) | input::Origin::Unreadable => Ok(ParsedFile::default()),
     }
@@ -337,7 +354,7 @@ fn finish(
     if has_errors {
         return Err(LoadError { diagnostics });
     }
-    let nodes = declared.nodes.into_iter().map(|entry| entry.node).collect();
+    let nodes = sorted_by_name(declared.nodes.into_iter().map(|entry| entry.node).collect());
     let plans = declared.plans.into_iter().map(|entry| entry.plan).collect();
     Ok(Loaded {
         hierarchy: Hierarchy::new(nodes, plans),
@@ -345,4 +362,61 @@ fn finish(
         files,
         documents,
     })
+}
+
+/// The nodes sorted by name, in place: their order is found by sorting indices (in
+/// parallel) and each node is then swapped into place once, so no second array of
+/// nodes (they are large) is ever allocated. The result is trimmed to its length, and
+/// each node's lists to theirs: the hierarchy lives as long as the plan.
+/// `Hierarchy::new` then finds the nodes sorted in a single pass.
+fn sorted_by_name(mut nodes: Vec<Node>) -> Vec<Node> {
+    let mut order: Vec<usize> = (0..nodes.len()).collect();
+    order.par_sort_unstable_by(|&a, &b| nodes[a].name.cmp(&nodes[b].name));
+    permute(&mut nodes, &order);
+    nodes.shrink_to_fit();
+    nodes.par_iter_mut().for_each(|node| {
+        node.spec.users.shrink_to_fit();
+        node.spec.locked_settings.shrink_to_fit();
+    });
+    nodes
+}
+
+/// Rearranges `items` so that position `p` holds what was at `order[p]` (`order` is a
+/// permutation), following each cycle once.
+fn permute<T>(items: &mut [T], order: &[usize]) {
+    let mut placed = vec![false; items.len()];
+    for start in 0..items.len() {
+        let mut position = start;
+        while !placed[position] {
+            placed[position] = true;
+            let source = order[position];
+            if source == start {
+                break;
+            }
+            items.swap(position, source);
+            position = source;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::permute;
+
+    proptest! {
+        #[test]
+        fn permuting_puts_each_item_where_the_order_says(
+            order in (0usize..64).prop_flat_map(|length| {
+                Just((0..length).collect::<Vec<_>>()).prop_shuffle()
+            })
+        ) {
+            let original: Vec<String> = (0..order.len()).map(|i| format!("item-{i}")).collect();
+            let mut items = original.clone();
+            permute(&mut items, &order);
+            let expected: Vec<String> = order.iter().map(|&i| original[i].clone()).collect();
+            prop_assert_eq!(items, expected);
+        }
+    }
 }

@@ -10,7 +10,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::model::Hierarchy;
+use crate::model::{Hierarchy, Kind};
 use crate::plan::{NodeWrite, Plan};
 
 use super::audit::{self, AuditEntry};
@@ -135,35 +135,55 @@ pub(crate) fn check_fingerprint(plan: &Plan, loaded: &Loaded) -> Result<(), Stor
 }
 
 /// Builds a snapshot from decoded rows: live nodes and plans go into the hierarchy,
-/// archived ones into `Loaded`'s side tables.
+/// archived ones into `Loaded`'s side tables. Users and the fingerprint come after
+/// (the users query streams into the assembled nodes).
 pub(crate) fn assemble(
     nodes: Vec<crate::model::Node>,
     plans: Vec<crate::model::ServicePlan>,
-    users: Vec<(String, crate::model::User)>,
-    fingerprint: String,
 ) -> Loaded {
     let mut archived_accounts = FxHashMap::default();
-    let mut live_nodes = Vec::with_capacity(nodes.len());
-    for node in nodes {
+    let mut nodes = nodes;
+    // In place: the live nodes keep their allocation, with no second copy.
+    nodes.retain_mut(|node| {
         if node.live.archived {
-            archived_accounts.insert(node.name, node.live.account_number);
-        } else {
-            live_nodes.push(node);
+            archived_accounts.insert(std::mem::take(&mut node.name), node.live.account_number);
         }
-    }
+        !node.live.archived
+    });
+    // The snapshot lives as long as the plan: no room to spare.
+    nodes.shrink_to_fit();
     let live_plans: Vec<_> = plans
         .into_iter()
         .filter(|plan| !plan.live.archived)
         .collect();
-    let mut hierarchy = Hierarchy::new(live_nodes, live_plans);
-    super::rows::attach_users(&mut hierarchy.nodes, users);
     Loaded {
         snapshot: Snapshot {
-            hierarchy,
-            fingerprint,
+            hierarchy: Hierarchy::new(nodes, live_plans),
+            fingerprint: String::new(),
         },
         archived_accounts,
     }
+}
+
+/// The node names whose live rows an apply looks at: the nodes it writes (to find
+/// existing rows and numbers) and the nodes its changes name (audit before-values).
+/// Sorted and unique.
+pub(crate) fn touched(plan: &Plan) -> Vec<&str> {
+    let mut names: Vec<&str> = plan
+        .writes
+        .nodes
+        .iter()
+        .map(|write| write.name.as_str())
+        .chain(
+            plan.changes
+                .iter()
+                .filter(|change| change.kind != Kind::ServicePlan)
+                .map(|change| change.name.as_str()),
+        )
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 #[cfg(test)]
@@ -219,12 +239,7 @@ mod tests {
     fn restoring_an_archived_account_keeps_its_number() {
         let mut plan = Plan::default();
         plan.writes.nodes = vec![write("old", NodeType::Partner, true)];
-        let loaded = assemble(
-            vec![live_node("old", Some(1005), true)],
-            vec![],
-            vec![],
-            "f".into(),
-        );
+        let loaded = assemble(vec![live_node("old", Some(1005), true)], vec![]);
         assert_eq!(numbers_needed(&plan, &loaded), 0);
         let batch = prepare(&plan, &loaded, 2000).unwrap();
         assert_eq!(batch.assigned, vec![("old".to_string(), 1005)]);
@@ -236,12 +251,7 @@ mod tests {
     fn an_updated_account_keeps_its_number() {
         let mut plan = Plan::default();
         plan.writes.nodes = vec![write("live", NodeType::Partner, false)];
-        let loaded = assemble(
-            vec![live_node("live", Some(1001), false)],
-            vec![],
-            vec![],
-            "f".into(),
-        );
+        let loaded = assemble(vec![live_node("live", Some(1001), false)], vec![]);
         let batch = prepare(&plan, &loaded, 2000).unwrap();
         assert_eq!(batch.upserts[0].new_number, None);
         assert!(batch.assigned.is_empty());
@@ -253,7 +263,8 @@ mod tests {
             base_fingerprint: "old".into(),
             ..Plan::default()
         };
-        let loaded = assemble(vec![], vec![], vec![], "new".into());
+        let mut loaded = assemble(vec![], vec![]);
+        loaded.snapshot.fingerprint = "new".into();
         assert!(matches!(
             check_fingerprint(&plan, &loaded),
             Err(StoreError::StalePlan { .. })

@@ -2,21 +2,35 @@
 //! admin, e-mail addresses look like e-mail addresses, no e-mail appears twice in one
 //! account, and every user has a name.
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::manifest::declare::{Declared, DeclaredNode};
 use crate::manifest::diagnostic::{Finding, Rule, Target};
 use crate::model::{NodeType, Role};
 
+/// Checks every node; nodes are independent, so they are checked in parallel (the
+/// findings keep the nodes' order).
 pub(super) fn check(declared: &Declared, findings: &mut Vec<Finding>) {
-    for entry in &declared.nodes {
-        check_contact(entry, findings);
-        if entry.node.spec.users.is_empty() {
-            continue;
-        }
-        check_first_user(entry, findings);
-        check_users(entry, findings);
+    let found: Vec<Finding> = declared
+        .nodes
+        .par_iter()
+        .flat_map_iter(|entry| {
+            let mut found = Vec::new();
+            check_node(entry, &mut found);
+            found
+        })
+        .collect();
+    findings.extend(found);
+}
+
+fn check_node(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
+    check_contact(entry, findings);
+    if entry.node.spec.users.is_empty() {
+        return;
     }
+    check_first_user(entry, findings);
+    check_users(entry, findings);
 }
 
 fn check_contact(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
@@ -91,6 +105,9 @@ fn check_users(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
                 .about(name),
             );
         }
+        if entry.node.spec.users.len() == 1 {
+            continue;
+        }
         // E-mail addresses are compared without case: mail systems treat them so.
         match seen.entry(user.email.to_lowercase()) {
             std::collections::hash_map::Entry::Occupied(first) => findings.push(
@@ -113,7 +130,16 @@ fn check_users(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
 /// dot-separated labels of letters, digits and `-`; no spaces. (RFC 5322 allows more,
 /// but such addresses would not work in the products canopy provisions.)
 pub fn is_valid_email(email: &str) -> bool {
-    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // Almost every address is ASCII: then bytes are checked, not decoded characters.
+    let ascii = email.is_ascii();
+    let has_space_or_control = if ascii {
+        email
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    } else {
+        email.chars().any(|c| c.is_whitespace() || c.is_control())
+    };
+    if email.len() > 254 || has_space_or_control {
         return false;
     }
     let Some((local, domain)) = email.split_once('@') else {
@@ -124,14 +150,22 @@ pub fn is_valid_email(email: &str) -> bool {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..");
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = labels.len() >= 2
-        && labels.iter().all(|label| {
+    let label_characters_ok = |label: &str| {
+        if ascii {
+            label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        } else {
+            label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        }
+    };
+    let domain_ok = domain.contains('.')
+        && domain.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+                && label_characters_ok(label)
         });
     local_ok && domain_ok
 }
@@ -153,6 +187,10 @@ mod tests {
     #[case("anna@acme..example", false)]
     #[case("anna@-acme.example", false)]
     #[case(".anna@acme.example", false)]
+    #[case("anna\u{b}x@acme.example", false)]
+    #[case("jürgen@müller.example", true)]
+    #[case("jürgen@mül ler.example", false)]
+    #[case("jürgen@mül_ler.example", false)]
     fn email_addresses_are_checked(#[case] email: &str, #[case] valid: bool) {
         assert_eq!(is_valid_email(email), valid, "{email}");
     }

@@ -15,12 +15,12 @@ use std::time::Duration;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row};
 
-use crate::model::{Node, ServicePlan, User};
+use crate::model::{Node, ServicePlan};
 use crate::plan::Plan;
 
 use super::batch::{self, Loaded};
 use super::migrations::{self, Migrated};
-use super::rows::{AccountRow, Fingerprinter, PlanRow, UserRow};
+use super::rows::{AccountRow, Fingerprinter, PlanRow, UserAttacher, UserRow};
 use super::{
     ApplyContext, ApplyReport, AuditRecord, Result, Snapshot, Store, StoreError, UsageRow,
     WriteTxn, redact,
@@ -139,99 +139,127 @@ impl PostgresStore {
     }
 }
 
+/// Which rows a load reads: all of them (a snapshot), or those of some node names
+/// (an apply after the snapshot was handed out).
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    All,
+    Named(&'a [&'a str]),
+}
+
+impl Rows<'_> {
+    /// The WHERE clause limiting `column` to the named rows (an array bound as $1).
+    fn filter(self, column: &str) -> String {
+        match self {
+            Rows::All => String::new(),
+            Rows::Named(_) => format!("WHERE {column} = ANY($1::text[])"),
+        }
+    }
+}
+
 /// Runs a query and hands each row to `visit`, streaming (rows are not collected).
 fn each_row(
     client: &mut impl GenericClient,
     operation: &'static str,
     sql: &str,
+    rows: Rows<'_>,
     mut visit: impl FnMut(&Row) -> Result<()>,
 ) -> Result<()> {
-    let mut rows = client
-        .query_raw(sql, std::iter::empty::<i64>())
-        .map_err(database(operation))?;
-    while let Some(row) = rows.next().map_err(database(operation))? {
+    let statement = client.prepare(sql).map_err(database(operation))?;
+    let mut stream = match rows {
+        Rows::All => client.query_raw(&statement, std::iter::empty::<&[&str]>()),
+        Rows::Named(names) => client.query_raw(&statement, [names]),
+    }
+    .map_err(database(operation))?;
+    while let Some(row) = stream.next().map_err(database(operation))? {
         visit(&row)?;
     }
     Ok(())
 }
 
-fn load_accounts(client: &mut impl GenericClient, hasher: &mut Fingerprinter) -> Result<Vec<Node>> {
+fn load_accounts(
+    client: &mut impl GenericClient,
+    rows: Rows<'_>,
+    hasher: &mut Fingerprinter,
+) -> Result<Vec<Node>> {
     const OPERATION: &str = "read accounts";
     hasher.table("accounts");
     let mut nodes = Vec::new();
-    each_row(
-        client,
-        OPERATION,
+    let sql = format!(
         "SELECT name, node_type, display_name, parent, account_number, active,
                 customer_type, reseller, plan, address, contact, services, settings,
                 locked_settings, effective_active, effective_services, effective_settings,
                 effective_locked_settings, managed_by, archived_at IS NOT NULL
-         FROM accounts ORDER BY name",
-        |row| {
-            let read = || -> std::result::Result<AccountRow<'_>, postgres::Error> {
-                Ok(AccountRow {
-                    name: row.try_get(0)?,
-                    node_type: row.try_get(1)?,
-                    display_name: row.try_get(2)?,
-                    parent: row.try_get(3)?,
-                    account_number: row.try_get(4)?,
-                    active: row.try_get(5)?,
-                    customer_type: row.try_get(6)?,
-                    reseller: row.try_get(7)?,
-                    plan: row.try_get(8)?,
-                    address: row.try_get(9)?,
-                    contact: row.try_get(10)?,
-                    services: row.try_get(11)?,
-                    settings: row.try_get(12)?,
-                    locked_settings: row.try_get(13)?,
-                    effective_active: row.try_get(14)?,
-                    effective_services: row.try_get(15)?,
-                    effective_settings: row.try_get(16)?,
-                    effective_locked_settings: row.try_get(17)?,
-                    managed_by: row.try_get(18)?,
-                    archived: row.try_get(19)?,
-                })
-            };
-            let account = read().map_err(database(OPERATION))?;
-            hasher.account(&account);
-            nodes.push(account.decode()?);
-            Ok(())
-        },
-    )?;
+         FROM accounts {} ORDER BY name",
+        rows.filter("name")
+    );
+    each_row(client, OPERATION, &sql, rows, |row| {
+        let read = || -> std::result::Result<AccountRow<'_>, postgres::Error> {
+            Ok(AccountRow {
+                name: row.try_get(0)?,
+                node_type: row.try_get(1)?,
+                display_name: row.try_get(2)?,
+                parent: row.try_get(3)?,
+                account_number: row.try_get(4)?,
+                active: row.try_get(5)?,
+                customer_type: row.try_get(6)?,
+                reseller: row.try_get(7)?,
+                plan: row.try_get(8)?,
+                address: row.try_get(9)?,
+                contact: row.try_get(10)?,
+                services: row.try_get(11)?,
+                settings: row.try_get(12)?,
+                locked_settings: row.try_get(13)?,
+                effective_active: row.try_get(14)?,
+                effective_services: row.try_get(15)?,
+                effective_settings: row.try_get(16)?,
+                effective_locked_settings: row.try_get(17)?,
+                managed_by: row.try_get(18)?,
+                archived: row.try_get(19)?,
+            })
+        };
+        let account = read().map_err(database(OPERATION))?;
+        hasher.account(&account);
+        nodes.push(account.decode()?);
+        Ok(())
+    })?;
     Ok(nodes)
 }
 
+/// Streams the users into the (sorted) nodes they belong to.
 fn load_users(
     client: &mut impl GenericClient,
+    rows: Rows<'_>,
     hasher: &mut Fingerprinter,
-) -> Result<Vec<(String, User)>> {
+    nodes: &mut [Node],
+) -> Result<()> {
     const OPERATION: &str = "read users";
     hasher.table("users");
-    let mut users = Vec::new();
-    each_row(
-        client,
-        OPERATION,
+    let mut attacher = UserAttacher::new(nodes);
+    let sql = format!(
         "SELECT account, email, position::int8, name, role, language, timezone
-         FROM users ORDER BY account, position, email",
-        |row| {
-            let read = || -> std::result::Result<UserRow<'_>, postgres::Error> {
-                Ok(UserRow {
-                    account: row.try_get(0)?,
-                    email: row.try_get(1)?,
-                    position: row.try_get(2)?,
-                    name: row.try_get(3)?,
-                    role: row.try_get(4)?,
-                    language: row.try_get(5)?,
-                    timezone: row.try_get(6)?,
-                })
-            };
-            let user = read().map_err(database(OPERATION))?;
-            hasher.user(&user);
-            users.push((user.account.to_string(), user.decode()?));
-            Ok(())
-        },
-    )?;
-    Ok(users)
+         FROM users {} ORDER BY account, position, email",
+        rows.filter("account")
+    );
+    each_row(client, OPERATION, &sql, rows, |row| {
+        let read = || -> std::result::Result<UserRow<'_>, postgres::Error> {
+            Ok(UserRow {
+                account: row.try_get(0)?,
+                email: row.try_get(1)?,
+                position: row.try_get(2)?,
+                name: row.try_get(3)?,
+                role: row.try_get(4)?,
+                language: row.try_get(5)?,
+                timezone: row.try_get(6)?,
+            })
+        };
+        let user = read().map_err(database(OPERATION))?;
+        hasher.user(&user);
+        attacher.attach(user.account, user.decode()?);
+        Ok(())
+    })?;
+    attacher.finish();
+    Ok(())
 }
 
 fn load_plans(
@@ -247,6 +275,7 @@ fn load_plans(
         "SELECT name, billing, licenses, limits, display_name, managed_by,
                 archived_at IS NOT NULL
          FROM service_plans ORDER BY name",
+        Rows::All,
         |row| {
             let read = || -> std::result::Result<PlanRow<'_>, postgres::Error> {
                 Ok(PlanRow {
@@ -268,13 +297,40 @@ fn load_plans(
     Ok(plans)
 }
 
-/// Reads everything in three queries, in the caller's transaction.
-fn load(client: &mut impl GenericClient) -> Result<Loaded> {
+/// Reads everything (or the named nodes, all plans) in three queries, in the
+/// caller's transaction.
+fn load(client: &mut impl GenericClient, rows: Rows<'_>) -> Result<Loaded> {
     let mut hasher = Fingerprinter::new();
     let plans = load_plans(client, &mut hasher)?;
-    let nodes = load_accounts(client, &mut hasher)?;
-    let users = load_users(client, &mut hasher)?;
-    Ok(batch::assemble(nodes, plans, users, hasher.finish()))
+    let nodes = load_accounts(client, rows, &mut hasher)?;
+    let mut loaded = batch::assemble(nodes, plans);
+    load_users(
+        client,
+        rows,
+        &mut hasher,
+        &mut loaded.snapshot.hierarchy.nodes,
+    )?;
+    loaded.snapshot.fingerprint = hasher.finish();
+    Ok(loaded)
+}
+
+/// What an apply needs of the live state. When the snapshot was handed out (its
+/// fingerprint is `handed_out`), only the rows the plan names are read again (see
+/// [`batch::touched`]): the writer lock, held since `begin`, kept that state.
+fn load_for_apply(
+    client: &mut impl GenericClient,
+    handed_out: Option<String>,
+    plan: &Plan,
+) -> Result<Loaded> {
+    Ok(match handed_out {
+        None => load(client, Rows::All)?,
+        Some(fingerprint) => {
+            let names = batch::touched(plan);
+            let mut loaded = load(client, Rows::Named(&names))?;
+            loaded.snapshot.fingerprint = fingerprint;
+            loaded
+        }
+    })
 }
 
 impl Store for PostgresStore {
@@ -286,7 +342,7 @@ impl Store for PostgresStore {
             .read_only(true)
             .start()
             .map_err(database("begin read"))?;
-        let loaded = load(&mut transaction)?;
+        let loaded = load(&mut transaction, Rows::All)?;
         transaction.commit().map_err(database("end read"))?;
         Ok(loaded.snapshot)
     }
@@ -298,7 +354,7 @@ impl Store for PostgresStore {
             .map_err(database("take the writer lock"))?;
         Ok(Box::new(PostgresTxn {
             transaction,
-            loaded: None,
+            handed_out: None,
         }))
     }
 
@@ -376,28 +432,23 @@ impl Store for PostgresStore {
 /// A write transaction holding the advisory writer lock.
 struct PostgresTxn<'a> {
     transaction: postgres::Transaction<'a>,
-    /// The state this transaction sees, loaded once (by `snapshot` or `apply`).
-    loaded: Option<Loaded>,
+    /// The fingerprint of the snapshot handed out by `snapshot`, which is moved to the
+    /// caller rather than copied.
+    handed_out: Option<String>,
 }
 
 impl WriteTxn for PostgresTxn<'_> {
     fn snapshot(&mut self) -> Result<Snapshot> {
-        let loaded = match self.loaded.take() {
-            Some(loaded) => loaded,
-            None => load(&mut self.transaction)?,
-        };
-        let snapshot = loaded.snapshot.clone();
-        self.loaded = Some(loaded);
-        Ok(snapshot)
+        let loaded = load(&mut self.transaction, Rows::All)?;
+        self.handed_out = Some(loaded.snapshot.fingerprint.clone());
+        Ok(loaded.snapshot)
     }
 
     fn apply(&mut self, plan: &Plan, context: &ApplyContext) -> Result<ApplyReport> {
         let transaction = &mut self.transaction;
         // Taken out: what this transaction sees changes with the writes.
-        let loaded = match self.loaded.take() {
-            Some(loaded) => loaded,
-            None => load(transaction)?,
-        };
+        let handed_out = self.handed_out.take();
+        let loaded = load_for_apply(transaction, handed_out, plan)?;
         batch::check_fingerprint(plan, &loaded)?;
         let first_number =
             write::allocate_numbers(transaction, batch::numbers_needed(plan, &loaded))?;

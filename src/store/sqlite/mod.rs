@@ -12,14 +12,14 @@ use std::time::Duration;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::model::{Node, ServicePlan, User};
+use crate::model::{Node, ServicePlan};
 use crate::plan::Plan;
 
 mod write;
 
 use super::batch::{self, Batch, Loaded};
 use super::migrations::{self, Migrated};
-use super::rows::{AccountRow, Fingerprinter, PlanRow, UserRow};
+use super::rows::{AccountRow, Fingerprinter, PlanRow, UserAttacher, UserRow};
 use super::{
     ApplyContext, ApplyReport, AuditRecord, Result, Snapshot, Store, StoreError, UsageRow,
     WriteTxn, redact,
@@ -160,20 +160,55 @@ fn flag(value: ValueRef<'_>) -> rusqlite::Result<bool> {
     Ok(value.as_i64()? != 0)
 }
 
-fn load_accounts(connection: &Connection, hasher: &mut Fingerprinter) -> Result<Vec<Node>> {
+/// Which rows a load reads: all of them (a snapshot), or those of some node names
+/// (an apply after the snapshot was handed out).
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    All,
+    Named(&'a str),
+}
+
+impl Rows<'_> {
+    /// The WHERE clause limiting `column` to the named rows (a JSON array bound as ?1).
+    fn filter(self, column: &str) -> String {
+        match self {
+            Rows::All => String::new(),
+            Rows::Named(_) => format!("WHERE {column} IN (SELECT value FROM json_each(?1))"),
+        }
+    }
+
+    fn query<'s>(
+        self,
+        statement: &'s mut rusqlite::Statement<'_>,
+    ) -> rusqlite::Result<rusqlite::Rows<'s>> {
+        match self {
+            Rows::All => statement.query([]),
+            Rows::Named(names) => statement.query([names]),
+        }
+    }
+}
+
+fn load_accounts(
+    connection: &Connection,
+    rows: Rows<'_>,
+    hasher: &mut Fingerprinter,
+) -> Result<Vec<Node>> {
     hasher.table("accounts");
     let mut statement = connection
-        .prepare(
+        .prepare_cached(&format!(
             "SELECT name, node_type, display_name, parent, account_number, active,
                     customer_type, reseller, plan, address, contact, services, settings,
                     locked_settings, effective_active, effective_services,
                     effective_settings, effective_locked_settings, managed_by,
                     archived_at IS NOT NULL
-             FROM accounts ORDER BY name",
-        )
+             FROM accounts {} ORDER BY name",
+            rows.filter("name")
+        ))
         .map_err(database("read accounts"))?;
     let mut result = Vec::new();
-    let mut cursor = statement.query([]).map_err(database("read accounts"))?;
+    let mut cursor = rows
+        .query(&mut statement)
+        .map_err(database("read accounts"))?;
     while let Some(row) = cursor.next().map_err(database("read accounts"))? {
         let get = |index: usize| row.get_ref(index);
         let read = || -> rusqlite::Result<AccountRow<'_>> {
@@ -207,16 +242,23 @@ fn load_accounts(connection: &Connection, hasher: &mut Fingerprinter) -> Result<
     Ok(result)
 }
 
-fn load_users(connection: &Connection, hasher: &mut Fingerprinter) -> Result<Vec<(String, User)>> {
+/// Streams the users into the (sorted) nodes they belong to.
+fn load_users(
+    connection: &Connection,
+    rows: Rows<'_>,
+    hasher: &mut Fingerprinter,
+    nodes: &mut [Node],
+) -> Result<()> {
     hasher.table("users");
     let mut statement = connection
-        .prepare(
+        .prepare_cached(&format!(
             "SELECT account, email, position, name, role, language, timezone
-             FROM users ORDER BY account, position, email",
-        )
+             FROM users {} ORDER BY account, position, email",
+            rows.filter("account")
+        ))
         .map_err(database("read users"))?;
-    let mut result = Vec::new();
-    let mut cursor = statement.query([]).map_err(database("read users"))?;
+    let mut attacher = UserAttacher::new(nodes);
+    let mut cursor = rows.query(&mut statement).map_err(database("read users"))?;
     while let Some(row) = cursor.next().map_err(database("read users"))? {
         let get = |index: usize| row.get_ref(index);
         let read = || -> rusqlite::Result<UserRow<'_>> {
@@ -232,15 +274,16 @@ fn load_users(connection: &Connection, hasher: &mut Fingerprinter) -> Result<Vec
         };
         let user = read().map_err(database("read users"))?;
         hasher.user(&user);
-        result.push((user.account.to_string(), user.decode()?));
+        attacher.attach(user.account, user.decode()?);
     }
-    Ok(result)
+    attacher.finish();
+    Ok(())
 }
 
 fn load_plans(connection: &Connection, hasher: &mut Fingerprinter) -> Result<Vec<ServicePlan>> {
     hasher.table("service_plans");
     let mut statement = connection
-        .prepare(
+        .prepare_cached(
             "SELECT name, billing, licenses, limits, display_name, managed_by,
                     archived_at IS NOT NULL
              FROM service_plans ORDER BY name",
@@ -270,13 +313,40 @@ fn load_plans(connection: &Connection, hasher: &mut Fingerprinter) -> Result<Vec
     Ok(result)
 }
 
-/// Reads everything in three queries. Callers hold a transaction so the three agree.
-fn load(connection: &Connection) -> Result<Loaded> {
+/// Reads everything (or the named nodes, all plans) in three queries. Callers hold a
+/// transaction so the three agree.
+fn load(connection: &Connection, rows: Rows<'_>) -> Result<Loaded> {
     let mut hasher = Fingerprinter::new();
     let plans = load_plans(connection, &mut hasher)?;
-    let nodes = load_accounts(connection, &mut hasher)?;
-    let users = load_users(connection, &mut hasher)?;
-    Ok(batch::assemble(nodes, plans, users, hasher.finish()))
+    let nodes = load_accounts(connection, rows, &mut hasher)?;
+    let mut loaded = batch::assemble(nodes, plans);
+    load_users(
+        connection,
+        rows,
+        &mut hasher,
+        &mut loaded.snapshot.hierarchy.nodes,
+    )?;
+    loaded.snapshot.fingerprint = hasher.finish();
+    Ok(loaded)
+}
+
+/// What an apply needs of the live state. When the snapshot was handed out (its
+/// fingerprint is `handed_out`), only the rows the plan names are read again (see
+/// [`batch::touched`]): the writer lock, held since `begin`, kept that state.
+fn load_for_apply(
+    connection: &Connection,
+    handed_out: Option<String>,
+    plan: &Plan,
+) -> Result<Loaded> {
+    Ok(match handed_out {
+        None => load(connection, Rows::All)?,
+        Some(fingerprint) => {
+            let names = super::rows::to_json(&batch::touched(plan))?;
+            let mut loaded = load(connection, Rows::Named(&names))?;
+            loaded.snapshot.fingerprint = fingerprint;
+            loaded
+        }
+    })
 }
 
 impl Store for SqliteStore {
@@ -286,7 +356,7 @@ impl Store for SqliteStore {
             .connection
             .transaction_with_behavior(TransactionBehavior::Deferred)
             .map_err(database("begin read"))?;
-        let loaded = load(&transaction)?;
+        let loaded = load(&transaction, Rows::All)?;
         transaction.commit().map_err(database("end read"))?;
         Ok(loaded.snapshot)
     }
@@ -298,7 +368,7 @@ impl Store for SqliteStore {
             .map_err(database("take the writer lock (BEGIN IMMEDIATE)"))?;
         Ok(Box::new(SqliteTxn {
             transaction,
-            loaded: None,
+            handed_out: None,
         }))
     }
 
@@ -379,27 +449,22 @@ impl Store for SqliteStore {
 /// A write transaction: `BEGIN IMMEDIATE` is the single-writer lock.
 struct SqliteTxn<'a> {
     transaction: rusqlite::Transaction<'a>,
-    /// The state this transaction sees, loaded once (by `snapshot` or `apply`).
-    loaded: Option<Loaded>,
+    /// The fingerprint of the snapshot handed out by `snapshot`, which is moved to the
+    /// caller rather than copied.
+    handed_out: Option<String>,
 }
 
 impl WriteTxn for SqliteTxn<'_> {
     fn snapshot(&mut self) -> Result<Snapshot> {
-        let loaded = match self.loaded.take() {
-            Some(loaded) => loaded,
-            None => load(&self.transaction)?,
-        };
-        let snapshot = loaded.snapshot.clone();
-        self.loaded = Some(loaded);
-        Ok(snapshot)
+        let loaded = load(&self.transaction, Rows::All)?;
+        self.handed_out = Some(loaded.snapshot.fingerprint.clone());
+        Ok(loaded.snapshot)
     }
 
     fn apply(&mut self, plan: &Plan, context: &ApplyContext) -> Result<ApplyReport> {
         // Taken out: what this transaction sees changes with the writes.
-        let loaded = match self.loaded.take() {
-            Some(loaded) => loaded,
-            None => load(&self.transaction)?,
-        };
+        let handed_out = self.handed_out.take();
+        let loaded = load_for_apply(&self.transaction, handed_out, plan)?;
         write_plan(&self.transaction, plan, &loaded, context)
     }
 

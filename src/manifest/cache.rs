@@ -1,0 +1,399 @@
+//! The parse cache: a file whose bytes were parsed before is never parsed again.
+//!
+//! ```text
+//! bytes ─ blake3(build identity + bytes) ─> key ─┬─ <dir>/parsed/<key>: decode (hit)
+//!                                                └─ miss: UTF-8, parse_file, write entry
+//! ```
+//!
+//! The key is a hash of the file's exact bytes, so a changed byte is always a miss. It
+//! also covers the canopy version, [`FORMAT`] and the source text of the parser and of
+//! the locked dependencies ([`PARSER_SOURCES`]), so entries written by another parser
+//! are never read: a development build that changes how a file parses cannot see
+//! stale entries either, while builds of the same code share them.
+//! Only [`ParsedFile`]s without errors are stored, so that a file with errors is
+//! always parsed afresh and reported exactly as without a cache; a hit therefore
+//! skips even the UTF-8 check, which those bytes passed when they were stored.
+//!
+//! An entry is a small header (magic, format, key, payload length and payload hash)
+//! followed by the MessagePack encoding of the [`ParsedFile`] (self-describing, so that
+//! settings, which are `serde_json::Value`s, round-trip). An entry that is missing,
+//! truncated, corrupt or of another format is ignored and the file is parsed; it is
+//! never an error. Entries are written to a temporary file and renamed into place, so
+//! concurrent canopy processes only ever see whole entries (two writers of one key
+//! write the same bytes). Failing to write (a read-only directory) is logged at debug
+//! level and otherwise ignored. Nothing is ever deleted: the directory may be removed
+//! at any time. CSV files named by `usersFrom` are not cached; they are read on every
+//! load.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::diagnostic::{Problem, Severity};
+use super::input;
+use super::parse::{ParsedFile, parse_file};
+
+/// Bump when [`ParsedFile`] (or anything it holds) changes shape or meaning in a file
+/// outside [`PARSER_SOURCES`].
+pub const FORMAT: u32 = 1;
+
+/// The first bytes of every entry.
+const MAGIC: [u8; 8] = *b"canopyPC";
+/// Magic, format, key, payload length, payload hash.
+const HEADER_LENGTH: usize = 8 + 4 + 32 + 8 + 32;
+/// The sub-directory of the cache directory that holds parse entries.
+const ENTRIES: &str = "parsed";
+
+/// Where parsed files are cached, or nowhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseCache {
+    directory: Option<PathBuf>,
+}
+
+impl ParseCache {
+    /// The cache the environment asks for: off when `CANOPY_CACHE` is `off` (or `0`,
+    /// `false`, `no`), else in [`location`]'s directory.
+    pub fn from_environment() -> ParseCache {
+        let variable = |name: &str| std::env::var_os(name);
+        if is_switched_off(variable("CANOPY_CACHE")) {
+            return ParseCache::disabled();
+        }
+        ParseCache {
+            directory: location(variable),
+        }
+    }
+
+    /// A cache kept in `directory` (created when first written).
+    pub fn in_directory(directory: impl Into<PathBuf>) -> ParseCache {
+        ParseCache {
+            directory: Some(directory.into()),
+        }
+    }
+
+    /// No cache: every file is parsed.
+    pub fn disabled() -> ParseCache {
+        ParseCache { directory: None }
+    }
+
+    /// The cache directory, when caching is on.
+    pub fn directory(&self) -> Option<&Path> {
+        self.directory.as_deref()
+    }
+
+    /// The parse product of `text`: from the cache when an entry for these exact bytes
+    /// exists, parsed (and stored, when free of errors) otherwise.
+    pub fn parse(&self, text: &str) -> ParsedFile {
+        let found = self.lookup(text.as_bytes());
+        match found {
+            Lookup::Hit(parsed) => parsed,
+            Lookup::Miss(pending) => self.parse_and_store(text, pending),
+        }
+    }
+
+    /// The parse product of a file's bytes. Bytes seen before are not even checked
+    /// for UTF-8 (only error-free parses are stored); new ones are made text with
+    /// [`input::into_text`], whose problem is returned when they are not.
+    pub fn parse_bytes(&self, bytes: Vec<u8>) -> Result<ParsedFile, Problem> {
+        match self.lookup(&bytes) {
+            Lookup::Hit(parsed) => Ok(parsed),
+            Lookup::Miss(pending) => {
+                let text = input::into_text(bytes)?;
+                Ok(self.parse_and_store(&text, pending))
+            }
+        }
+    }
+
+    fn lookup(&self, bytes: &[u8]) -> Lookup {
+        let Some(directory) = &self.directory else {
+            return Lookup::Miss(None);
+        };
+        let key = Key::of(bytes);
+        let entries = directory.join(ENTRIES);
+        let path = entries.join(key.hex());
+        match read_entry(&path, &key) {
+            Some(parsed) => Lookup::Hit(parsed),
+            None => Lookup::Miss(Some(Pending { entries, path, key })),
+        }
+    }
+
+    fn parse_and_store(&self, text: &str, pending: Option<Pending>) -> ParsedFile {
+        let parsed = parse_file(text);
+        let has_errors = parsed
+            .problems
+            .iter()
+            .any(|problem| problem.severity == Severity::Error);
+        if let Some(pending) = pending
+            && !has_errors
+        {
+            write_entry(&pending, &parsed);
+        }
+        parsed
+    }
+}
+
+/// The answer of a lookup: the cached product, or where to store a new one (`None`
+/// when the cache is off).
+enum Lookup {
+    Hit(ParsedFile),
+    Miss(Option<Pending>),
+}
+
+/// Where the entry of a missed key goes.
+struct Pending {
+    entries: PathBuf,
+    path: PathBuf,
+    key: Key,
+}
+
+/// The cache directory: `$CANOPY_CACHE_DIR`, else `$XDG_CACHE_HOME/canopy`, else
+/// `$HOME/.cache/canopy`; `None` when none of them is set (empty counts as unset).
+pub fn location(variable: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let set = |name: &str| variable(name).filter(|value| !value.is_empty());
+    if let Some(directory) = set("CANOPY_CACHE_DIR") {
+        return Some(PathBuf::from(directory));
+    }
+    if let Some(cache_home) = set("XDG_CACHE_HOME") {
+        return Some(Path::new(&cache_home).join("canopy"));
+    }
+    set("HOME").map(|home| Path::new(&home).join(".cache").join("canopy"))
+}
+
+fn is_switched_off(value: Option<OsString>) -> bool {
+    value
+        .and_then(|value| value.into_string().ok())
+        .is_some_and(|value| {
+            matches!(
+                value.trim().to_ascii_lowercase().as_str(),
+                "off" | "0" | "false" | "no"
+            )
+        })
+}
+
+/// The cache key of one text: the hash of the build identity and the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key([u8; 32]);
+
+impl Key {
+    fn of(bytes: &[u8]) -> Key {
+        let mut hasher = build_identity().clone();
+        hasher.update(bytes);
+        Key(*hasher.finalize().as_bytes())
+    }
+
+    fn hex(&self) -> String {
+        blake3::Hash::from_bytes(self.0).to_hex().to_string()
+    }
+}
+
+/// The source of everything that decides what bytes parse to: the parser, the
+/// resource types and their serde attributes, the diagnostics, this cache's encoding,
+/// and the locked versions of the dependencies (serde_yaml, k8s-openapi, rmp-serde).
+/// Any edit to them is a new cache identity, so no build ever reads an entry that
+/// another parser wrote, while every build of the same code (canopy, canopy-bench, a
+/// rebuild) shares the entries.
+const PARSER_SOURCES: [&str; 8] = [
+    include_str!("parse.rs"),
+    include_str!("guard.rs"),
+    include_str!("input.rs"),
+    include_str!("types.rs"),
+    include_str!("tree.rs"),
+    include_str!("diagnostic.rs"),
+    include_str!("cache.rs"),
+    include_str!("../../Cargo.lock"),
+];
+
+/// A hasher already fed with what identifies this parser, computed once per process.
+fn build_identity() -> &'static blake3::Hasher {
+    static IDENTITY: OnceLock<blake3::Hasher> = OnceLock::new();
+    IDENTITY.get_or_init(|| {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"canopy parse cache\0");
+        hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+        hasher.update(&FORMAT.to_le_bytes());
+        for source in PARSER_SOURCES {
+            hasher.update(&(source.len() as u64).to_le_bytes());
+            hasher.update(source.as_bytes());
+        }
+        hasher
+    })
+}
+
+/// The entry at `path` if it is whole, of this format, for this key and decodes.
+fn read_entry(path: &Path, key: &Key) -> Option<ParsedFile> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(error) => {
+            tracing::debug!("parse cache: cannot read {}: {error}", path.display());
+            return None;
+        }
+    };
+    let parsed = decode_entry(&bytes, key);
+    if parsed.is_none() {
+        tracing::debug!("parse cache: ignoring damaged entry {}", path.display());
+    }
+    parsed
+}
+
+fn decode_entry(bytes: &[u8], key: &Key) -> Option<ParsedFile> {
+    let (header, payload) = bytes.split_at_checked(HEADER_LENGTH)?;
+    let (magic, rest) = header.split_at(8);
+    let (format, rest) = rest.split_at(4);
+    let (entry_key, rest) = rest.split_at(32);
+    let (length, hash) = rest.split_at(8);
+    let length = u64::from_le_bytes(length.try_into().ok()?);
+    let intact = magic == MAGIC
+        && format == FORMAT.to_le_bytes()
+        && entry_key == key.0
+        && u64::try_from(payload.len()).ok()? == length
+        && blake3::hash(payload).as_bytes() == hash;
+    if !intact {
+        return None;
+    }
+    rmp_serde::from_slice(payload).ok()
+}
+
+fn encode_entry(key: &Key, parsed: &ParsedFile) -> Result<Vec<u8>, rmp_serde::encode::Error> {
+    // Named fields: the resource types skip absent fields, which only a map encoding
+    // can represent.
+    let payload = rmp_serde::to_vec_named(parsed)?;
+    let mut bytes = Vec::with_capacity(HEADER_LENGTH + payload.len());
+    bytes.extend_from_slice(&MAGIC);
+    bytes.extend_from_slice(&FORMAT.to_le_bytes());
+    bytes.extend_from_slice(&key.0);
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(blake3::hash(&payload).as_bytes());
+    bytes.extend_from_slice(&payload);
+    Ok(bytes)
+}
+
+/// Stores an entry; any failure is logged at debug level and otherwise ignored.
+fn write_entry(pending: &Pending, parsed: &ParsedFile) {
+    let Pending { entries, path, key } = pending;
+    let bytes = match encode_entry(key, parsed) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::debug!("parse cache: cannot encode an entry: {error}");
+            return;
+        }
+    };
+    if let Err(error) = write_atomically(entries, path, &bytes) {
+        tracing::debug!("parse cache: cannot write {}: {error}", path.display());
+    }
+}
+
+/// Writes a temporary file next to `path` and renames it into place, so that readers
+/// see the whole entry or none. No fsync: an entry damaged by a crash is ignored.
+fn write_atomically(entries: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let file_name = path.file_name().map(|name| name.to_string_lossy());
+    let temporary = entries.join(format!(
+        ".{}.{}.{}.tmp",
+        file_name.unwrap_or_default(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+    ));
+    let create = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+    };
+    let mut file = match create() {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(entries)?;
+            create()?
+        }
+        Err(error) => return Err(error),
+    };
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| fs::rename(&temporary, path));
+    if written.is_err() {
+        // Best effort: a leftover temporary file is harmless, only untidy.
+        let _ = fs::remove_file(&temporary);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn variables<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| OsString::from(value))
+        }
+    }
+
+    #[rstest::rstest]
+    #[case(&[("CANOPY_CACHE_DIR", "/c"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")], Some("/c"))]
+    #[case(&[("CANOPY_CACHE_DIR", ""), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")], Some("/x/canopy"))]
+    #[case(&[("HOME", "/h")], Some("/h/.cache/canopy"))]
+    #[case(&[], None)]
+    fn the_cache_directory_follows_the_environment(
+        #[case] pairs: &[(&str, &str)],
+        #[case] expected: Option<&str>,
+    ) {
+        assert_eq!(location(variables(pairs)), expected.map(PathBuf::from));
+    }
+
+    #[rstest::rstest]
+    #[case(Some("off"), true)]
+    #[case(Some("OFF"), true)]
+    #[case(Some("0"), true)]
+    #[case(Some("on"), false)]
+    #[case(None, false)]
+    fn canopy_cache_off_switches_the_cache_off(#[case] value: Option<&str>, #[case] off: bool) {
+        assert_eq!(is_switched_off(value.map(OsString::from)), off);
+    }
+
+    const MANIFEST: &str = "apiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata: {name: acme}\nspec:\n  type: partner\n  settings: {retention: 30, ratio: 0.5, nested: {list: [1, -2, null, true, x]}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n";
+
+    #[test]
+    fn an_entry_decodes_to_the_parse_product_it_encodes() {
+        let parsed = parse_file(MANIFEST);
+        assert_eq!(parsed.resources.len(), 1);
+        assert_eq!(parsed.problems.len(), 1, "the skipped ConfigMap note");
+        let key = Key::of(MANIFEST.as_bytes());
+        let bytes = encode_entry(&key, &parsed).unwrap();
+        assert_eq!(decode_entry(&bytes, &key), Some(parsed));
+    }
+
+    #[test]
+    fn a_damaged_entry_decodes_to_nothing() {
+        let key = Key::of(MANIFEST.as_bytes());
+        let bytes = encode_entry(&key, &parse_file(MANIFEST)).unwrap();
+        let last = bytes.len() - 1;
+        let mut flipped = bytes.clone();
+        flipped[last] ^= 1;
+        let mut other_format = bytes.clone();
+        other_format[8] ^= 1;
+        for damaged in [
+            &bytes[..last],
+            &bytes[..HEADER_LENGTH - 1],
+            &[][..],
+            &flipped[..],
+            &other_format[..],
+        ] {
+            assert_eq!(decode_entry(damaged, &key), None);
+        }
+        assert_eq!(decode_entry(&bytes, &Key::of(b"another text")), None);
+    }
+
+    #[test]
+    fn a_changed_byte_is_another_key() {
+        assert_ne!(
+            Key::of(MANIFEST.as_bytes()),
+            Key::of(MANIFEST.replace("acme", "acmf").as_bytes())
+        );
+        assert_eq!(Key::of(MANIFEST.as_bytes()), Key::of(MANIFEST.as_bytes()));
+    }
+}
