@@ -158,8 +158,13 @@ impl PlanError {
     }
 }
 
-/// Formats the problem list: one line for a single problem, a counted list otherwise.
+/// Formats the problem list: one line for a single problem, a counted list otherwise,
+/// cut at [`SHOWN_PROBLEMS`] so that a wholesale mistake (say, the wrong `--source` on
+/// 100k accounts) stays readable; `PlanError::problems` still holds every one.
 struct Rejected<'a>(&'a [Problem]);
+
+/// How many problems the message lists before it only counts the rest.
+pub const SHOWN_PROBLEMS: usize = 50;
 
 impl fmt::Display for Rejected<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -167,11 +172,52 @@ impl fmt::Display for Rejected<'_> {
             [single] => write!(f, "cannot plan: {single}"),
             problems => {
                 write!(f, "cannot plan: {} problems", problems.len())?;
-                for problem in problems {
+                for problem in problems.iter().take(SHOWN_PROBLEMS) {
                     write!(f, "\n  - {problem}")?;
+                }
+                if problems.len() > SHOWN_PROBLEMS {
+                    write!(f, "\n  … and {} more", problems.len() - SHOWN_PROBLEMS)?;
                 }
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unmanaged(count: usize) -> PlanError {
+        PlanError::Rejected(
+            (0..count)
+                .map(|index| Problem::ExistsUnmanaged {
+                    kind: Kind::Account,
+                    name: format!("account-{index}"),
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_long_problem_list_is_cut_and_counted() {
+        let message = unmanaged(SHOWN_PROBLEMS + 10).to_string();
+        assert!(message.starts_with("cannot plan: 60 problems"), "{message}");
+        assert_eq!(
+            message
+                .lines()
+                .filter(|line| line.starts_with("  - "))
+                .count(),
+            SHOWN_PROBLEMS
+        );
+        assert!(message.ends_with("… and 10 more"), "{message}");
+        assert_eq!(unmanaged(SHOWN_PROBLEMS + 10).problems().len(), 60);
+    }
+
+    #[test]
+    fn a_short_problem_list_is_shown_whole() {
+        let message = unmanaged(3).to_string();
+        assert_eq!(message.lines().count(), 4, "{message}");
+        assert!(!message.contains("more"));
     }
 }
