@@ -126,7 +126,9 @@ pub trait Store: Send {
 /// A write transaction under the single-writer lock. Dropping it without `commit`
 /// rolls everything back.
 pub trait WriteTxn {
-    /// The live state as this transaction sees it.
+    /// The live state as this transaction sees it, read on each call and handed over
+    /// (the transaction keeps no copy: a following `apply` re-reads only the rows its
+    /// plan names, under the lock it holds).
     fn snapshot(&mut self) -> Result<Snapshot>;
     /// Writes a plan's `writes` and one audit row per change. Refuses with
     /// [`StoreError::StalePlan`] when `plan.base_fingerprint` is not the fingerprint of
