@@ -9,7 +9,6 @@
 //! ```
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use canopy::model::Hierarchy;
@@ -263,14 +262,16 @@ fn measure_noop(bench: &mut Bench<'_>, live: &Snapshot, desired: &Hierarchy) -> 
 }
 
 fn measure_binary_plan(bench: &mut Bench<'_>) -> anyhow::Result<()> {
-    let run = child::run(
-        Command::new(bench.canopy_binary)
-            .arg("plan")
-            .arg(&bench.prepared.base_directory)
-            .args(["--database-url", &bench.databases.canopy])
-            .args(["--source", SOURCE, "--detailed-exitcode"])
-            .env("NO_COLOR", "1"),
-    )?;
+    let args: Vec<std::ffi::OsString> = vec![
+        "plan".into(),
+        bench.prepared.base_directory.clone().into(),
+        "--database-url".into(),
+        bench.databases.canopy.clone().into(),
+        "--source".into(),
+        SOURCE.into(),
+        "--detailed-exitcode".into(),
+    ];
+    let run = child::run_isolated(bench.canopy_binary, &args)?;
     let stderr: String = run.stderr.chars().take(300).collect();
     let succeeded = run.exit_code == Some(0);
     bench.check(

@@ -2,7 +2,9 @@
 //! (`wait4`'s resource usage of that one child), with its output kept in files so a
 //! large output cannot block it on a full pipe.
 
+use std::ffi::OsString;
 use std::io::{Read, Seek};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,6 +45,59 @@ pub fn run(command: &mut Command) -> anyhow::Result<ChildRun> {
         stdout: read_back(&mut stdout)?,
         stderr: read_back(&mut stderr)?,
     })
+}
+
+/// What `canopy-bench measure` prints of the program it ran.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Measured {
+    wall_seconds: f64,
+    peak_rss_bytes: u64,
+    exit_code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `program args` through `canopy-bench measure`, a fresh and small process, and
+/// returns the program's own figures. A child started straight from this (large)
+/// process would report this process's resident set as its peak: Linux carries the
+/// parent's RSS high-water mark into a vfork/fork child and keeps it across `exec`.
+pub fn run_isolated(program: &Path, args: &[OsString]) -> anyhow::Result<ChildRun> {
+    let this = std::env::current_exe().context("the path of canopy-bench")?;
+    let outer = run(Command::new(this)
+        .arg("measure")
+        .arg("--")
+        .arg(program)
+        .args(args))?;
+    if outer.exit_code != Some(0) {
+        bail!("canopy-bench measure failed: {}", outer.stderr.trim());
+    }
+    let measured: Measured =
+        serde_json::from_str(&outer.stdout).context("reading canopy-bench measure's report")?;
+    Ok(ChildRun {
+        wall: Duration::from_secs_f64(measured.wall_seconds),
+        peak_rss_bytes: measured.peak_rss_bytes,
+        exit_code: measured.exit_code,
+        stdout: measured.stdout,
+        stderr: measured.stderr,
+    })
+}
+
+/// The `measure` subcommand: runs `command` (program and arguments) and returns its
+/// figures as JSON.
+pub fn measure(command: &[OsString]) -> anyhow::Result<String> {
+    let [program, args @ ..] = command else {
+        bail!("measure needs a program to run");
+    };
+    let run = run(Command::new(program).args(args))?;
+    let measured = Measured {
+        wall_seconds: run.wall.as_secs_f64(),
+        peak_rss_bytes: run.peak_rss_bytes,
+        exit_code: run.exit_code,
+        stdout: run.stdout,
+        stderr: run.stderr,
+    };
+    Ok(serde_json::to_string(&measured)?)
 }
 
 /// Reaps one child and returns its wait status and resource usage. `std::process`

@@ -67,6 +67,13 @@ enum Command {
     /// runs this in a fresh process).
     #[command(hide = true)]
     Load { directory: PathBuf },
+    /// Run a program and print its wall time and peak RSS as JSON. The plan figure runs
+    /// `canopy` through this small, fresh process (see `child::run_isolated`).
+    #[command(hide = true)]
+    Measure {
+        #[arg(last = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -127,6 +134,10 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 eprintln!("{} checks failed", report.failed_checks());
                 ExitCode::FAILURE
             })
+        }
+        Command::Measure { command } => {
+            println!("{}", child::measure(&command)?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Load { directory } => {
             let (time, loaded) = timing::once(|| workload::load(&directory, None))?;
