@@ -1,6 +1,7 @@
 //! End-to-end scenarios with the real `canopy` binary on a copy of the realistic
 //! example, on SQLite and on a real PostgreSQL (`sqlite::NAME`, `postgres::NAME`).
 
+#[macro_use]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -9,15 +10,8 @@ use assert_cmd::Command;
 use serde_json::Value;
 use support::{Backend, TestDb};
 
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $test() { super::$test(super::Workspace::new(super::Backend::Sqlite)); })*
-        }
-        mod postgres {
-            $(#[test] fn $test() { super::$test(super::Workspace::new(super::Backend::Postgres)); })*
-        }
-    };
+fn fixture(backend: Backend) -> Workspace {
+    Workspace::new(backend)
 }
 
 on_both_backends!(
@@ -133,7 +127,7 @@ fn changes<'a>(plan: &'a Value, op: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn applying_twice_is_a_no_op_the_second_time(workspace: Workspace) {
+fn applying_twice_is_a_no_op_the_second_time(workspace: &Workspace) {
     let (code, stdout, _) = workspace.run(&["plan", "manifests", "--detailed-exitcode"]);
     assert_eq!(code, 2, "changes are pending before the first apply");
     assert!(stdout.contains("to create"), "{stdout}");
@@ -147,7 +141,7 @@ fn applying_twice_is_a_no_op_the_second_time(workspace: Workspace) {
 
 const NORDIC_CUSTOMERS: [&str; 4] = ["acme-eu", "fika-cafe", "fjord-fisk", "fjord-it"];
 
-fn deactivating_a_partner_cascades_and_reactivating_restores(workspace: Workspace) {
+fn deactivating_a_partner_cascades_and_reactivating_restores(workspace: &Workspace) {
     workspace.apply();
     workspace.edit(
         "holding.yaml",
@@ -190,7 +184,7 @@ fn deactivating_a_partner_cascades_and_reactivating_restores(workspace: Workspac
     assert_eq!(workspace.object("fjord-bygg")["effectiveActive"], false);
 }
 
-fn ungrouping_and_grouping_keep_the_account_number(workspace: Workspace) {
+fn ungrouping_and_grouping_keep_the_account_number(workspace: &Workspace) {
     workspace.apply();
     let number = workspace.object("fika-cafe")["accountNumber"].clone();
     assert!(number.is_i64());
@@ -230,7 +224,7 @@ fn ungrouping_and_grouping_keep_the_account_number(workspace: Workspace) {
     assert_eq!(workspace.object("fika-cafe")["accountNumber"], number);
 }
 
-fn changing_a_customer_groups_plan_is_one_change_plan(workspace: Workspace) {
+fn changing_a_customer_groups_plan_is_one_change_plan(workspace: &Workspace) {
     workspace.apply();
     workspace.edit("nordic.yaml", "plan: smb-pooled", "plan: standard");
     let plan = workspace.plan_json(&[]);
@@ -248,7 +242,7 @@ fn changing_a_customer_groups_plan_is_one_change_plan(workspace: Workspace) {
     assert_eq!(workspace.object("nordic-smb")["plan"], "standard");
 }
 
-fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused(workspace: Workspace) {
+fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused(workspace: &Workspace) {
     workspace.apply();
     workspace.edit(
         "nordic.yaml",
@@ -291,7 +285,7 @@ fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused(workspace: Workspace)
     assert_eq!(workspace.get(), before, "a refused plan writes nothing");
 }
 
-fn apply_without_yes_and_without_a_terminal_writes_nothing(workspace: Workspace) {
+fn apply_without_yes_and_without_a_terminal_writes_nothing(workspace: &Workspace) {
     let output = workspace
         .canopy(&["apply", "manifests"])
         .write_stdin("yes\n")
@@ -303,7 +297,7 @@ fn apply_without_yes_and_without_a_terminal_writes_nothing(workspace: Workspace)
     assert_eq!(workspace.get(), Vec::<Value>::new());
 }
 
-fn export_then_plan_shows_no_changes(workspace: Workspace) {
+fn export_then_plan_shows_no_changes(workspace: &Workspace) {
     workspace.apply();
     workspace
         .canopy(&["export", "--out", "exported"])
@@ -314,7 +308,7 @@ fn export_then_plan_shows_no_changes(workspace: Workspace) {
     assert!(stdout.contains("No changes."), "{stdout}");
 }
 
-fn an_unmanaged_account_is_adopted_only_with_the_annotation(workspace: Workspace) {
+fn an_unmanaged_account_is_adopted_only_with_the_annotation(workspace: &Workspace) {
     workspace.apply();
     workspace
         .db
@@ -343,7 +337,7 @@ fn an_unmanaged_account_is_adopted_only_with_the_annotation(workspace: Workspace
     assert_eq!(workspace.object("globex")["managedBy"], "default");
 }
 
-fn orphans_are_listed_and_pruned_only_within_the_guard(workspace: Workspace) {
+fn orphans_are_listed_and_pruned_only_within_the_guard(workspace: &Workspace) {
     workspace.apply();
     let numbers: Vec<Value> = ["globex", "globex-finance"]
         .iter()
@@ -391,7 +385,7 @@ fn orphans_are_listed_and_pruned_only_within_the_guard(workspace: Workspace) {
     assert_eq!(restored, numbers, "a restored account keeps its number");
 }
 
-fn an_empty_directory_prunes_nothing(workspace: Workspace) {
+fn an_empty_directory_prunes_nothing(workspace: &Workspace) {
     workspace.apply();
     let before = workspace.get();
     std::fs::create_dir_all(workspace.directory.path().join("empty")).expect("mkdir");
@@ -401,7 +395,7 @@ fn an_empty_directory_prunes_nothing(workspace: Workspace) {
     assert_eq!(workspace.get(), before);
 }
 
-fn a_scoped_run_refuses_changes_outside_its_subtree(workspace: Workspace) {
+fn a_scoped_run_refuses_changes_outside_its_subtree(workspace: &Workspace) {
     workspace.apply();
     let (code, _, stderr) = workspace.run(&["plan", "manifests", "--scope", "partner-nordic"]);
     assert_eq!(code, 1, "the whole tree is outside a partner's scope");

@@ -2,6 +2,7 @@
 //! SQLite and on a real PostgreSQL by `on_both_backends!` (`sqlite::NAME` and
 //! `postgres::NAME`). Plans are built by hand: the store is tested without the planner.
 
+#[macro_use]
 mod support;
 
 use canopy::model::{Kind, Role};
@@ -10,15 +11,8 @@ use canopy::store::{ApplyContext, ApplyReport, Store, StoreError, UsageRow};
 use support::fixtures::{self, SOURCE, change, create_all, example, node, node_writes};
 use support::{Backend, TestDb};
 
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $test() { super::$test(&super::TestDb::new(super::Backend::Sqlite)); })*
-        }
-        mod postgres {
-            $(#[test] fn $test() { super::$test(&super::TestDb::new(super::Backend::Postgres)); })*
-        }
-    };
+fn fixture(backend: Backend) -> TestDb {
+    TestDb::new(backend)
 }
 
 on_both_backends!(

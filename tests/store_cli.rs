@@ -1,6 +1,7 @@
 //! The real binary against real databases: `canopy get`, `canopy usage`,
 //! `canopy migrate`, and the errors a wrong database URL gives.
 
+#[macro_use]
 mod support;
 
 use assert_cmd::Command;
@@ -9,15 +10,8 @@ use predicates::prelude::*;
 use support::fixtures::{create_all, example};
 use support::{Backend, TestDb};
 
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $test() { super::$test(&super::TestDb::new(super::Backend::Sqlite)); })*
-        }
-        mod postgres {
-            $(#[test] fn $test() { super::$test(&super::TestDb::new(super::Backend::Postgres)); })*
-        }
-    };
+fn fixture(backend: Backend) -> TestDb {
+    TestDb::new(backend)
 }
 
 on_both_backends!(

@@ -4,6 +4,21 @@
 
 #![allow(dead_code)]
 
+/// Runs each named test on a fresh fixture of both backends, as `sqlite::NAME` and
+/// `postgres::NAME`: each test is `fn NAME(fixture: &F)` and the test file provides
+/// `fn fixture(backend: Backend) -> F` (a database, a workspace...).
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $test() { super::$test(&super::fixture(super::Backend::Sqlite)); })*
+        }
+        mod postgres {
+            $(#[test] fn $test() { super::$test(&super::fixture(super::Backend::Postgres)); })*
+        }
+    };
+}
+
 pub mod fixtures;
 pub mod postgres;
 
