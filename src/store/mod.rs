@@ -107,6 +107,22 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether retrying (with backoff) may succeed: the database was unreachable or
+    /// busy, as opposed to refusing what was asked (bad URL, schema too new, stale
+    /// plan, rows that do not fit the model).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Connect { .. } | StoreError::Database { .. } => true,
+            StoreError::UnsupportedUrl(_)
+            | StoreError::SchemaTooNew { .. }
+            | StoreError::StalePlan { .. }
+            | StoreError::BrokenReferences { .. }
+            | StoreError::InvalidRow { .. } => false,
+        }
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The live store of one database.
