@@ -12,14 +12,17 @@
 //! - [`plan`]: the pure diff and its renderings.
 //! - [`store`]: the live database behind one trait (SQLite, PostgreSQL).
 //! - [`cli`]: the command line.
-//! - `testing`: a throwaway PostgreSQL and generated repositories, for tests and
-//!   `canopy-bench` (hidden from the docs).
+//! - `testing`, `generate`: a throwaway PostgreSQL, generated hierarchies and
+//!   repositories, for tests and `canopy-bench` (cargo feature `testing`, on in every
+//!   test and bench build; hidden from the docs).
 
 pub mod cli;
+#[cfg(feature = "testing")]
 pub mod generate;
 pub mod manifest;
 pub mod model;
 pub mod plan;
 pub mod store;
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;

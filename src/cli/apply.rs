@@ -1,18 +1,18 @@
 //! `canopy apply`: plan and apply in one transaction, or apply a saved plan exactly.
 //!
 //! The write transaction (and with it the single-writer lock) is taken before the live
-//! snapshot is read, so nothing can change between planning and writing; a saved plan
-//! is refused unless the live state still has the fingerprint it was planned against.
+//! snapshot is read, so nothing can change between planning and writing. A saved plan
+//! is planned again inside that transaction ([`SavedPlan::replan`]) and refused unless
+//! the live state is the one it was planned against and the changes are the ones saved.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::Context;
 
-use super::plan::{SAVED_PLAN_VERSION, SavedPlan, load_manifests, plan_options, print_plan};
-use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat};
-use crate::model::Hierarchy;
-use crate::plan;
+use super::plan::{load_manifests, plan_options, print_plan};
+use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat, output};
+use crate::plan::{self, saved::SavedPlan};
 use crate::store::{self, ApplyContext};
 
 pub fn apply(
@@ -22,12 +22,18 @@ pub fn apply(
     format: PlanFormat,
     options: &PlanArgs,
 ) -> anyhow::Result<Outcome> {
-    let saved = saved_plan(paths)?;
+    let saved = saved_plan(paths, options)?;
     let mut store = store::open(&global.database_url)?;
     let mut txn = store.begin()?;
     let snapshot = txn.snapshot()?;
-    let (plan, desired) = match saved {
-        Some(saved) => (saved.plan, None),
+    // A saved plan was reviewed when it was made: that review is the confirmation.
+    let reviewed = saved.is_some();
+    let (plan, desired, revision) = match saved {
+        Some(saved) => {
+            let plan = saved.replan(&snapshot.hierarchy, &snapshot.fingerprint)?;
+            let revision = options.revision.clone().or(saved.content.revision);
+            (plan, saved.content.desired, revision)
+        }
         None => {
             let loaded = load_manifests(paths, Some(&snapshot.hierarchy))?;
             let plan = plan::diff(
@@ -35,51 +41,54 @@ pub fn apply(
                 &loaded.hierarchy,
                 &plan_options(options, snapshot.fingerprint.clone()),
             )?;
-            (plan, Some(loaded.hierarchy))
+            (plan, loaded.hierarchy, options.revision.clone())
         }
     };
-    let desired = desired.unwrap_or_else(Hierarchy::default);
     print_plan(&plan, &snapshot.hierarchy, &desired, format)?;
     if plan.is_empty() && plan.writes.is_empty() {
         return Ok(Outcome::Success);
     }
-    if !yes {
+    if !yes && !reviewed {
         confirm()?;
     }
     let context = ApplyContext {
         actor: actor(),
         source: plan.source.clone(),
-        revision: options.revision.clone(),
+        revision,
     };
     let report = txn.apply(&plan, &context)?;
     txn.commit()?;
-    eprintln!(
-        "Applied {} changes ({} accounts created).",
-        plan.changes.len(),
-        report.assigned.len()
-    );
+    output::note(&format!(
+        "Applied {} ({} created).",
+        output::count(plan.changes.len(), "change", "changes"),
+        output::count(report.assigned.len(), "account", "accounts")
+    ));
     Ok(Outcome::Success)
 }
 
-/// `Some` when the arguments name one saved plan file rather than manifests.
-fn saved_plan(paths: &[String]) -> anyhow::Result<Option<SavedPlan>> {
-    let [path] = paths else { return Ok(None) };
-    let path = Path::new(path);
-    let is_manifest = path
-        .extension()
-        .is_some_and(|ext| ext == "yaml" || ext == "yml");
-    if path.as_os_str() == "-" || is_manifest || !path.is_file() {
+/// `Some` when the arguments name a saved plan file: a file not named `*.yaml`/`*.yml`.
+/// A plan file among manifest paths is an error, not a silent skip.
+fn saved_plan(paths: &[String], options: &PlanArgs) -> anyhow::Result<Option<SavedPlan>> {
+    let is_plan_file = |path: &String| {
+        let path = Path::new(path);
+        let is_manifest = path
+            .extension()
+            .is_some_and(|ext| ext == "yaml" || ext == "yml");
+        path.as_os_str() != "-" && !is_manifest && path.is_file()
+    };
+    let Some(file) = paths.iter().find(|path| is_plan_file(path)) else {
         return Ok(None);
-    }
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let saved: SavedPlan = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a saved canopy plan", path.display()))?;
+    };
     anyhow::ensure!(
-        saved.canopy_plan_version == SAVED_PLAN_VERSION,
-        "{} is a plan of format version {}, this canopy reads version {SAVED_PLAN_VERSION}",
-        path.display(),
-        saved.canopy_plan_version
+        paths.len() == 1,
+        "`{file}` is a saved plan: apply takes one saved plan file or manifest paths, not both"
     );
+    anyhow::ensure!(
+        !options.prune && options.scope.is_none(),
+        "--prune and --scope were decided when `{file}` was planned; give them to `canopy plan`"
+    );
+    let bytes = std::fs::read(file).with_context(|| format!("reading {file}"))?;
+    let saved = SavedPlan::from_json(&bytes).with_context(|| format!("refusing {file}"))?;
     Ok(Some(saved))
 }
 
