@@ -1,9 +1,11 @@
 //! `canopy apply`: plan and apply in one transaction, or apply a saved plan exactly.
 //!
-//! The write transaction (and with it the single-writer lock) is taken before the live
-//! snapshot is read, so nothing can change between planning and writing. A saved plan
-//! is planned again inside that transaction ([`SavedPlan::replan`]) and refused unless
-//! the live state is the one it was planned against and the changes are the ones saved.
+//! The steps are those of [`crate::reconcile::Pass`]: the write transaction (and with it
+//! the single-writer lock) is taken before the live snapshot is read, so nothing can
+//! change between planning, confirming and writing; a saved plan is refused unless the
+//! live state still has the fingerprint it was planned against. A saved plan is planned
+//! again inside that transaction ([`SavedPlan::replan`]) and refused unless the changes
+//! are exactly the ones it shows.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -12,7 +14,9 @@ use anyhow::Context;
 
 use super::plan::{load_manifests, plan_options, print_plan};
 use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat, output};
-use crate::plan::{self, saved::SavedPlan};
+use crate::model::Hierarchy;
+use crate::plan::saved::SavedPlan;
+use crate::reconcile;
 use crate::store::{self, ApplyContext};
 
 pub fn apply(
@@ -24,28 +28,31 @@ pub fn apply(
 ) -> anyhow::Result<Outcome> {
     let saved = saved_plan(paths, options)?;
     let mut store = store::open(&global.database_url)?;
-    let mut txn = store.begin()?;
-    let snapshot = txn.snapshot()?;
+    let pass = reconcile::Pass::begin(&mut *store)?;
     // A saved plan was reviewed when it was made: that review is the confirmation.
     let reviewed = saved.is_some();
-    let (plan, desired, revision) = match saved {
+    let (planned, saved_desired, revision) = match saved {
         Some(saved) => {
-            let plan = saved.replan(&snapshot.hierarchy, &snapshot.fingerprint)?;
+            let live = pass.live();
+            let plan = saved.replan(&live.hierarchy, &live.fingerprint)?;
             let revision = options.revision.clone().or(saved.content.revision);
-            (plan, saved.content.desired, revision)
+            (pass.saved(plan), Some(saved.content.desired), revision)
         }
         None => {
-            let loaded = load_manifests(paths, Some(&snapshot.hierarchy))?;
-            let plan = plan::diff(
-                &snapshot.hierarchy,
-                &loaded.hierarchy,
-                &plan_options(options, snapshot.fingerprint.clone()),
+            let planned = pass.plan(
+                |live: &Hierarchy| load_manifests(paths, Some(live)),
+                &plan_options(options, String::new()),
             )?;
-            (plan, loaded.hierarchy, options.revision.clone())
+            (planned, None, options.revision.clone())
         }
     };
-    print_plan(&plan, &snapshot.hierarchy, &desired, format)?;
-    if plan.is_empty() && plan.writes.is_empty() {
+    let no_desired = Hierarchy::default();
+    let desired = planned
+        .desired()
+        .or(saved_desired.as_ref())
+        .unwrap_or(&no_desired);
+    print_plan(planned.plan(), &planned.live().hierarchy, desired, format)?;
+    if !planned.has_writes() {
         return Ok(Outcome::Success);
     }
     if !yes && !reviewed {
@@ -53,15 +60,14 @@ pub fn apply(
     }
     let context = ApplyContext {
         actor: actor(),
-        source: plan.source.clone(),
+        source: planned.plan().source.clone(),
         revision,
     };
-    let report = txn.apply(&plan, &context)?;
-    txn.commit()?;
+    let applied = planned.apply(&context)?;
     output::note(&format!(
         "Applied {} ({} created).",
-        output::count(plan.changes.len(), "change", "changes"),
-        output::count(report.assigned.len(), "account", "accounts")
+        output::count(applied.plan.changes.len(), "change", "changes"),
+        output::count(applied.report.assigned.len(), "account", "accounts")
     ));
     Ok(Outcome::Success)
 }

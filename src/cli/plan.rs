@@ -11,6 +11,7 @@ use crate::manifest;
 use crate::model::{Hierarchy, effective};
 use crate::plan::saved::SavedPlan;
 use crate::plan::{self, Plan, PlanOptions, render};
+use crate::reconcile;
 use crate::store;
 
 pub struct PlanRequest {
@@ -30,7 +31,7 @@ pub fn plan(global: &GlobalArgs, request: &PlanRequest) -> anyhow::Result<Outcom
     let (live, desired, plan) = match planned {
         // Machine output on failure too: the diagnostics as `validate -o json` prints them.
         Err(error) if request.format == PlanFormat::Json => {
-            if let Some(invalid) = error.downcast_ref::<manifest::LoadError>() {
+            if let Some(invalid) = load_error(&error) {
                 super::validate::print_invalid_json(&invalid.diagnostics)?;
             }
             return Err(error);
@@ -87,21 +88,33 @@ fn plan_against_database(
         "plan needs at least one PATH (or `-` for standard input)"
     );
     let mut store = store::open_existing(&global.database_url)?;
-    let snapshot = store.snapshot()?;
-    let loaded = load_manifests(paths, Some(&snapshot.hierarchy))?;
-    let plan = plan::diff(
-        &snapshot.hierarchy,
-        &loaded.hierarchy,
-        &plan_options(options, snapshot.fingerprint),
+    let preview = reconcile::preview(
+        &mut *store,
+        |live: &Hierarchy| load_manifests(paths, Some(live)),
+        &plan_options(options, String::new()),
     )?;
-    Ok((snapshot.hierarchy, loaded.hierarchy, plan))
+    Ok((
+        preview.live.hierarchy,
+        preview.desired.hierarchy,
+        preview.plan,
+    ))
+}
+
+/// The manifest errors an error carries, if invalid manifests caused it.
+fn load_error(error: &anyhow::Error) -> Option<&manifest::LoadError> {
+    error.downcast_ref::<manifest::LoadError>().or_else(|| {
+        match error.downcast_ref::<reconcile::ReconcileError>() {
+            Some(reconcile::ReconcileError::Load(invalid)) => Some(invalid),
+            _ => None,
+        }
+    })
 }
 
 /// Loads manifests, printing warnings and notes to standard error; errors fail.
 pub fn load_manifests(
     paths: &[String],
     external: Option<&Hierarchy>,
-) -> anyhow::Result<manifest::Loaded> {
+) -> Result<manifest::Loaded, manifest::LoadError> {
     let loaded = manifest::load(paths, external)?;
     for diagnostic in &loaded.diagnostics {
         output::note(&diagnostic.to_string());
