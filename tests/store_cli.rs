@@ -165,12 +165,12 @@ fn migrate_creates_the_default_database_then_has_nothing_to_do() {
     run()
         .assert()
         .success()
-        .stdout("schema migrated from version 0 to 1\n");
+        .stdout("schema migrated from version 0 to 3\n");
     assert!(directory.path().join("canopy.db").is_file());
     run()
         .assert()
         .success()
-        .stdout("schema is up to date (version 1)\n");
+        .stdout("schema is up to date (version 3)\n");
 }
 
 #[test]

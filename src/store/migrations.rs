@@ -17,21 +17,35 @@ pub struct Migration {
 }
 
 /// The scripts for SQLite, oldest first.
-pub const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    description: "initial schema",
-    sql: include_str!("migrations/sqlite/0001_initial.sql"),
-}];
+pub const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "initial schema",
+        sql: include_str!("migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "daemon control: suspension, held plans",
+        sql: include_str!("migrations/sqlite/0003_daemon_control.sql"),
+    },
+];
 
 /// The scripts for PostgreSQL, oldest first; same versions and meaning as [`SQLITE`].
-pub const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    description: "initial schema",
-    sql: include_str!("migrations/postgres/0001_initial.sql"),
-}];
+pub const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "initial schema",
+        sql: include_str!("migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "daemon control: suspension, held plans",
+        sql: include_str!("migrations/postgres/0003_daemon_control.sql"),
+    },
+];
 
 /// The newest schema version this binary knows.
-pub const LATEST: i64 = 1;
+pub const LATEST: i64 = 3;
 
 /// What a migration run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
