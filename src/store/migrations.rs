@@ -24,6 +24,11 @@ pub const SQLITE: &[Migration] = &[
         sql: include_str!("migrations/sqlite/0001_initial.sql"),
     },
     Migration {
+        version: 2,
+        description: "change counter",
+        sql: include_str!("migrations/sqlite/0002_change_counter.sql"),
+    },
+    Migration {
         version: 3,
         description: "daemon control: suspension, held plans",
         sql: include_str!("migrations/sqlite/0003_daemon_control.sql"),
@@ -36,6 +41,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 1,
         description: "initial schema",
         sql: include_str!("migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "change counter",
+        sql: include_str!("migrations/postgres/0002_change_counter.sql"),
     },
     Migration {
         version: 3,
