@@ -12,11 +12,13 @@
 //! - [`plan`]: the pure diff and its renderings.
 //! - [`reconcile`]: the one pass (snapshot → load → diff → gate → apply) every caller shares.
 //! - [`store`]: the live database behind one trait (SQLite, PostgreSQL).
+//! - [`daemon`]: `canopy run --watch DIR`, the reconcile loop with its HTTP endpoints.
 //! - [`cli`]: the command line.
 //! - `testing`: a throwaway PostgreSQL and generated repositories, for tests and
 //!   `canopy-bench` (hidden from the docs).
 
 pub mod cli;
+pub mod daemon;
 pub mod generate;
 pub mod manifest;
 pub mod model;

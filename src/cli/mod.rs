@@ -4,9 +4,12 @@
 //! as `anyhow::Error` and are printed here, in one place, with exit code 1.
 
 mod apply;
+mod approve;
 mod export;
 mod plan;
+mod run;
 mod store;
+mod suspend;
 mod validate;
 
 use std::path::PathBuf;
@@ -169,12 +172,33 @@ pub enum Command {
     Crds,
     /// Print the JSON Schema of all kinds (for editors' YAML language servers).
     Schema,
+    /// Run the daemon: keep the database equal to a checkout, continuously.
+    Run(run::RunArgs),
+    /// Apply a plan the daemon held (blast-radius gate), if the live state is unchanged.
+    Approve {
+        /// The plan id shown in the daemon's /status and logs.
+        id: String,
+    },
+    /// Suspend every daemon on this database (stored in the database; expires by itself).
+    Suspend {
+        /// How long (500ms, 3s, 5m, 1h).
+        #[arg(long = "for", value_name = "DUR", value_parser = crate::daemon::duration::parse)]
+        duration: std::time::Duration,
+        /// Why (shown in /status and logs).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a suspension.
+    Resume,
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose);
+    match &cli.command {
+        Command::Run(args) => run::init_tracing(args, cli.global.verbose),
+        _ => init_tracing(cli.global.verbose),
+    }
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ChangesPending) => ExitCode::from(2),
@@ -221,6 +245,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Usage { period, output } => store::usage(&global, period.as_deref(), output),
         Command::Migrate => store::migrate(&global),
+        Command::Run(args) => run::run(&global, args),
+        Command::Approve { id } => approve::approve(&global, &id),
+        Command::Suspend { duration, reason } => suspend::suspend(&global, duration, &reason),
+        Command::Resume => suspend::resume(&global),
     }
 }
 

@@ -68,9 +68,7 @@ pub(super) fn hold_plan(client: &mut Client, held: &HeldPlan) -> Result<()> {
         name: held.id.clone(),
         message: error.to_string(),
     })?;
-    let mut transaction = client
-        .transaction()
-        .map_err(database("begin hold plan"))?;
+    let mut transaction = client.transaction().map_err(database("begin hold plan"))?;
     transaction
         .execute(
             "DELETE FROM canopy_held_plans WHERE source = $1 AND id <> $2",
@@ -84,9 +82,7 @@ pub(super) fn hold_plan(client: &mut Client, held: &HeldPlan) -> Result<()> {
             &[&held.id, &held.source, &held.summary, &plan],
         )
         .map_err(database("write canopy_held_plans"))?;
-    transaction
-        .commit()
-        .map_err(database("commit hold plan"))
+    transaction.commit().map_err(database("commit hold plan"))
 }
 
 pub(super) fn held_plans(client: &mut Client) -> Result<Vec<HeldPlan>> {
@@ -115,7 +111,11 @@ pub(super) fn held_plans(client: &mut Client) -> Result<Vec<HeldPlan>> {
         .collect()
 }
 
-pub(super) fn release_held_plans(client: &mut Client, source: &str, id: Option<&str>) -> Result<()> {
+pub(super) fn release_held_plans(
+    client: &mut Client,
+    source: &str,
+    id: Option<&str>,
+) -> Result<()> {
     client
         .execute(
             "DELETE FROM canopy_held_plans WHERE source = $1 AND ($2::text IS NULL OR id = $2)",
