@@ -92,6 +92,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             break;
         };
         let started = Instant::now();
+        tracing::debug!("reconcile started ({})", trigger.as_str());
         let joined = tokio::task::spawn_blocking(move || {
             let (result, observed) = current.pass(trigger);
             (current, result, observed)

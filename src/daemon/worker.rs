@@ -136,7 +136,11 @@ impl Worker {
             Ok(result) => result,
             Err(error) => self.failed(error),
         };
-        if !matches!(result, PassResult::DatabaseDown(_) | PassResult::Standby) {
+        // A pass that did not read the checkout leaves its changes pending.
+        if !matches!(
+            result,
+            PassResult::DatabaseDown(_) | PassResult::Standby | PassResult::Suspended(_)
+        ) {
             self.files_dirty = false;
         }
         let observed = self.observe();
