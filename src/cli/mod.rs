@@ -7,8 +7,8 @@
 //! quiet); [`help`] the examples shown by each command's `--help`.
 
 mod apply;
-mod completions;
 mod approve;
+mod completions;
 mod export;
 mod help;
 mod history;
