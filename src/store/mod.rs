@@ -13,10 +13,12 @@
 //! [`migrations`] (the versioned schema). A [`WriteTxn`] holds the single-writer lock
 //! (SQLite `BEGIN IMMEDIATE`, a PostgreSQL advisory transaction lock) for its whole
 //! life, so a snapshot read inside it cannot go stale before `apply` writes.
-//! docs/schema.md documents the tables for the systems that read them. [`baseline`]
-//! holds the raw-SQL baselines that `canopy-bench` measures canopy against.
+//! docs/schema.md documents the tables for the systems that read them. `baseline`
+//! holds the raw-SQL baselines that `canopy-bench` measures canopy against (cargo
+//! feature `testing`).
 
 mod audit;
+#[cfg(feature = "testing")]
 pub mod baseline;
 mod batch;
 pub mod control;
@@ -176,6 +178,17 @@ pub fn open(url: &str) -> Result<Box<dyn Store>> {
         Location::SqliteMemory => Box::new(sqlite::SqliteStore::open_memory()?.0),
         Location::Postgres(url) => Box::new(postgres::PostgresStore::connect(&url)?.0),
     })
+}
+
+/// Like [`open`], for commands that only read: a SQLite file that does not exist is
+/// [`StoreError::NoDatabase`] instead of a new, empty database.
+pub fn open_existing(url: &str) -> Result<Box<dyn Store>> {
+    if let Location::SqliteFile(path) = Location::parse(url)?
+        && !path.exists()
+    {
+        return Err(StoreError::NoDatabase(path));
+    }
+    open(url)
 }
 
 /// Opens the database a URL names and brings its schema up to date, reporting the
