@@ -433,6 +433,20 @@ fn completions_cover_four_shells() {
     desk.canopy(&["completions", "tcsh"]).assert().code(1);
 }
 
+/// `metadata.name` of every document of a multi-document YAML stream, in order.
+fn metadata_names(yaml: &str) -> Vec<String> {
+    serde_yaml::Deserializer::from_str(yaml)
+        .map(|document| {
+            let value = <serde_yaml::Value as serde::Deserialize>::deserialize(document)
+                .expect("a YAML document");
+            value["metadata"]["name"]
+                .as_str()
+                .expect("metadata.name")
+                .to_string()
+        })
+        .collect()
+}
+
 const NUMBERED: &str = "\
 apiVersion: canopy.dev/v1alpha1
 kind: AccountTree
@@ -462,13 +476,28 @@ fn get_and_export_list_names_in_natural_order() {
         .success()
         .stdout("shops\nshop-1\nshop-2\nshop-10\n");
     let (_, exported, _) = desk.run(&["export"]);
-    let names: Vec<&str> = exported
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("name: "))
-        .collect();
     assert_eq!(
-        names,
+        metadata_names(&exported),
         ["shops", "shop-1", "shop-2", "shop-10"],
         "{exported}"
+    );
+}
+
+#[test]
+fn export_only_writes_one_subtree_and_its_plans() {
+    let desk = Desk::new();
+    desk.apply();
+    let (code, exported, stderr) = desk.run(&["export", "--only", "nordic-smb"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        metadata_names(&exported),
+        ["smb-pooled", "nordic-smb", "acme-eu", "fika-cafe"],
+        "{exported}"
+    );
+    let (code, _, stderr) = desk.run(&["export", "--only", "nobody"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("`nobody` is not an exported account or group"),
+        "{stderr}"
     );
 }

@@ -47,7 +47,8 @@ Examples:
 pub const EXPORT: &str = "\
 Examples:
   canopy export --out live/                # one file per root, plus plans.yaml
-  canopy export --all > everything.yaml    # unmanaged objects too, marked for adoption";
+  canopy export --all > everything.yaml    # unmanaged objects too, marked for adoption
+  canopy export --only partner-nordic      # one subtree and the plans it uses";
 
 pub const USAGE: &str = "\
 Examples:

@@ -179,6 +179,9 @@ pub enum Command {
         /// Export every live object; unmanaged ones are annotated for adoption.
         #[arg(long)]
         all: bool,
+        /// Only this account or group and everything below it (and the plans they use).
+        #[arg(long, value_name = "NAME")]
+        only: Option<String>,
     },
     /// Show usage against plan limits (>= 80% approaching, > 100% exceeding).
     #[command(after_help = help::USAGE)]
@@ -270,9 +273,12 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             options,
         } => apply::apply(&global, &paths, yes, format, &options),
         Command::Get { name, output } => store::get(&global, name.as_deref(), output),
-        Command::Export { out, source, all } => {
-            export::export(&global, out.as_deref(), &source, all)
-        }
+        Command::Export {
+            out,
+            source,
+            all,
+            only,
+        } => export::export(&global, out.as_deref(), &source, all, only.as_deref()),
         Command::Usage { period, output } => store::usage(&global, period.as_deref(), output),
         Command::History(args) => history::history(&global, &args),
         Command::Migrate => store::migrate(&global),
