@@ -12,12 +12,14 @@
 //! - [`plan`]: the pure diff and its renderings.
 //! - [`reconcile`]: the one pass (snapshot → load → diff → gate → apply) every caller shares.
 //! - [`store`]: the live database behind one trait (SQLite, PostgreSQL).
+//! - [`daemon`]: `canopy run --watch DIR`, the reconcile loop with its HTTP endpoints.
 //! - [`cli`]: the command line.
 //! - `testing`, `generate`: a throwaway PostgreSQL, generated hierarchies and
 //!   repositories, for tests and `canopy-bench` (cargo feature `testing`, on in every
 //!   test and bench build; hidden from the docs).
 
 pub mod cli;
+pub mod daemon;
 #[cfg(feature = "testing")]
 pub mod generate;
 pub mod manifest;

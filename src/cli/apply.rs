@@ -118,7 +118,7 @@ fn confirm() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn actor() -> String {
+pub(super) fn actor() -> String {
     std::env::var("CANOPY_ACTOR")
         .or_else(|_| std::env::var("USER"))
         .unwrap_or_else(|_| "canopy".to_string())

@@ -8,12 +8,15 @@
 
 mod apply;
 mod completions;
+mod approve;
 mod export;
 mod help;
 mod history;
 pub mod output;
 mod plan;
+mod run;
 mod store;
+mod suspend;
 mod validate;
 mod version;
 
@@ -214,6 +217,24 @@ pub enum Command {
     /// Print a shell completion script.
     #[command(after_help = help::COMPLETIONS)]
     Completions { shell: clap_complete::Shell },
+    /// Run the daemon: keep the database equal to a checkout, continuously.
+    Run(run::RunArgs),
+    /// Apply a plan the daemon held (blast-radius gate), if the live state is unchanged.
+    Approve {
+        /// The plan id shown in the daemon's /status and logs.
+        id: String,
+    },
+    /// Suspend every daemon on this database (stored in the database; expires by itself).
+    Suspend {
+        /// How long (500ms, 3s, 5m, 1h).
+        #[arg(long = "for", value_name = "DUR", value_parser = crate::daemon::duration::parse)]
+        duration: std::time::Duration,
+        /// Why (shown in /status and logs).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a suspension.
+    Resume,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -230,7 +251,10 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    init_tracing(cli.global.verbose);
+    match &cli.command {
+        Command::Run(args) => run::init_tracing(args, cli.global.verbose),
+        _ => init_tracing(cli.global.verbose),
+    }
     output::init(cli.global.color, cli.global.no_color, cli.global.quiet);
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -284,6 +308,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Migrate => store::migrate(&global),
         Command::Version { output } => version::version(output),
         Command::Completions { shell } => completions::completions(shell),
+        Command::Run(args) => run::run(&global, args),
+        Command::Approve { id } => approve::approve(&global, &id),
+        Command::Suspend { duration, reason } => suspend::suspend(&global, duration, &reason),
+        Command::Resume => suspend::resume(&global),
     }
 }
 
