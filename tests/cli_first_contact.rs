@@ -169,6 +169,10 @@ fn help_documents_the_exit_codes_and_every_command_has_an_example() {
         "schema",
         "version",
         "completions",
+        "run",
+        "approve",
+        "suspend",
+        "resume",
     ] {
         desk.canopy(&[command, "--help"])
             .assert()

@@ -7,8 +7,8 @@
 //! quiet); [`help`] the examples shown by each command's `--help`.
 
 mod apply;
-mod completions;
 mod approve;
+mod completions;
 mod export;
 mod help;
 mod history;
@@ -218,13 +218,16 @@ pub enum Command {
     #[command(after_help = help::COMPLETIONS)]
     Completions { shell: clap_complete::Shell },
     /// Run the daemon: keep the database equal to a checkout, continuously.
+    #[command(after_help = help::RUN)]
     Run(run::RunArgs),
     /// Apply a plan the daemon held (blast-radius gate), if the live state is unchanged.
+    #[command(after_help = help::APPROVE)]
     Approve {
         /// The plan id shown in the daemon's /status and logs.
         id: String,
     },
     /// Suspend every daemon on this database (stored in the database; expires by itself).
+    #[command(after_help = help::SUSPEND)]
     Suspend {
         /// How long (500ms, 3s, 5m, 1h).
         #[arg(long = "for", value_name = "DUR", value_parser = crate::daemon::duration::parse)]
@@ -234,6 +237,7 @@ pub enum Command {
         reason: String,
     },
     /// Lift a suspension.
+    #[command(after_help = help::RESUME)]
     Resume,
 }
 
