@@ -11,11 +11,13 @@
 //! - [`model`]: the normalized hierarchy, nesting rules, inheritance.
 //! - [`plan`]: the pure diff and its renderings.
 //! - [`store`]: the live database behind one trait (SQLite, PostgreSQL).
+//! - [`controller`]: custom resources to desired state per namespace, status back.
 //! - [`cli`]: the command line.
 //! - `testing`: a throwaway PostgreSQL and generated repositories, for tests and
 //!   `canopy-bench` (hidden from the docs).
 
 pub mod cli;
+pub mod controller;
 pub mod generate;
 pub mod manifest;
 pub mod model;

@@ -42,7 +42,7 @@ pub use export::to_yaml;
 pub use parse::{ParsedFile, Resource, parse_file};
 pub use schema::{crds_yaml, json_schema};
 pub use tree::AccountTree;
-pub use types::{Account, AccountGroup, ServicePlan};
+pub use types::{Account, AccountGroup, AccountScope, ServicePlan};
 pub use validate::{is_valid_email, is_valid_name};
 
 use crate::model::{Hierarchy, Kind, Node};
