@@ -10,6 +10,7 @@
 //! - [`manifest`]: the resource types, loading files and validation.
 //! - [`model`]: the normalized hierarchy, nesting rules, inheritance.
 //! - [`plan`]: the pure diff and its renderings.
+//! - [`reconcile`]: the one pass (snapshot → load → diff → gate → apply) every caller shares.
 //! - [`store`]: the live database behind one trait (SQLite, PostgreSQL).
 //! - [`controller`]: custom resources to desired state per namespace, status back.
 //! - [`cli`]: the command line.
@@ -22,6 +23,7 @@ pub mod generate;
 pub mod manifest;
 pub mod model;
 pub mod plan;
+pub mod reconcile;
 pub mod store;
 #[doc(hidden)]
 pub mod testing;

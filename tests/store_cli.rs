@@ -162,15 +162,15 @@ fn migrate_creates_the_default_database_then_has_nothing_to_do() {
             .arg("migrate");
         command
     };
-    run()
-        .assert()
-        .success()
-        .stdout("schema migrated from version 0 to 1\n");
+    run().assert().success().stdout(format!(
+        "schema migrated from version 0 to {}\n",
+        canopy::store::migrations::LATEST
+    ));
     assert!(directory.path().join("canopy.db").is_file());
-    run()
-        .assert()
-        .success()
-        .stdout("schema is up to date (version 1)\n");
+    run().assert().success().stdout(format!(
+        "schema is up to date (version {})\n",
+        canopy::store::migrations::LATEST
+    ));
 }
 
 #[test]

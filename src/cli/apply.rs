@@ -1,8 +1,9 @@
 //! `canopy apply`: plan and apply in one transaction, or apply a saved plan exactly.
 //!
-//! The write transaction (and with it the single-writer lock) is taken before the live
-//! snapshot is read, so nothing can change between planning and writing; a saved plan
-//! is refused unless the live state still has the fingerprint it was planned against.
+//! The steps are those of [`crate::reconcile::Pass`]: the write transaction (and with it
+//! the single-writer lock) is taken before the live snapshot is read, so nothing can
+//! change between planning, confirming and writing; a saved plan is refused unless the
+//! live state still has the fingerprint it was planned against.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -12,7 +13,7 @@ use anyhow::Context;
 use super::plan::{SAVED_PLAN_VERSION, SavedPlan, load_manifests, plan_options, print_plan};
 use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat};
 use crate::model::Hierarchy;
-use crate::plan;
+use crate::reconcile;
 use crate::store::{self, ApplyContext};
 
 pub fn apply(
@@ -24,23 +25,18 @@ pub fn apply(
 ) -> anyhow::Result<Outcome> {
     let saved = saved_plan(paths)?;
     let mut store = store::open(&global.database_url)?;
-    let mut txn = store.begin()?;
-    let snapshot = txn.snapshot()?;
-    let (plan, desired) = match saved {
-        Some(saved) => (saved.plan, None),
-        None => {
-            let loaded = load_manifests(paths, Some(&snapshot.hierarchy))?;
-            let plan = plan::diff(
-                &snapshot.hierarchy,
-                &loaded.hierarchy,
-                &plan_options(options, snapshot.fingerprint.clone()),
-            )?;
-            (plan, Some(loaded.hierarchy))
-        }
+    let pass = reconcile::Pass::begin(&mut *store)?;
+    let planned = match saved {
+        Some(saved) => pass.saved(saved.plan),
+        None => pass.plan(
+            |live: &Hierarchy| load_manifests(paths, Some(live)),
+            &plan_options(options, String::new()),
+        )?,
     };
-    let desired = desired.unwrap_or_else(Hierarchy::default);
-    print_plan(&plan, &snapshot.hierarchy, &desired, format)?;
-    if plan.is_empty() && plan.writes.is_empty() {
+    let no_desired = Hierarchy::default();
+    let desired = planned.desired().unwrap_or(&no_desired);
+    print_plan(planned.plan(), &planned.live().hierarchy, desired, format)?;
+    if !planned.has_writes() {
         return Ok(Outcome::Success);
     }
     if !yes {
@@ -48,15 +44,14 @@ pub fn apply(
     }
     let context = ApplyContext {
         actor: actor(),
-        source: plan.source.clone(),
+        source: planned.plan().source.clone(),
         revision: options.revision.clone(),
     };
-    let report = txn.apply(&plan, &context)?;
-    txn.commit()?;
+    let applied = planned.apply(&context)?;
     eprintln!(
         "Applied {} changes ({} accounts created).",
-        plan.changes.len(),
-        report.assigned.len()
+        applied.plan.changes.len(),
+        applied.report.assigned.len()
     );
     Ok(Outcome::Success)
 }

@@ -10,6 +10,7 @@ use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat};
 use crate::manifest;
 use crate::model::{Hierarchy, effective};
 use crate::plan::{self, Plan, PlanOptions, render};
+use crate::reconcile;
 use crate::store;
 
 pub struct PlanRequest {
@@ -84,21 +85,23 @@ fn plan_against_database(
         "plan needs at least one PATH (or `-` for standard input)"
     );
     let mut store = store::open(&global.database_url)?;
-    let snapshot = store.snapshot()?;
-    let loaded = load_manifests(paths, Some(&snapshot.hierarchy))?;
-    let plan = plan::diff(
-        &snapshot.hierarchy,
-        &loaded.hierarchy,
-        &plan_options(options, snapshot.fingerprint),
+    let preview = reconcile::preview(
+        &mut *store,
+        |live: &Hierarchy| load_manifests(paths, Some(live)),
+        &plan_options(options, String::new()),
     )?;
-    Ok((snapshot.hierarchy, loaded.hierarchy, plan))
+    Ok((
+        preview.live.hierarchy,
+        preview.desired.hierarchy,
+        preview.plan,
+    ))
 }
 
 /// Loads manifests, printing warnings and notes to standard error; errors fail.
 pub fn load_manifests(
     paths: &[String],
     external: Option<&Hierarchy>,
-) -> anyhow::Result<manifest::Loaded> {
+) -> Result<manifest::Loaded, manifest::LoadError> {
     let loaded = manifest::load(paths, external)?;
     for diagnostic in &loaded.diagnostics {
         eprintln!("{diagnostic}");

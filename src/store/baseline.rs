@@ -332,11 +332,8 @@ fn timed<T>(work: impl FnOnce() -> Result<T>) -> Result<(Duration, T)> {
     Ok((started.elapsed(), value))
 }
 
-fn database_error<E: std::fmt::Display>(operation: &'static str) -> impl FnOnce(E) -> StoreError {
-    move |error| StoreError::Database {
-        operation: format!("baseline: {operation}"),
-        message: error.to_string(),
-    }
+fn database_error<E: Into<super::Cause>>(operation: &'static str) -> impl FnOnce(E) -> StoreError {
+    move |error| StoreError::database(format!("baseline: {operation}"), error)
 }
 
 #[cfg(test)]

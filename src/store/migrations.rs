@@ -17,21 +17,35 @@ pub struct Migration {
 }
 
 /// The scripts for SQLite, oldest first.
-pub const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    description: "initial schema",
-    sql: include_str!("migrations/sqlite/0001_initial.sql"),
-}];
+pub const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "initial schema",
+        sql: include_str!("migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "change counter",
+        sql: include_str!("migrations/sqlite/0002_change_counter.sql"),
+    },
+];
 
 /// The scripts for PostgreSQL, oldest first; same versions and meaning as [`SQLITE`].
-pub const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    description: "initial schema",
-    sql: include_str!("migrations/postgres/0001_initial.sql"),
-}];
+pub const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "initial schema",
+        sql: include_str!("migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "change counter",
+        sql: include_str!("migrations/postgres/0002_change_counter.sql"),
+    },
+];
 
 /// The newest schema version this binary knows.
-pub const LATEST: i64 = 1;
+pub const LATEST: i64 = 2;
 
 /// What a migration run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

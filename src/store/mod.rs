@@ -19,6 +19,7 @@
 mod audit;
 pub mod baseline;
 mod batch;
+mod error;
 pub mod migrations;
 pub mod postgres;
 mod rows;
@@ -28,6 +29,7 @@ pub mod usage;
 use crate::model::Hierarchy;
 use crate::plan::Plan;
 
+pub use error::{Cause, Retry, StoreError};
 pub use migrations::Migrated;
 
 /// The live state as loaded from the database.
@@ -81,32 +83,6 @@ pub struct AuditRecord {
     pub after: Option<serde_json::Value>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("unsupported database url `{0}` (expected sqlite://PATH or postgres://…)")]
-    UnsupportedUrl(String),
-    #[error("cannot connect to {url}: {message}")]
-    Connect { url: String, message: String },
-    #[error(
-        "the database schema is at version {found}, newer than this canopy knows ({known}); upgrade canopy"
-    )]
-    SchemaTooNew { found: i64, known: i64 },
-    #[error(
-        "the live state changed since the plan was made (plan base {expected}, live {found}); plan again"
-    )]
-    StalePlan { expected: String, found: String },
-    #[error("{operation}: {message}")]
-    Database { operation: String, message: String },
-    #[error("the plan refers to objects that do not exist: {list}")]
-    BrokenReferences { list: String },
-    #[error("{table} row `{name}` does not fit the model: {message}")]
-    InvalidRow {
-        table: String,
-        name: String,
-        message: String,
-    },
-}
-
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The live store of one database.
@@ -121,6 +97,18 @@ pub trait Store: Send {
     fn record_usage(&mut self, rows: &[UsageRow]) -> Result<()>;
     /// Audit records after `after_sequence`, oldest first, at most `limit`.
     fn audit(&mut self, after_sequence: i64, limit: usize) -> Result<Vec<AuditRecord>>;
+    /// The change counter: bumped by a trigger on every write to the tables canopy
+    /// owns, canopy's or anyone's. Equal values, nothing changed in between.
+    fn change_counter(&mut self) -> Result<i64>;
+    /// Takes the session-level single-writer lock (a daemon's role) without waiting:
+    /// `false` when another store holds it. Held until [`Store::unlock_session`], or
+    /// until the connection or the process dies. Taking it again is a no-op.
+    fn try_lock_session(&mut self) -> Result<bool>;
+    /// Releases the session lock if this store holds it.
+    fn unlock_session(&mut self) -> Result<()>;
+    /// Whether this store still holds the session lock, asked of the database (a lost
+    /// connection lost it): a writer checks it before commit to fence itself.
+    fn holds_session_lock(&mut self) -> Result<bool>;
 }
 
 /// A write transaction under the single-writer lock. Dropping it without `commit`

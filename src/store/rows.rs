@@ -390,9 +390,9 @@ impl<'a> UserAttacher<'a> {
 
 /// Canonical JSON text of a value; empty maps and lists borrow a constant.
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|error| StoreError::Database {
-        operation: "encode json".to_string(),
-        message: error.to_string(),
+    serde_json::to_string(value).map_err(|error| {
+        let cause = super::Cause::new(error.to_string(), super::Retry::Permanent);
+        StoreError::database("encode json", cause)
     })
 }
 

@@ -19,15 +19,28 @@ use crate::model::{Node, ServicePlan};
 use crate::plan::Plan;
 
 use super::batch::{self, Loaded};
+use super::error::retry_of_sqlstate;
 use super::migrations::{self, Migrated};
 use super::rows::{AccountRow, Fingerprinter, PlanRow, UserAttacher, UserRow};
 use super::{
-    ApplyContext, ApplyReport, AuditRecord, Result, Snapshot, Store, StoreError, UsageRow,
-    WriteTxn, redact,
+    ApplyContext, ApplyReport, AuditRecord, Cause, Result, Retry, Snapshot, Store, StoreError,
+    UsageRow, WriteTxn, redact,
 };
 
 /// The advisory lock key every canopy writer (and migrator) takes: "canopy" in ASCII.
 pub const WRITER_LOCK: i64 = 0x6361_6e6f_7079;
+
+/// The session-level advisory lock key of the single-writer role ([`Store::try_lock_session`]):
+/// "canopyd" in ASCII, distinct from [`WRITER_LOCK`].
+pub const SESSION_LOCK: i64 = 0x0063_616e_6f70_7964;
+
+/// Whether this connection holds the session lock: its row in `pg_locks` (a bigint
+/// advisory key is `classid` (high half), `objid` (low half), `objsubid` 1).
+const HOLDS_SESSION_LOCK: &str = "SELECT EXISTS (
+    SELECT 1 FROM pg_locks
+    WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+      AND classid::int8 = ($1::int8 >> 32) AND objid::int8 = ($1::int8 & 4294967295)
+      AND objsubid = 1)";
 
 /// Applied when the URL sets no `connect_timeout`, so an unreachable host fails fast.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,28 +62,53 @@ pub(crate) fn describe(error: &postgres::Error) -> String {
     }
 }
 
-fn database(operation: &'static str) -> impl Fn(postgres::Error) -> StoreError {
-    move |error| StoreError::Database {
-        operation: operation.to_string(),
-        message: describe(&error),
+impl From<postgres::Error> for Cause {
+    /// Classified by SQLSTATE when the server answered; otherwise a closed connection
+    /// or a socket failure is transient and anything else (a bad setting, a type
+    /// mismatch) is not.
+    fn from(error: postgres::Error) -> Cause {
+        let message = describe(&error);
+        let code = error.code().map(|state| state.code().to_string());
+        let retry = match &code {
+            Some(code) => retry_of_sqlstate(code),
+            None => {
+                let socket = std::error::Error::source(&error)
+                    .is_some_and(|source| source.is::<std::io::Error>());
+                if socket || error.is_closed() {
+                    Retry::Transient
+                } else {
+                    Retry::Permanent
+                }
+            }
+        };
+        let cause = Cause::new(message, retry);
+        let cause = match code {
+            Some(code) => cause.with_code(code),
+            None => cause,
+        };
+        cause.with_driver(error)
     }
+}
+
+fn database(operation: &'static str) -> impl Fn(postgres::Error) -> StoreError {
+    move |error| StoreError::database(operation, error)
 }
 
 impl PostgresStore {
     /// Connects and migrates.
     pub fn connect(url: &str) -> Result<(PostgresStore, Migrated)> {
-        let connect_error = |message: String| StoreError::Connect {
-            url: redact(url),
-            message,
-        };
         let mut config =
-            postgres::Config::from_str(url).map_err(|error| connect_error(describe(&error)))?;
+            postgres::Config::from_str(url).map_err(|error| StoreError::InvalidUrl {
+                url: redact(url),
+                message: describe(&error),
+            })?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
         }
-        let client = config
-            .connect(NoTls)
-            .map_err(|error| connect_error(describe(&error)))?;
+        let client = config.connect(NoTls).map_err(|error| StoreError::Connect {
+            url: redact(url),
+            cause: error.into(),
+        })?;
         let mut store = PostgresStore { client };
         let migrated = store.migrate()?;
         Ok((store, migrated))
@@ -426,6 +464,40 @@ impl Store for PostgresStore {
             })
             .collect::<std::result::Result<_, postgres::Error>>()
             .map_err(database("read audit_log"))
+    }
+
+    fn change_counter(&mut self) -> Result<i64> {
+        self.client
+            .query_one("SELECT counter FROM canopy_changes WHERE id = 1", &[])
+            .and_then(|row| row.try_get(0))
+            .map_err(database("read the change counter"))
+    }
+
+    fn try_lock_session(&mut self) -> Result<bool> {
+        // Advisory locks nest: take it only when not held, so one unlock releases it.
+        if self.holds_session_lock()? {
+            return Ok(true);
+        }
+        self.client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&SESSION_LOCK])
+            .and_then(|row| row.try_get(0))
+            .map_err(database("take the session lock"))
+    }
+
+    fn unlock_session(&mut self) -> Result<()> {
+        if self.holds_session_lock()? {
+            self.client
+                .execute("SELECT pg_advisory_unlock($1)", &[&SESSION_LOCK])
+                .map_err(database("release the session lock"))?;
+        }
+        Ok(())
+    }
+
+    fn holds_session_lock(&mut self) -> Result<bool> {
+        self.client
+            .query_one(HOLDS_SESSION_LOCK, &[&SESSION_LOCK])
+            .and_then(|row| row.try_get(0))
+            .map_err(database("check the session lock"))
     }
 }
 

@@ -6,7 +6,7 @@
 //! `BEGIN IMMEDIATE` transaction, which is also the single-writer lock: a second
 //! writer waits (busy timeout) until the first commits.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::types::ValueRef;
@@ -21,8 +21,8 @@ use super::batch::{self, Batch, Loaded};
 use super::migrations::{self, Migrated};
 use super::rows::{AccountRow, Fingerprinter, PlanRow, UserAttacher, UserRow};
 use super::{
-    ApplyContext, ApplyReport, AuditRecord, Result, Snapshot, Store, StoreError, UsageRow,
-    WriteTxn, redact,
+    ApplyContext, ApplyReport, AuditRecord, Cause, Result, Retry, Snapshot, Store, StoreError,
+    UsageRow, WriteTxn, redact,
 };
 
 /// How long a writer waits for another writer's transaction before giving up.
@@ -33,12 +33,96 @@ const NOW: &str = "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 /// A SQLite database file (or an in-memory database).
 pub struct SqliteStore {
     connection: Connection,
+    session: SessionLock,
+}
+
+/// The session lock: an exclusive `flock` on `<database file>.lock`, held by keeping
+/// the file open (the kernel releases it when the process dies). An in-memory database
+/// belongs to its one store, which always gets it.
+enum SessionLock {
+    File {
+        path: PathBuf,
+        held: Option<std::fs::File>,
+    },
+    Memory {
+        held: bool,
+    },
+}
+
+/// `<database file>.lock`, beside the database.
+fn lock_path(database: &Path) -> PathBuf {
+    let mut path = database.as_os_str().to_owned();
+    path.push(".lock");
+    PathBuf::from(path)
+}
+
+impl SessionLock {
+    fn try_lock(&mut self) -> Result<bool> {
+        match self {
+            SessionLock::Memory { held } => {
+                *held = true;
+                Ok(true)
+            }
+            SessionLock::File { held: Some(_), .. } => Ok(true),
+            SessionLock::File { path, held } => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&*path)
+                    .map_err(|error| {
+                        StoreError::database(format!("open {}", path.display()), error)
+                    })?;
+                match file.try_lock() {
+                    Ok(()) => {
+                        *held = Some(file);
+                        Ok(true)
+                    }
+                    Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+                    Err(std::fs::TryLockError::Error(error)) => Err(StoreError::database(
+                        format!("lock {}", path.display()),
+                        error,
+                    )),
+                }
+            }
+        }
+    }
+
+    fn unlock(&mut self) {
+        match self {
+            SessionLock::Memory { held } => *held = false,
+            // Closing the file releases the lock.
+            SessionLock::File { held, .. } => *held = None,
+        }
+    }
+
+    fn held(&self) -> bool {
+        match self {
+            SessionLock::Memory { held } => *held,
+            SessionLock::File { held, .. } => held.is_some(),
+        }
+    }
 }
 
 fn database(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |error| StoreError::Database {
-        operation: operation.to_string(),
-        message: error.to_string(),
+    move |error| StoreError::database(operation, error)
+}
+
+impl From<rusqlite::Error> for Cause {
+    /// A busy or locked database (another writer) is transient; anything else is not.
+    fn from(error: rusqlite::Error) -> Cause {
+        let retry = match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Retry::Transient
+            }
+            _ => Retry::Permanent,
+        };
+        let cause = Cause::new(error.to_string(), retry);
+        let cause = match error.sqlite_error_code() {
+            Some(code) => cause.with_code(format!("{code:?}")),
+            None => cause,
+        };
+        cause.with_driver(error)
     }
 }
 
@@ -47,13 +131,17 @@ impl SqliteStore {
     pub fn open_file(path: &Path, url: &str) -> Result<(SqliteStore, Migrated)> {
         let connect_error = |error: rusqlite::Error| StoreError::Connect {
             url: redact(url),
-            message: error.to_string(),
+            cause: error.into(),
         };
         let connection = Connection::open(path).map_err(connect_error)?;
-        Self::configure(connection, true).map_err(|error| match error {
-            StoreError::Database { message, .. } => StoreError::Connect {
+        let session = SessionLock::File {
+            path: lock_path(path),
+            held: None,
+        };
+        Self::configure(connection, session).map_err(|error| match error {
+            StoreError::Database { cause, .. } => StoreError::Connect {
                 url: redact(url),
-                message,
+                cause,
             },
             other => other,
         })
@@ -63,12 +151,13 @@ impl SqliteStore {
     pub fn open_memory() -> Result<(SqliteStore, Migrated)> {
         let connection = Connection::open_in_memory().map_err(|error| StoreError::Connect {
             url: "sqlite::memory:".to_string(),
-            message: error.to_string(),
+            cause: error.into(),
         })?;
-        Self::configure(connection, false)
+        Self::configure(connection, SessionLock::Memory { held: false })
     }
 
-    fn configure(connection: Connection, file: bool) -> Result<(SqliteStore, Migrated)> {
+    fn configure(connection: Connection, session: SessionLock) -> Result<(SqliteStore, Migrated)> {
+        let file = matches!(session, SessionLock::File { .. });
         connection
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(database("set busy timeout"))?;
@@ -81,7 +170,10 @@ impl SqliteStore {
         connection
             .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
             .map_err(database("configure connection"))?;
-        let mut store = SqliteStore { connection };
+        let mut store = SqliteStore {
+            connection,
+            session,
+        };
         let migrated = store.migrate()?;
         Ok((store, migrated))
     }
@@ -443,6 +535,29 @@ impl Store for SqliteStore {
             .map_err(database("read audit_log"))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(database("read audit_log"))
+    }
+
+    fn change_counter(&mut self) -> Result<i64> {
+        self.connection
+            .query_row(
+                "SELECT counter FROM canopy_changes WHERE id = 1",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(database("read the change counter"))
+    }
+
+    fn try_lock_session(&mut self) -> Result<bool> {
+        self.session.try_lock()
+    }
+
+    fn unlock_session(&mut self) -> Result<()> {
+        self.session.unlock();
+        Ok(())
+    }
+
+    fn holds_session_lock(&mut self) -> Result<bool> {
+        Ok(self.session.held())
     }
 }
 

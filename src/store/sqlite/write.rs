@@ -69,9 +69,8 @@ fn write_plans(connection: &Connection, plan: &Plan, now: &str) -> Result<()> {
                 plan.source,
                 now,
             ])
-            .map_err(|error| StoreError::Database {
-                operation: format!("write service plan {}", service_plan.name),
-                message: error.to_string(),
+            .map_err(|error| {
+                StoreError::database(format!("write service plan {}", service_plan.name), error)
             })?;
     }
     Ok(())
@@ -160,9 +159,8 @@ fn write_node_rows(
                 source,
                 now,
             ])
-            .map_err(|error| StoreError::Database {
-                operation: format!("write account {}", write.name),
-                message: error.to_string(),
+            .map_err(|error| {
+                StoreError::database(format!("write account {}", write.name), error)
             })?;
     }
     Ok(())
@@ -200,9 +198,11 @@ fn write_users(connection: &Connection, batch: &Batch<'_>) -> Result<()> {
                     user.language,
                     user.timezone,
                 ])
-                .map_err(|error| StoreError::Database {
-                    operation: format!("write user {} of {}", user.email, write.name),
-                    message: error.to_string(),
+                .map_err(|error| {
+                    StoreError::database(
+                        format!("write user {} of {}", user.email, write.name),
+                        error,
+                    )
                 })?;
         }
     }

@@ -1,0 +1,195 @@
+//! What a daemon needs of the store besides reads and writes: the change counter that
+//! every write bumps (canopy's or a hand edit), PostgreSQL's `NOTIFY canopy_changes`,
+//! the session lock that makes one instance the writer, and errors that say whether
+//! to retry. Each generic test runs on SQLite and on a real PostgreSQL.
+
+#[macro_use]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use ::postgres::fallible_iterator::FallibleIterator;
+
+use canopy::store::{ApplyContext, Store};
+use support::fixtures::{SOURCE, create_all, example};
+use support::{Backend, TestDb};
+
+fn fixture(backend: Backend) -> TestDb {
+    TestDb::new(backend)
+}
+
+on_both_backends!(
+    an_apply_bumps_the_change_counter_and_a_read_does_not,
+    a_hand_edit_bumps_the_change_counter,
+    only_one_store_holds_the_session_lock,
+    the_session_lock_is_released_when_its_store_is_dropped,
+);
+
+fn context() -> ApplyContext {
+    ApplyContext {
+        actor: "ci@example".into(),
+        source: SOURCE.into(),
+        revision: None,
+    }
+}
+
+fn apply_example(store: &mut dyn Store) {
+    let base = store.snapshot().unwrap().fingerprint;
+    let mut transaction = store.begin().unwrap();
+    transaction
+        .apply(&create_all(&example(), &base), &context())
+        .unwrap();
+    transaction.commit().unwrap();
+}
+
+/// Polls `condition` until it holds, failing the test after 20 s.
+fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn an_apply_bumps_the_change_counter_and_a_read_does_not(db: &TestDb) {
+    let mut store = db.open();
+    let before = store.change_counter().unwrap();
+    apply_example(store.as_mut());
+    let after = store.change_counter().unwrap();
+    assert!(after > before, "{before} -> {after}");
+    store.snapshot().unwrap();
+    assert_eq!(store.change_counter().unwrap(), after);
+    // Another store on the same database reads the same counter.
+    assert_eq!(db.open().change_counter().unwrap(), after);
+}
+
+fn a_hand_edit_bumps_the_change_counter(db: &TestDb) {
+    let mut store = db.open();
+    apply_example(store.as_mut());
+    let mut seen = store.change_counter().unwrap();
+    for edit in [
+        "UPDATE accounts SET display_name = 'ACME by hand' WHERE name = 'acme-eu'",
+        "UPDATE users SET name = 'Anna B.' WHERE email = 'anna@acme.example'",
+        "INSERT INTO service_plans (name, billing) VALUES ('by-hand', 'trial')",
+        "DELETE FROM service_plans WHERE name = 'by-hand'",
+    ] {
+        db.execute(edit);
+        let now = store.change_counter().unwrap();
+        assert!(now > seen, "`{edit}` left the counter at {now}");
+        seen = now;
+    }
+    // Tables canopy does not own leave it alone.
+    db.execute("INSERT INTO usage (account, metric, period, amount) VALUES ('acme-eu', 'documents', '2025-01', 1)");
+    assert_eq!(store.change_counter().unwrap(), seen);
+}
+
+fn only_one_store_holds_the_session_lock(db: &TestDb) {
+    let mut first = db.open();
+    let mut second = db.open();
+    assert!(first.try_lock_session().unwrap());
+    assert!(
+        first.try_lock_session().unwrap(),
+        "taking it again is a no-op"
+    );
+    assert!(first.holds_session_lock().unwrap());
+    assert!(!second.try_lock_session().unwrap());
+    assert!(!second.holds_session_lock().unwrap());
+    // One unlock releases it, however often it was taken.
+    first.unlock_session().unwrap();
+    assert!(!first.holds_session_lock().unwrap());
+    assert!(second.try_lock_session().unwrap());
+    assert!(second.holds_session_lock().unwrap());
+    assert!(!first.try_lock_session().unwrap());
+    // Writes by the standby still work: the session lock is not the writer lock.
+    apply_example(first.as_mut());
+}
+
+fn the_session_lock_is_released_when_its_store_is_dropped(db: &TestDb) {
+    let mut first = db.open();
+    let mut second = db.open();
+    assert!(first.try_lock_session().unwrap());
+    assert!(!second.try_lock_session().unwrap());
+    drop(first);
+    // The server releases it when the closed connection's backend exits.
+    eventually("the dropped store's lock is released", || {
+        second.try_lock_session().unwrap()
+    });
+    assert!(second.holds_session_lock().unwrap());
+}
+
+#[test]
+fn an_in_memory_database_always_gets_the_session_lock() {
+    let mut store = canopy::store::open("sqlite::memory:").unwrap();
+    assert!(store.try_lock_session().unwrap());
+    assert!(store.holds_session_lock().unwrap());
+    store.unlock_session().unwrap();
+    assert!(!store.holds_session_lock().unwrap());
+}
+
+#[test]
+fn postgres_a_killed_connection_loses_the_session_lock() {
+    let db = TestDb::postgres();
+    let mut store = db.open();
+    assert!(store.try_lock_session().unwrap());
+    let mut admin = db.raw_postgres();
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 1);
+    match store.holds_session_lock() {
+        Ok(held) => assert!(!held, "a dead connection cannot hold the lock"),
+        Err(error) => assert!(error.is_transient(), "{error:#}"),
+    }
+    // Another instance can take over.
+    let mut standby = db.open();
+    eventually("the killed connection's lock is released", || {
+        standby.try_lock_session().unwrap()
+    });
+}
+
+#[test]
+fn postgres_a_hand_edit_is_notified_on_canopy_changes() {
+    let db = TestDb::postgres();
+    let mut store = db.open();
+    apply_example(store.as_mut());
+    let mut listener = db.raw_postgres();
+    listener.batch_execute("LISTEN canopy_changes").unwrap();
+    db.execute("UPDATE accounts SET active = false WHERE name = 'acme-eu'");
+    let counter = store.change_counter().unwrap();
+    let mut notifications = listener.notifications();
+    let notification = notifications
+        .timeout_iter(Duration::from_secs(20))
+        .next()
+        .unwrap()
+        .expect("a notification within 20 s");
+    assert_eq!(notification.channel(), "canopy_changes");
+    assert_eq!(notification.payload(), counter.to_string());
+}
+
+#[test]
+fn postgres_a_refused_connection_is_transient_and_a_stale_plan_is_not() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let error = canopy::store::open(&format!("postgres://canopy@127.0.0.1:{port}/canopy"))
+        .err()
+        .expect("nothing listens there");
+    assert!(error.is_transient(), "{error:#}");
+    let source = std::error::Error::source(&error).map(ToString::to_string);
+    assert!(source.is_some_and(|text| !text.is_empty()), "{error:#}");
+
+    let db = TestDb::postgres();
+    let mut store = db.open();
+    let mut transaction = store.begin().unwrap();
+    let stale = transaction
+        .apply(&create_all(&example(), "not-the-live-state"), &context())
+        .unwrap_err();
+    assert!(!stale.is_transient(), "{stale:#}");
+}
