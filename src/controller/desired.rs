@@ -3,20 +3,23 @@
 //!
 //! ```text
 //! reflector stores ─ by_namespace ─> Resources per namespace
-//!    Resources + Binding ─ desired ─> Desired::Source { source, scope, loaded, archive }
+//!    Resources + Binding ─ desired ─> Desired::Source { source, scope, resources, archive }
 //!                                   | Desired::Refused (no scope / scope conflict)
+//! DesiredSource::load(&live) (inside the reconcile pass) ─> Loaded | LoadError
 //! ```
 //!
 //! Resources being deleted (a `deletionTimestamp`, held by canopy's finalizer) are left
 //! out of the desired state; those asking for `deletionPolicy: Archive` are listed so
 //! that the reconcile pass archives exactly them. Validation is
-//! [`manifest::from_resources`], the same rules as files, with errors naming the object.
+//! [`manifest::from_resources_against`], the same rules as files, with errors naming
+//! the object; it runs inside the pass, against the live hierarchy, so a scope root
+//! that only the database (or another namespace) declares is a valid parent.
 
 use std::collections::BTreeMap;
 
 use crate::manifest::types::DeletionPolicy;
 use crate::manifest::{self, Account, AccountGroup, LoadError, Loaded, ServicePlan};
-use crate::model::Kind;
+use crate::model::{Hierarchy, Kind};
 
 use super::scope::Binding;
 
@@ -92,7 +95,7 @@ pub fn by_namespace(
 /// What the controller asks the reconcile pass to do for one namespace.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Desired {
-    /// Reconcile `loaded` (or report its errors) as `source`, limited to `scope`.
+    /// Reconcile `resources` as `source`, limited to `scope`.
     Source(DesiredSource),
     /// The namespace's resources change nothing (see [`Binding`]).
     Refused(Binding),
@@ -104,8 +107,8 @@ pub struct DesiredSource {
     pub namespace: String,
     pub source: String,
     pub scope: Option<String>,
-    /// The validated desired state, or every problem with it.
-    pub loaded: Result<Loaded, LoadError>,
+    /// The resources that declare the desired state (those being deleted left out).
+    pub resources: Resources,
     /// Objects being deleted with `deletionPolicy: Archive`: archive exactly these.
     pub archive: Vec<(Kind, String)>,
     /// Every object being deleted (the finalizers to remove once the pass committed).
@@ -144,10 +147,27 @@ pub fn desired(namespace: &str, resources: Resources, binding: Binding) -> Desir
         namespace: namespace.to_string(),
         source,
         scope: root,
-        loaded: manifest::from_resources(accounts, groups, plans),
+        resources: Resources {
+            accounts,
+            groups,
+            plans,
+        },
         archive,
         deleting,
     })
+}
+
+impl DesiredSource {
+    /// The validated desired state against the live hierarchy, or every problem.
+    pub fn load(&self, live: &Hierarchy) -> Result<Loaded, LoadError> {
+        let resources = self.resources.clone();
+        manifest::from_resources_against(
+            resources.accounts,
+            resources.groups,
+            resources.plans,
+            Some(live),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -240,7 +260,7 @@ mod tests {
             panic!("a scoped namespace is reconciled");
         };
         assert_eq!(source.source, "kubernetes/a");
-        let loaded = source.loaded.expect("valid resources");
+        let loaded = source.load(&Hierarchy::default()).expect("valid resources");
         let names: Vec<&str> = loaded
             .hierarchy
             .nodes
@@ -259,7 +279,9 @@ mod tests {
         let Desired::Source(source) = desired("a", resources, scoped("a")) else {
             panic!("a scoped namespace is reconciled");
         };
-        let error = source.loaded.expect_err("a dangling parent is an error");
+        let error = source
+            .load(&Hierarchy::default())
+            .expect_err("a dangling parent is an error");
         assert!(
             error
                 .errors()
@@ -283,7 +305,7 @@ mod tests {
         };
         assert_eq!(source.archive, [(Kind::Account, "customer-x".to_string())]);
         assert_eq!(source.deleting.len(), 2);
-        let loaded = source.loaded.expect("valid resources");
+        let loaded = source.load(&Hierarchy::default()).expect("valid resources");
         assert_eq!(loaded.hierarchy.nodes.len(), 1);
     }
 }

@@ -14,3 +14,4 @@
 pub mod desired;
 pub mod scope;
 pub mod status;
+pub mod sync;

@@ -37,8 +37,10 @@ pub enum Outcome {
     Invalid(Vec<Diagnostic>),
     /// The plan was refused (scope, ownership, placement, prune limit).
     Rejected(Vec<Problem>),
-    /// The blast-radius gate holds the plan until `canopy approve ID`.
-    Held { id: String, message: String },
+    /// The blast-radius gate holds the plan (it reaches further than `--hold-above`).
+    Held { message: String },
+    /// The database refused the change for a reason retrying cannot fix.
+    Failed { message: String },
     /// A transient failure (database down, lock busy); the pass is retried.
     Retrying { message: String },
     /// The namespace is not (or not unambiguously) bound to a scope.
@@ -60,12 +62,13 @@ impl Outcome {
             Outcome::Applied => ObjectState::Ready,
             Outcome::Invalid(diagnostics) => invalid_state(diagnostics, name),
             Outcome::Rejected(problems) => rejected_state(problems, kind, name),
-            Outcome::Held { id, message } => stalled(
+            Outcome::Held { message } => stalled(
                 "Held",
                 format!(
-                    "plan {id} is held by the blast-radius gate ({message}); approve it with `canopy approve {id}`"
+                    "the plan is held by the blast-radius gate ({message}); approve it with `canopy approve`, or split the change"
                 ),
             ),
+            Outcome::Failed { message } => stalled("DatabaseRefused", message.clone()),
             Outcome::Retrying { message } => ObjectState::Reconciling {
                 reason: "Retrying".to_string(),
                 message: message.clone(),

@@ -160,6 +160,17 @@ pub fn from_resources(
     groups: Vec<AccountGroup>,
     plans: Vec<ServicePlan>,
 ) -> Result<Loaded, LoadError> {
+    from_resources_against(accounts, groups, plans, None)
+}
+
+/// [`from_resources`] against the live hierarchy: as with [`load`], a parent or plan
+/// that only the database has (a scope root, say) is not dangling.
+pub fn from_resources_against(
+    accounts: Vec<Account>,
+    groups: Vec<AccountGroup>,
+    plans: Vec<ServicePlan>,
+    external: Option<&Hierarchy>,
+) -> Result<Loaded, LoadError> {
     let mut declared = Declared::default();
     let place = |kind: Kind, name: &Option<String>| {
         Origin::flat(Place::Object {
@@ -187,7 +198,7 @@ pub fn from_resources(
         }
         declared.account(account.metadata, account.spec, origin);
     }
-    finish(declared, Vec::new(), &[], None, 0, documents)
+    finish(declared, Vec::new(), &[], external, 0, documents)
 }
 
 /// Reads and parses one manifest source (run in parallel).
