@@ -16,14 +16,14 @@
 
 use crate::manifest::Diagnostic;
 use crate::manifest::types::{
-    AccountGroupStatus, AccountStatus, ConditionStatus, MetricUsage, ServicePlanStatus,
-    StatusCondition, UsageStatus,
+    AccountGroupStatus, AccountScopeStatus, AccountStatus, ConditionStatus, MetricUsage,
+    ServicePlanStatus, StatusCondition, UsageStatus,
 };
 use crate::model::{Hierarchy, Kind, NodeType};
 use crate::plan::Problem;
 use crate::store::usage::UsageReport;
 
-use super::scope::Binding;
+use super::scope::{Binding, ScopeIndex};
 
 /// `accountNumber` of an account the database has not numbered yet.
 pub const PENDING: &str = "Pending";
@@ -299,6 +299,43 @@ pub fn plan_status(
         observed_generation: generation,
         conditions: conditions(
             state,
+            generation,
+            previous.map_or(&[], |p| &p.conditions),
+            now,
+        ),
+    };
+    changed(status, previous)
+}
+
+/// The status of an AccountScope: Ready unless a namespace it names is named by
+/// another scope too (then reason `ScopeConflict`), or `None` when unchanged.
+pub fn scope_status(
+    name: &str,
+    generation: Option<i64>,
+    index: &ScopeIndex,
+    previous: Option<&AccountScopeStatus>,
+    now: &str,
+) -> Option<AccountScopeStatus> {
+    let conflicts = index.conflicts_of(name);
+    let state = if conflicts.is_empty() {
+        ObjectState::Ready
+    } else {
+        let list: Vec<String> = conflicts
+            .iter()
+            .map(|(namespace, others)| format!("{namespace} (also {})", others.join(", ")))
+            .collect();
+        stalled(
+            "ScopeConflict",
+            format!(
+                "namespaces named by another AccountScope too: {}",
+                list.join("; ")
+            ),
+        )
+    };
+    let status = AccountScopeStatus {
+        observed_generation: generation,
+        conditions: conditions(
+            &state,
             generation,
             previous.map_or(&[], |p| &p.conditions),
             now,

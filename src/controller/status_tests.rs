@@ -221,3 +221,36 @@ fn a_plan_is_ready_once_applied() {
         None
     );
 }
+
+#[test]
+fn a_scope_sharing_a_namespace_with_another_is_not_ready() {
+    use crate::manifest::AccountScope;
+    use crate::manifest::types::AccountScopeSpec;
+    let scope = |name: &str, namespaces: &[&str]| {
+        AccountScope::new(
+            name,
+            AccountScopeSpec {
+                namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+                root: None,
+            },
+        )
+    };
+    let index = ScopeIndex::new(&[scope("a", &["shared", "own"]), scope("b", &["shared"])]);
+    let status = scope_status("a", Some(1), &index, None, T0).expect("first status");
+    let ready = condition(&status.conditions, "Ready");
+    assert_eq!(
+        (ready.status, ready.reason.as_str()),
+        (ConditionStatus::False, "ScopeConflict")
+    );
+    assert!(
+        ready.message.contains("shared (also b)"),
+        "{}",
+        ready.message
+    );
+    let alone = ScopeIndex::new(&[scope("a", &["own"])]);
+    let fixed = scope_status("a", Some(1), &alone, Some(&status), T1).expect("a change");
+    assert_eq!(
+        condition(&fixed.conditions, "Ready").status,
+        ConditionStatus::True
+    );
+}

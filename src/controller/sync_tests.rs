@@ -8,7 +8,8 @@ use crate::manifest::types::{AccountSpec, AccountStatus, AccountType, ConditionS
 use crate::plan::Op;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
-    AuditRecord, Cause, Result as StoreResult, Retry, Snapshot, UsageRow, WriteTxn,
+    AuditRecord, Cause, HeldPlan, Result as StoreResult, Retry, Snapshot, Suspension, UsageRow,
+    WriteTxn,
 };
 
 const NOW: &str = "2026-01-01T00:00:00Z";
@@ -269,6 +270,24 @@ impl Store for FlakyStore {
     }
     fn audit(&mut self, after: i64, limit: usize) -> StoreResult<Vec<AuditRecord>> {
         self.inner.audit(after, limit)
+    }
+    fn suspension(&mut self) -> StoreResult<Option<Suspension>> {
+        self.inner.suspension()
+    }
+    fn suspend(&mut self, seconds: i64, reason: &str, by: &str) -> StoreResult<Suspension> {
+        self.inner.suspend(seconds, reason, by)
+    }
+    fn resume(&mut self) -> StoreResult<bool> {
+        self.inner.resume()
+    }
+    fn hold_plan(&mut self, held: &HeldPlan) -> StoreResult<()> {
+        self.inner.hold_plan(held)
+    }
+    fn held_plans(&mut self) -> StoreResult<Vec<HeldPlan>> {
+        self.inner.held_plans()
+    }
+    fn release_held_plans(&mut self, source: &str, id: Option<&str>) -> StoreResult<()> {
+        self.inner.release_held_plans(source, id)
     }
     fn change_counter(&mut self) -> StoreResult<i64> {
         self.inner.change_counter()

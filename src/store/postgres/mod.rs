@@ -7,6 +7,7 @@
 //! binary `COPY` for new rows and `unnest` arrays for updates: a constant number of
 //! round trips per apply, whatever its size.
 
+mod control;
 mod write;
 
 use std::str::FromStr;
@@ -464,6 +465,30 @@ impl Store for PostgresStore {
             })
             .collect::<std::result::Result<_, postgres::Error>>()
             .map_err(database("read audit_log"))
+    }
+
+    fn suspension(&mut self) -> Result<Option<super::Suspension>> {
+        control::suspension(&mut self.client)
+    }
+
+    fn suspend(&mut self, seconds: i64, reason: &str, by: &str) -> Result<super::Suspension> {
+        control::suspend(&mut self.client, seconds, reason, by)
+    }
+
+    fn resume(&mut self) -> Result<bool> {
+        control::resume(&mut self.client)
+    }
+
+    fn hold_plan(&mut self, held: &super::HeldPlan) -> Result<()> {
+        control::hold_plan(&mut self.client, held)
+    }
+
+    fn held_plans(&mut self) -> Result<Vec<super::HeldPlan>> {
+        control::held_plans(&mut self.client)
+    }
+
+    fn release_held_plans(&mut self, source: &str, id: Option<&str>) -> Result<()> {
+        control::release_held_plans(&mut self.client, source, id)
     }
 
     fn change_counter(&mut self) -> Result<i64> {
