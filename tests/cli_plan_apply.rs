@@ -128,6 +128,8 @@ fn changes<'a>(plan: &'a Value, op: &str) -> Vec<&'a Value> {
 }
 
 fn applying_twice_is_a_no_op_the_second_time(workspace: &Workspace) {
+    // `plan` only reads: it needs a database to exist (migrate or apply creates it).
+    workspace.canopy(&["migrate"]).assert().success();
     let (code, stdout, _) = workspace.run(&["plan", "manifests", "--detailed-exitcode"]);
     assert_eq!(code, 2, "changes are pending before the first apply");
     assert!(stdout.contains("to create"), "{stdout}");

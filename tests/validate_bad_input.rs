@@ -281,3 +281,74 @@ fn a_control_character_in_a_csv_user_is_refused_without_quoting_the_file() {
     );
     assert!(!stdout.contains("Anna"), "{stdout}");
 }
+
+/// `usersFrom` naming something outside the repository is refused before it is read,
+/// and nothing the file holds reaches the output: here the process environment,
+/// which carries a database password.
+#[test]
+fn users_from_cannot_read_outside_the_repository() {
+    let outside = TempDir::new().expect("a temporary directory");
+    let secret = write(&outside, "secret.csv", "hunter2-password,x,y\n");
+    let directory = TempDir::new().expect("a temporary directory");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&secret, directory.path().join("link.csv")).expect("symlink");
+    let cases = [
+        ("absolute.yaml", "/proc/self/environ".to_string()),
+        (
+            "climbing.yaml",
+            format!("../{}/secret.csv", outside.path().display()),
+        ),
+        ("link.yaml", "link.csv".to_string()),
+        ("directory.yaml", ".".to_string()),
+    ];
+    for (file, users_from) in &cases {
+        write(
+            &directory,
+            file,
+            format!("{HEAD}  usersFrom: \"{users_from}\"\n"),
+        );
+    }
+    let mut command = Command::cargo_bin("canopy").expect("the canopy binary is built");
+    let output = command
+        .arg("validate")
+        .arg(directory.path())
+        .env(
+            "CANOPY_DATABASE_URL",
+            "postgres://canopy:hunter2-password@db/canopy",
+        )
+        .output()
+        .expect("canopy runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+        "{stdout}{stderr}"
+    );
+    for (file, _) in &cases {
+        let location = format!(
+            "{}:6:14: error[users-from-outside]",
+            directory.path().join(file).display()
+        );
+        assert!(stdout.contains(&location), "no `{location}` in {stdout}");
+    }
+}
+
+/// A file that is not a users CSV is named, its content never printed.
+#[test]
+fn a_csv_header_error_prints_no_data() {
+    let directory = TempDir::new().expect("a temporary directory");
+    write(&directory, "users.csv", "PGPASSWORD=hunter2,email\n");
+    let path = write(
+        &directory,
+        "a.yaml",
+        format!("{HEAD}  usersFrom: users.csv\n"),
+    );
+    let (code, stdout) = validate(&[&path], None);
+    assert_eq!(code, Some(1));
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+    assert!(
+        stdout.contains("header names `email`, 1 other value not shown"),
+        "{stdout}"
+    );
+}

@@ -40,7 +40,7 @@ fn the_realistic_example_is_valid() {
 #[case::csv_header(
     "examples/invalid/csv-header",
     &[
-        "examples/invalid/csv-header/users.csv:1:1: error[csv-header]: the first row must be the header `email,name,role,language,timezone`, found `nils@nordic.example,Nils Berg,admin,sv,Europe/Stockholm`",
+        "examples/invalid/csv-header/users.csv:1:1: error[csv-header]: the first row must be the header `email,name,role,language,timezone`; it has 5 columns, 5 other values not shown",
     ]
 )]
 #[case::dangling_parent(

@@ -1,18 +1,22 @@
 //! `canopy apply`: plan and apply in one transaction, or apply a saved plan exactly.
 //!
-//! The write transaction (and with it the single-writer lock) is taken before the live
-//! snapshot is read, so nothing can change between planning and writing; a saved plan
-//! is refused unless the live state still has the fingerprint it was planned against.
+//! The steps are those of [`crate::reconcile::Pass`]: the write transaction (and with it
+//! the single-writer lock) is taken before the live snapshot is read, so nothing can
+//! change between planning, confirming and writing; a saved plan is refused unless the
+//! live state still has the fingerprint it was planned against. A saved plan is planned
+//! again inside that transaction ([`SavedPlan::replan`]) and refused unless the changes
+//! are exactly the ones it shows.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::Context;
 
-use super::plan::{SAVED_PLAN_VERSION, SavedPlan, load_manifests, plan_options, print_plan};
-use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat};
+use super::plan::{load_manifests, plan_options, print_plan};
+use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat, output};
 use crate::model::Hierarchy;
-use crate::plan;
+use crate::plan::saved::SavedPlan;
+use crate::reconcile;
 use crate::store::{self, ApplyContext};
 
 pub fn apply(
@@ -22,64 +26,75 @@ pub fn apply(
     format: PlanFormat,
     options: &PlanArgs,
 ) -> anyhow::Result<Outcome> {
-    let saved = saved_plan(paths)?;
+    let saved = saved_plan(paths, options)?;
     let mut store = store::open(&global.database_url)?;
-    let mut txn = store.begin()?;
-    let snapshot = txn.snapshot()?;
-    let (plan, desired) = match saved {
-        Some(saved) => (saved.plan, None),
+    let pass = reconcile::Pass::begin(&mut *store)?;
+    // A saved plan was reviewed when it was made: that review is the confirmation.
+    let reviewed = saved.is_some();
+    let (planned, saved_desired, revision) = match saved {
+        Some(saved) => {
+            let live = pass.live();
+            let plan = saved.replan(&live.hierarchy, &live.fingerprint)?;
+            let revision = options.revision.clone().or(saved.content.revision);
+            (pass.saved(plan), Some(saved.content.desired), revision)
+        }
         None => {
-            let loaded = load_manifests(paths, Some(&snapshot.hierarchy))?;
-            let plan = plan::diff(
-                &snapshot.hierarchy,
-                &loaded.hierarchy,
-                &plan_options(options, snapshot.fingerprint.clone()),
+            let planned = pass.plan(
+                |live: &Hierarchy| load_manifests(paths, Some(live)),
+                &plan_options(options, String::new()),
             )?;
-            (plan, Some(loaded.hierarchy))
+            (planned, None, options.revision.clone())
         }
     };
-    let desired = desired.unwrap_or_else(Hierarchy::default);
-    print_plan(&plan, &snapshot.hierarchy, &desired, format)?;
-    if plan.is_empty() && plan.writes.is_empty() {
+    let no_desired = Hierarchy::default();
+    let desired = planned
+        .desired()
+        .or(saved_desired.as_ref())
+        .unwrap_or(&no_desired);
+    print_plan(planned.plan(), &planned.live().hierarchy, desired, format)?;
+    if !planned.has_writes() {
         return Ok(Outcome::Success);
     }
-    if !yes {
+    if !yes && !reviewed {
         confirm()?;
     }
     let context = ApplyContext {
         actor: actor(),
-        source: plan.source.clone(),
-        revision: options.revision.clone(),
+        source: planned.plan().source.clone(),
+        revision,
     };
-    let report = txn.apply(&plan, &context)?;
-    txn.commit()?;
-    eprintln!(
-        "Applied {} changes ({} accounts created).",
-        plan.changes.len(),
-        report.assigned.len()
-    );
+    let applied = planned.apply(&context)?;
+    output::note(&format!(
+        "Applied {} ({} created).",
+        output::count(applied.plan.changes.len(), "change", "changes"),
+        output::count(applied.report.assigned.len(), "account", "accounts")
+    ));
     Ok(Outcome::Success)
 }
 
-/// `Some` when the arguments name one saved plan file rather than manifests.
-fn saved_plan(paths: &[String]) -> anyhow::Result<Option<SavedPlan>> {
-    let [path] = paths else { return Ok(None) };
-    let path = Path::new(path);
-    let is_manifest = path
-        .extension()
-        .is_some_and(|ext| ext == "yaml" || ext == "yml");
-    if path.as_os_str() == "-" || is_manifest || !path.is_file() {
+/// `Some` when the arguments name a saved plan file: a file not named `*.yaml`/`*.yml`.
+/// A plan file among manifest paths is an error, not a silent skip.
+fn saved_plan(paths: &[String], options: &PlanArgs) -> anyhow::Result<Option<SavedPlan>> {
+    let is_plan_file = |path: &String| {
+        let path = Path::new(path);
+        let is_manifest = path
+            .extension()
+            .is_some_and(|ext| ext == "yaml" || ext == "yml");
+        path.as_os_str() != "-" && !is_manifest && path.is_file()
+    };
+    let Some(file) = paths.iter().find(|path| is_plan_file(path)) else {
         return Ok(None);
-    }
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let saved: SavedPlan = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a saved canopy plan", path.display()))?;
+    };
     anyhow::ensure!(
-        saved.canopy_plan_version == SAVED_PLAN_VERSION,
-        "{} is a plan of format version {}, this canopy reads version {SAVED_PLAN_VERSION}",
-        path.display(),
-        saved.canopy_plan_version
+        paths.len() == 1,
+        "`{file}` is a saved plan: apply takes one saved plan file or manifest paths, not both"
     );
+    anyhow::ensure!(
+        !options.prune && options.scope.is_none(),
+        "--prune and --scope were decided when `{file}` was planned; give them to `canopy plan`"
+    );
+    let bytes = std::fs::read(file).with_context(|| format!("reading {file}"))?;
+    let saved = SavedPlan::from_json(&bytes).with_context(|| format!("refusing {file}"))?;
     Ok(Some(saved))
 }
 
@@ -103,7 +118,7 @@ fn confirm() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn actor() -> String {
+pub(super) fn actor() -> String {
     std::env::var("CANOPY_ACTOR")
         .or_else(|_| std::env::var("USER"))
         .unwrap_or_else(|_| "canopy".to_string())

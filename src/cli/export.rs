@@ -20,7 +20,7 @@ pub fn export(
     source: &str,
     all: bool,
 ) -> anyhow::Result<Outcome> {
-    let mut store = store::open(&global.database_url)?;
+    let mut store = store::open_existing(&global.database_url)?;
     let snapshot = store.snapshot()?;
     let selected = select(snapshot.hierarchy, source, all);
     match out {

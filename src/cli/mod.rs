@@ -1,13 +1,24 @@
 //! The command line: parse options, call the library, print the error once.
 //!
 //! Each command lives in its own module and returns an [`Outcome`]; errors travel up
-//! as `anyhow::Error` and are printed here, in one place, with exit code 1.
+//! as `anyhow::Error` and are printed here, in one place, with exit code 1. Usage
+//! errors exit 1 too (clap's own default is 2, which `--detailed-exitcode` reserves
+//! for pending changes). [`output`] holds the flags every command shares (colour,
+//! quiet); [`help`] the examples shown by each command's `--help`.
 
 mod apply;
+mod approve;
+mod completions;
 mod export;
+mod help;
+mod history;
+pub mod output;
 mod plan;
+mod run;
 mod store;
+mod suspend;
 mod validate;
+mod version;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,7 +38,8 @@ pub enum Outcome {
 #[command(
     name = "canopy",
     version,
-    about = "Account hierarchies as code: declare, plan, apply, keep in sync"
+    about = "Account hierarchies as code: declare, plan, apply, keep in sync",
+    after_help = help::EXIT_CODES
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -51,6 +63,15 @@ pub struct GlobalArgs {
     /// Log verbosity (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Only errors on standard error: no notes, warnings or progress.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When to colour output (`NO_COLOR` set means never under `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = output::ColorChoice::Auto)]
+    pub color: output::ColorChoice,
+    /// Never colour output (same as `--color never`).
+    #[arg(long, global = true)]
+    pub no_color: bool,
 }
 
 /// Options shared by `plan` and `apply` that decide what a plan may do.
@@ -94,26 +115,30 @@ pub enum GetFormat {
     Table,
     Json,
     Yaml,
+    /// One name per line.
+    Name,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check manifests without touching a database.
+    #[command(after_help = help::VALIDATE)]
     Validate {
         /// Files or directories (read recursively); `-` reads standard input.
         #[arg(required = true)]
         paths: Vec<String>,
-        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        #[arg(short = 'o', long = "output", visible_alias = "format", value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
     },
     /// Show what applying the manifests would change.
+    #[command(after_help = help::PLAN)]
     Plan {
         /// Files or directories; `-` reads standard input.
         paths: Vec<String>,
         /// Compare two directories with no database: `--against OLD_DIR NEW_DIR`.
         #[arg(long, value_name = "OLD_DIR", conflicts_with = "out")]
         against: Option<String>,
-        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        #[arg(short = 'o', long = "output", visible_alias = "format", value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
         /// Save the plan; `canopy apply FILE` applies exactly it.
         #[arg(long)]
@@ -125,19 +150,21 @@ pub enum Command {
         options: PlanArgs,
     },
     /// Make the database equal to the manifests (or apply a saved plan), in one transaction.
+    #[command(after_help = help::APPLY)]
     Apply {
-        /// Files or directories, or one saved plan file.
+        /// Files or directories, or one saved plan file (applied without asking again).
         #[arg(required = true)]
         paths: Vec<String>,
         /// Do not ask for confirmation (required without a terminal).
         #[arg(long, short = 'y')]
         yes: bool,
-        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        #[arg(short = 'o', long = "output", visible_alias = "format", value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
         #[command(flatten)]
         options: PlanArgs,
     },
     /// Print the live hierarchy.
+    #[command(after_help = help::GET)]
     Get {
         /// Only this object and its subtree.
         name: Option<String>,
@@ -145,6 +172,7 @@ pub enum Command {
         output: GetFormat,
     },
     /// Write the live state as manifests.
+    #[command(after_help = help::EXPORT)]
     Export {
         /// A directory to write (one file per root, plus plans.yaml); standard output when absent.
         #[arg(long)]
@@ -157,6 +185,7 @@ pub enum Command {
         all: bool,
     },
     /// Show usage against plan limits (>= 80% approaching, > 100% exceeding).
+    #[command(after_help = help::USAGE)]
     Usage {
         /// The period, `YYYY-MM` (default: the latest recorded).
         #[arg(long)]
@@ -164,18 +193,67 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text)]
         output: ReportFormat,
     },
-    /// Create or upgrade the database schema (every command does this on start).
+    /// Show the audit log: who changed what, when, from which revision.
+    #[command(after_help = help::HISTORY)]
+    History(history::HistoryArgs),
+    /// Create the database or upgrade its schema (apply does this too; read-only
+    /// commands never create a database).
+    #[command(after_help = help::MIGRATE)]
     Migrate,
     /// Print the CustomResourceDefinitions of all kinds as YAML.
+    #[command(after_help = help::CRDS)]
     Crds,
     /// Print the JSON Schema of all kinds (for editors' YAML language servers).
+    #[command(after_help = help::SCHEMA)]
     Schema,
+    /// Print canopy's version and the database schema version it knows.
+    #[command(after_help = help::VERSION)]
+    Version {
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text)]
+        output: ReportFormat,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = help::COMPLETIONS)]
+    Completions { shell: clap_complete::Shell },
+    /// Run the daemon: keep the database equal to a checkout, continuously.
+    Run(run::RunArgs),
+    /// Apply a plan the daemon held (blast-radius gate), if the live state is unchanged.
+    Approve {
+        /// The plan id shown in the daemon's /status and logs.
+        id: String,
+    },
+    /// Suspend every daemon on this database (stored in the database; expires by itself).
+    Suspend {
+        /// How long (500ms, 3s, 5m, 1h).
+        #[arg(long = "for", value_name = "DUR", value_parser = crate::daemon::duration::parse)]
+        duration: std::time::Duration,
+        /// Why (shown in /status and logs).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a suspension.
+    Resume,
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing(cli.global.verbose);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version are printed to standard output and succeed.
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match &cli.command {
+        Command::Run(args) => run::init_tracing(args, cli.global.verbose),
+        _ => init_tracing(cli.global.verbose),
+    }
+    output::init(cli.global.color, cli.global.no_color, cli.global.quiet);
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ChangesPending) => ExitCode::from(2),
@@ -221,7 +299,14 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             export::export(&global, out.as_deref(), &source, all)
         }
         Command::Usage { period, output } => store::usage(&global, period.as_deref(), output),
+        Command::History(args) => history::history(&global, &args),
         Command::Migrate => store::migrate(&global),
+        Command::Version { output } => version::version(output),
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Run(args) => run::run(&global, args),
+        Command::Approve { id } => approve::approve(&global, &id),
+        Command::Suspend { duration, reason } => suspend::suspend(&global, duration, &reason),
+        Command::Resume => suspend::resume(&global),
     }
 }
 

@@ -1,15 +1,17 @@
 //! `canopy plan`: load the desired state, diff it against the live (or an older
 //! directory's) state, render the plan, optionally save it.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat};
+use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat, output};
 use crate::manifest;
 use crate::model::{Hierarchy, effective};
+use crate::plan::saved::SavedPlan;
 use crate::plan::{self, Plan, PlanOptions, render};
+use crate::reconcile;
 use crate::store;
 
 pub struct PlanRequest {
@@ -21,24 +23,26 @@ pub struct PlanRequest {
     pub options: PlanArgs,
 }
 
-/// What a saved plan file holds: the plan and the format version that wrote it.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SavedPlan {
-    pub canopy_plan_version: u32,
-    pub plan: Plan,
-}
-
-pub const SAVED_PLAN_VERSION: u32 = 1;
-
 pub fn plan(global: &GlobalArgs, request: &PlanRequest) -> anyhow::Result<Outcome> {
-    let (live, desired, plan) = match &request.against {
-        Some(old) => plan_against(old, &request.paths, &request.options)?,
-        None => plan_against_database(global, &request.paths, &request.options)?,
+    let planned = match &request.against {
+        Some(old) => plan_against(old, &request.paths, &request.options),
+        None => plan_against_database(global, &request.paths, &request.options),
+    };
+    let (live, desired, plan) = match planned {
+        // Machine output on failure too: the diagnostics as `validate -o json` prints them.
+        Err(error) if request.format == PlanFormat::Json => {
+            if let Some(invalid) = load_error(&error) {
+                super::validate::print_invalid_json(&invalid.diagnostics)?;
+            }
+            return Err(error);
+        }
+        planned => planned?,
     };
     print_plan(&plan, &live, &desired, request.format)?;
     if let Some(out) = &request.out {
-        save(&plan, out)?;
+        let options = plan_options(&request.options, plan.base_fingerprint.clone());
+        let saved = SavedPlan::new(&plan, desired, &options, request.options.revision.clone())?;
+        save(&saved, out)?;
     }
     Ok(outcome(&plan, request.detailed_exitcode))
 }
@@ -83,25 +87,37 @@ fn plan_against_database(
         !paths.is_empty(),
         "plan needs at least one PATH (or `-` for standard input)"
     );
-    let mut store = store::open(&global.database_url)?;
-    let snapshot = store.snapshot()?;
-    let loaded = load_manifests(paths, Some(&snapshot.hierarchy))?;
-    let plan = plan::diff(
-        &snapshot.hierarchy,
-        &loaded.hierarchy,
-        &plan_options(options, snapshot.fingerprint),
+    let mut store = store::open_existing(&global.database_url)?;
+    let preview = reconcile::preview(
+        &mut *store,
+        |live: &Hierarchy| load_manifests(paths, Some(live)),
+        &plan_options(options, String::new()),
     )?;
-    Ok((snapshot.hierarchy, loaded.hierarchy, plan))
+    Ok((
+        preview.live.hierarchy,
+        preview.desired.hierarchy,
+        preview.plan,
+    ))
+}
+
+/// The manifest errors an error carries, if invalid manifests caused it.
+fn load_error(error: &anyhow::Error) -> Option<&manifest::LoadError> {
+    error.downcast_ref::<manifest::LoadError>().or_else(|| {
+        match error.downcast_ref::<reconcile::ReconcileError>() {
+            Some(reconcile::ReconcileError::Load(invalid)) => Some(invalid),
+            _ => None,
+        }
+    })
 }
 
 /// Loads manifests, printing warnings and notes to standard error; errors fail.
 pub fn load_manifests(
     paths: &[String],
     external: Option<&Hierarchy>,
-) -> anyhow::Result<manifest::Loaded> {
+) -> Result<manifest::Loaded, manifest::LoadError> {
     let loaded = manifest::load(paths, external)?;
     for diagnostic in &loaded.diagnostics {
-        eprintln!("{diagnostic}");
+        output::note(&diagnostic.to_string());
     }
     Ok(loaded)
 }
@@ -124,7 +140,7 @@ pub fn print_plan(
     format: PlanFormat,
 ) -> anyhow::Result<()> {
     let rendered = match format {
-        PlanFormat::Text => render::text(plan, use_color()),
+        PlanFormat::Text => render::text(plan, output::color()),
         PlanFormat::Json => render::json(plan),
         PlanFormat::Markdown => render::markdown(plan),
         PlanFormat::Diff => render::yaml_diff(live, desired, plan),
@@ -136,22 +152,14 @@ pub fn print_plan(
         .context("writing the plan to standard output")
 }
 
-fn use_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
-}
-
-fn save(plan: &Plan, out: &std::path::Path) -> anyhow::Result<()> {
-    let saved = SavedPlan {
-        canopy_plan_version: SAVED_PLAN_VERSION,
-        plan: plan.clone(),
-    };
-    let json = serde_json::to_vec(&saved).context("serialising the plan")?;
+fn save(saved: &SavedPlan, out: &std::path::Path) -> anyhow::Result<()> {
+    let json = saved.to_json()?;
     std::fs::write(out, json).with_context(|| format!("writing the plan to {}", out.display()))?;
-    eprintln!(
+    output::note(&format!(
         "Saved the plan to {}; apply it with `canopy apply {}`.",
         out.display(),
         out.display()
-    );
+    ));
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use crate::store;
 
 fn open(global: &GlobalArgs) -> anyhow::Result<Box<dyn store::Store>> {
     // The store's errors already name the (redacted) URL.
-    Ok(store::open(&global.database_url)?)
+    Ok(store::open_existing(&global.database_url)?)
 }
 
 pub fn get(global: &GlobalArgs, name: Option<&str>, output: GetFormat) -> anyhow::Result<Outcome> {
@@ -29,6 +29,10 @@ pub fn get(global: &GlobalArgs, name: Option<&str>, output: GetFormat) -> anyhow
             text
         }
         GetFormat::Yaml => serde_yaml::to_string(&objects)?,
+        GetFormat::Name => objects
+            .iter()
+            .map(|object| format!("{}\n", object.name))
+            .collect(),
     };
     print!("{text}");
     Ok(Outcome::Success)

@@ -58,6 +58,13 @@ fn write_text(
     Ok(())
 }
 
+/// Prints the `validate -o json` report of manifests that failed to load.
+pub fn print_invalid_json(diagnostics: &[Diagnostic]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    write_json(&mut out, diagnostics, None)?;
+    out.flush().context("writing to standard output")
+}
+
 fn write_json(
     out: &mut impl Write,
     diagnostics: &[Diagnostic],

@@ -1,7 +1,7 @@
 //! The way back: a [`Hierarchy`] as multi-document manifests (`canopy export`).
 //!
-//! One document per plan, then one per group or account, parents before children, with
-//! defaults left out. Loading the output gives back the same hierarchy (the
+//! One document per plan, then one per group or account, parents before children
+//! (depth-first in natural order, as `canopy get` lists them), with defaults left out. Loading the output gives back the same hierarchy (the
 //! declared side of it: account numbers and other live facts are not manifest
 //! fields), which the round-trip tests check.
 
@@ -10,12 +10,14 @@ use serde::Serialize;
 use super::declare::{account_manifest, group_manifest, metadata, plan_manifest};
 use super::types::{Account, AccountGroup, ServicePlan};
 use crate::model::Hierarchy;
-use crate::model::effective::{parent_indices, top_down_order};
+use crate::model::natural;
 
 /// The hierarchy as YAML manifests, one `---` document per object.
 pub fn to_yaml(hierarchy: &Hierarchy) -> String {
     let mut out = String::new();
-    for plan in &hierarchy.plans {
+    let mut plans: Vec<_> = hierarchy.plans.iter().collect();
+    plans.sort_by(|a, b| natural::compare(&a.name, &b.name));
+    for plan in plans {
         let resource = ServicePlan {
             metadata: metadata(&plan.name, plan.adopt),
             spec: plan_manifest(plan),
@@ -23,8 +25,7 @@ pub fn to_yaml(hierarchy: &Hierarchy) -> String {
         };
         push_document(&mut out, &plan.name, &resource);
     }
-    let order = top_down_order(&parent_indices(hierarchy));
-    for index in order {
+    for index in natural::tree_order(hierarchy) {
         let node = &hierarchy.nodes[index];
         let metadata = metadata(&node.name, node.adopt);
         if let Some(spec) = group_manifest(node) {

@@ -33,6 +33,10 @@ pub struct Source {
     /// How the source is named in messages: the path as given, or `<stdin>`.
     pub display: String,
     pub origin: Origin,
+    /// The repository a manifest belongs to: the directory given on the command line,
+    /// the own directory of a file given alone, the working directory for standard
+    /// input. Files that `usersFrom` names must resolve inside it.
+    pub root: Option<Arc<Path>>,
 }
 
 impl Source {
@@ -40,7 +44,13 @@ impl Source {
         Source {
             display: path.display().to_string(),
             origin: Origin::File(path),
+            root: None,
         }
+    }
+
+    fn in_repository(mut self, root: &Arc<Path>) -> Source {
+        self.root = Some(Arc::clone(root));
+        self
     }
 
     /// The source's text, read again if it is a file (used to resolve positions).
@@ -80,6 +90,7 @@ pub fn expand(inputs: &[String]) -> (Vec<Source>, Vec<(String, Problem)>) {
             sources.push(Source {
                 display: "<stdin>".to_string(),
                 origin: Origin::Stdin(None),
+                root: Some(Arc::from(Path::new("."))),
             });
             continue;
         }
@@ -87,9 +98,20 @@ pub fn expand(inputs: &[String]) -> (Vec<Source>, Vec<(String, Problem)>) {
         match fs::metadata(&path) {
             Ok(metadata) if metadata.is_dir() => {
                 let mut visited = Vec::new();
+                let root: Arc<Path> = Arc::from(path.as_path());
+                let first = sources.len();
                 walk(&path, &mut visited, &mut sources, &mut problems);
+                for source in &mut sources[first..] {
+                    source.root = Some(Arc::clone(&root));
+                }
             }
-            Ok(_) => sources.push(Source::file(path)),
+            Ok(_) => {
+                let root: Arc<Path> = match path.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => Arc::from(parent),
+                    _ => Arc::from(Path::new(".")),
+                };
+                sources.push(Source::file(path).in_repository(&root));
+            }
             Err(error) => problems.push((
                 input.clone(),
                 Problem::error(

@@ -28,6 +28,7 @@ mod schema;
 pub mod tree;
 pub mod types;
 pub mod users_csv;
+mod users_file;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -114,6 +115,7 @@ pub fn load_with_cache(
         let unreadable = Source {
             display,
             origin: input::Origin::Unreadable,
+            root: None,
         };
         let source = push_source(&mut sources, unreadable);
         findings.push(problem.in_source(source));
@@ -258,11 +260,23 @@ fn read_csv_users(declared: &mut Declared, sources: &mut Vec<Source>, findings: 
         let Place::File { source, .. } = entry.origin.place else {
             continue;
         };
-        let base = match &sources[source as usize].origin {
+        let source = &sources[source as usize];
+        let base = match &source.origin {
             input::Origin::File(path) => path.parent().map(Path::to_path_buf).unwrap_or_default(),
             input::Origin::Stdin(_) | input::Origin::Unreadable => PathBuf::new(),
         };
-        wanted.push((position, base.join(users_from)));
+        let root = source.root.as_deref().unwrap_or(Path::new("."));
+        match users_file::resolve(root, &base, users_from) {
+            Ok(path) => wanted.push((position, path)),
+            Err(refusal) => findings.push(
+                Finding::error(
+                    Rule::UsersFromOutside,
+                    entry.origin.field_at(&["usersFrom"], Target::Value),
+                    format!("`usersFrom` of `{}`: {refusal}", entry.node.name),
+                )
+                .about(&entry.node.name),
+            ),
+        }
     }
     if wanted.is_empty() {
         return;

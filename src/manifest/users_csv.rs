@@ -59,11 +59,7 @@ pub fn parse_users(text: &str) -> (Vec<CsvUser>, Vec<Problem>) {
                 problems.push(Problem::error(
                     Rule::CsvHeader,
                     Spot::Position { line: 1, column: 1 },
-                    format!(
-                        "the first row must be the header `{}`, found `{}`",
-                        HEADER.join(","),
-                        found.join(",")
-                    ),
+                    header_mismatch(&found),
                 ));
                 return (users, problems);
             }
@@ -87,6 +83,42 @@ pub fn parse_users(text: &str) -> (Vec<CsvUser>, Vec<Problem>) {
         }
     }
     (users, problems)
+}
+
+/// Why a first row is not the header, naming only the cells that are header names (a
+/// file that is not a users file must not have its content printed: it may be
+/// anything, and messages end up in pull-request comments).
+fn header_mismatch(found: &[&str]) -> String {
+    let expected = HEADER.join(",");
+    let known: Vec<&str> = found
+        .iter()
+        .copied()
+        .filter(|cell| HEADER.contains(cell))
+        .collect();
+    let others = found.len() - known.len();
+    let mut message = format!(
+        "the first row must be the header `{expected}`; it has {} {}",
+        found.len(),
+        if found.len() == 1 {
+            "column"
+        } else {
+            "columns"
+        }
+    );
+    if !known.is_empty() {
+        message.push_str(&format!(", header names `{}`", known.join(",")));
+    }
+    if others > 0 {
+        message.push_str(&format!(
+            ", {others} {} not shown",
+            if others == 1 {
+                "other value"
+            } else {
+                "other values"
+            }
+        ));
+    }
+    message
 }
 
 fn row_user(record: &csv::StringRecord, line: u32) -> Result<User, Problem> {
@@ -114,7 +146,7 @@ fn row_user(record: &csv::StringRecord, line: u32) -> Result<User, Problem> {
             Problem::error(
                 Rule::InvalidValue,
                 at(column_of(2)),
-                format!("role must be `admin` or `user`, not `{text}`"),
+                "role must be `admin` or `user` (or empty for `user`)".to_string(),
             )
         })?,
     };

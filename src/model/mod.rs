@@ -10,9 +10,10 @@
 //! `parent` may name either) and service plans, each keyed by its stable name. It is
 //! plain data: no I/O, no database or Kubernetes types. The nesting rules live in
 //! [`rules`], the downward inheritance of activation, services and settings in
-//! [`effective`].
+//! [`effective`], the order names are listed in for people in [`natural`].
 
 pub mod effective;
+pub mod natural;
 pub mod rules;
 
 use std::collections::BTreeMap;

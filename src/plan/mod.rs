@@ -7,7 +7,7 @@
 //! ```
 //!
 //! A [`Plan`] is a value: `plan`, `apply`, the daemon and the controller share it, tests
-//! inspect it, `plan --out` saves it as JSON. `changes` is what a person reads (and
+//! inspect it, `plan --out` saves what it was made from ([`saved`]). `changes` is what a person reads (and
 //! what the audit log records); `writes` is the row-level work the store does, derived
 //! in the same pass so that the store never re-plans. Nothing in this module does I/O.
 //!
@@ -15,6 +15,7 @@
 //! - [`render`]: a plan as text, JSON, Markdown or a unified YAML diff.
 //! - [`summary`]: per-operation counts and the activation cascade total.
 //! - [`error`]: every reason a plan cannot be made, reported all at once.
+//! - [`saved`]: the plan file of `plan --out`, checked and planned again at apply.
 //!
 //! docs/plan-format.md documents the semantics and the JSON schema.
 
@@ -23,6 +24,7 @@ pub mod error;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod render;
+pub mod saved;
 pub mod summary;
 
 pub use diff::{PlanOptions, diff};

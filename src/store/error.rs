@@ -169,6 +169,12 @@ pub enum StoreError {
         name: String,
         message: String,
     },
+    /// A read-only command found no SQLite file (only `apply` and `migrate` create one).
+    #[error(
+        "no canopy database at {} (set --database-url or CANOPY_DATABASE_URL; `canopy apply` creates it)",
+        .0.display()
+    )]
+    NoDatabase(std::path::PathBuf),
 }
 
 impl StoreError {
@@ -193,7 +199,8 @@ impl StoreError {
             | StoreError::SchemaTooNew { .. }
             | StoreError::StalePlan { .. }
             | StoreError::BrokenReferences { .. }
-            | StoreError::InvalidRow { .. } => Retry::Permanent,
+            | StoreError::InvalidRow { .. }
+            | StoreError::NoDatabase(_) => Retry::Permanent,
         }
     }
 

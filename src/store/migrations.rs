@@ -28,6 +28,11 @@ pub const SQLITE: &[Migration] = &[
         description: "change counter",
         sql: include_str!("migrations/sqlite/0002_change_counter.sql"),
     },
+    Migration {
+        version: 3,
+        description: "daemon control: suspension, held plans",
+        sql: include_str!("migrations/sqlite/0003_daemon_control.sql"),
+    },
 ];
 
 /// The scripts for PostgreSQL, oldest first; same versions and meaning as [`SQLITE`].
@@ -42,10 +47,15 @@ pub const POSTGRES: &[Migration] = &[
         description: "change counter",
         sql: include_str!("migrations/postgres/0002_change_counter.sql"),
     },
+    Migration {
+        version: 3,
+        description: "daemon control: suspension, held plans",
+        sql: include_str!("migrations/postgres/0003_daemon_control.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 /// What a migration run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

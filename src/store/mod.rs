@@ -13,12 +13,15 @@
 //! [`migrations`] (the versioned schema). A [`WriteTxn`] holds the single-writer lock
 //! (SQLite `BEGIN IMMEDIATE`, a PostgreSQL advisory transaction lock) for its whole
 //! life, so a snapshot read inside it cannot go stale before `apply` writes.
-//! docs/schema.md documents the tables for the systems that read them. [`baseline`]
-//! holds the raw-SQL baselines that `canopy-bench` measures canopy against.
+//! docs/schema.md documents the tables for the systems that read them. `baseline`
+//! holds the raw-SQL baselines that `canopy-bench` measures canopy against (cargo
+//! feature `testing`).
 
 mod audit;
+#[cfg(feature = "testing")]
 pub mod baseline;
 mod batch;
+pub mod control;
 mod error;
 pub mod migrations;
 pub mod postgres;
@@ -29,6 +32,7 @@ pub mod usage;
 use crate::model::Hierarchy;
 use crate::plan::Plan;
 
+pub use control::{HeldPlan, Suspension};
 pub use error::{Cause, Retry, StoreError};
 pub use migrations::Migrated;
 
@@ -97,6 +101,18 @@ pub trait Store: Send {
     fn record_usage(&mut self, rows: &[UsageRow]) -> Result<()>;
     /// Audit records after `after_sequence`, oldest first, at most `limit`.
     fn audit(&mut self, after_sequence: i64, limit: usize) -> Result<Vec<AuditRecord>>;
+    /// The suspension in force (`None` when there is none or it expired).
+    fn suspension(&mut self) -> Result<Option<Suspension>>;
+    /// Suspends reconciling for `seconds` from now (replacing any suspension).
+    fn suspend(&mut self, seconds: i64, reason: &str, by: &str) -> Result<Suspension>;
+    /// Lifts the suspension; `false` when none was in force.
+    fn resume(&mut self) -> Result<bool>;
+    /// Records a held plan, replacing every other plan held for its source.
+    fn hold_plan(&mut self, held: &HeldPlan) -> Result<()>;
+    /// Every held plan, oldest first.
+    fn held_plans(&mut self) -> Result<Vec<HeldPlan>>;
+    /// Forgets the held plans of `source` (only `id`, when given).
+    fn release_held_plans(&mut self, source: &str, id: Option<&str>) -> Result<()>;
     /// The change counter: bumped by a trigger on every write to the tables canopy
     /// owns, canopy's or anyone's. Equal values, nothing changed in between.
     fn change_counter(&mut self) -> Result<i64>;
@@ -162,6 +178,17 @@ pub fn open(url: &str) -> Result<Box<dyn Store>> {
         Location::SqliteMemory => Box::new(sqlite::SqliteStore::open_memory()?.0),
         Location::Postgres(url) => Box::new(postgres::PostgresStore::connect(&url)?.0),
     })
+}
+
+/// Like [`open`], for commands that only read: a SQLite file that does not exist is
+/// [`StoreError::NoDatabase`] instead of a new, empty database.
+pub fn open_existing(url: &str) -> Result<Box<dyn Store>> {
+    if let Location::SqliteFile(path) = Location::parse(url)?
+        && !path.exists()
+    {
+        return Err(StoreError::NoDatabase(path));
+    }
+    open(url)
 }
 
 /// Opens the database a URL names and brings its schema up to date, reporting the

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::model::{Hierarchy, Kind, Node};
+use crate::model::{Hierarchy, Kind, Node, ServicePlan, natural};
 use crate::store::usage::{UsageReport, UsageStatus};
 
 /// One object of `get -o json|yaml`.
@@ -108,6 +108,12 @@ pub fn objects(
             _ => roots.push(node),
         }
     }
+    // Natural order (`shop-2` before `shop-10`), the order `canopy export` writes too.
+    let by_name = |a: &&Node, b: &&Node| natural::compare(&a.name, &b.name);
+    roots.sort_by(by_name);
+    for kids in children.values_mut() {
+        kids.sort_by(by_name);
+    }
     let mut start = roots;
     let mut include_plans = true;
     if let Some(name) = name {
@@ -128,7 +134,9 @@ pub fn objects(
             stack.extend(kids.iter().rev().map(|kid| (*kid, depth + 1)));
         }
     }
-    for plan in &hierarchy.plans {
+    let mut plans: Vec<&ServicePlan> = hierarchy.plans.iter().collect();
+    plans.sort_by(|a, b| natural::compare(&a.name, &b.name));
+    for plan in plans {
         if include_plans || name == Some(plan.name.as_str()) {
             result.push(GetObject {
                 name: plan.name.clone(),

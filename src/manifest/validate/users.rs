@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::manifest::declare::{Declared, DeclaredNode};
+use crate::manifest::declare::{Declared, DeclaredNode, UserOrigin};
 use crate::manifest::diagnostic::{Finding, Rule, Target};
 use crate::model::{NodeType, Role};
 
@@ -69,15 +69,25 @@ fn check_first_user(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
                 Rule::FirstUserNotAdmin,
                 entry.user_at(0, Some("role")),
                 format!(
-                    "the first user of {} `{}` must be an admin, but `{}` is a {}; list an admin first",
+                    "the first user of {} `{}` must be an admin, but {} is a {}; list an admin first",
                     spec.node_type,
                     entry.node.name,
-                    first.email,
+                    shown(entry, 0, &first.email),
                     first.role.as_str()
                 ),
             )
             .about(&entry.node.name),
         );
+    }
+}
+
+/// A user's value as a message may show it: quoted when it was written in a manifest,
+/// never when it came from a CSV file (errors about a file's content quote no data;
+/// the location names the row).
+fn shown(entry: &DeclaredNode, position: usize, value: &str) -> String {
+    match entry.user_origins.get(position) {
+        Some(UserOrigin::Csv { .. }) => "in this CSV row".to_string(),
+        _ => format!("`{value}`"),
     }
 }
 
@@ -90,7 +100,10 @@ fn check_users(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
                 Finding::error(
                     Rule::InvalidEmail,
                     entry.user_at(position, Some("email")),
-                    format!("invalid e-mail `{}` for a user of `{name}`", user.email),
+                    format!(
+                        "invalid e-mail {} for a user of `{name}`",
+                        shown(entry, position, &user.email)
+                    ),
                 )
                 .about(name),
             );
@@ -100,7 +113,10 @@ fn check_users(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
                 Finding::error(
                     Rule::InvalidUser,
                     entry.user_at(position, Some("name")),
-                    format!("user `{}` of `{name}` has no name", user.email),
+                    format!(
+                        "user {} of `{name}` has no name",
+                        shown(entry, position, &user.email)
+                    ),
                 )
                 .about(name),
             );
@@ -114,7 +130,10 @@ fn check_users(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
                 Finding::error(
                     Rule::DuplicateUserEmail,
                     entry.user_at(position, Some("email")),
-                    format!("user e-mail `{}` appears twice in `{name}`", user.email),
+                    format!(
+                        "user e-mail {} appears twice in `{name}`",
+                        shown(entry, position, &user.email)
+                    ),
                 )
                 .about(name)
                 .also_at(entry.user_at(*first.get(), Some("email"))),

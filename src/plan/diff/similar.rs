@@ -1,11 +1,17 @@
 //! Duplicate detection: a created account whose display name closely resembles another
 //! account's (any source, live or declared) gets a `similar-name` warning.
 //!
-//! Names are normalized first (lowercase, punctuation dropped, legal suffixes such as
-//! GmbH, AG, Inc., Ltd. removed), then scored with Jaro-Winkler. Names whose words with
-//! digits or one-letter words differ ("Store 12" / "Store 13", "Building A" / "Building
-//! B") are never similar: numbered or lettered accounts are a deliberate pattern, not a
-//! typo.
+//! Names are normalized first (lowercase, punctuation dropped, umlauts and accents
+//! spelled out in ASCII so that "Müller" equals "Mueller", legal suffixes such as GmbH,
+//! AG, Inc., Ltd. removed), then scored by edit distance: the share of characters that
+//! stay when one name is edited into the other (normalized Levenshtein), 0.85 or more
+//! warns. That catches typos and spellings ("Acme Euu", "ACME GmbH" / "Acme GmbH.")
+//! but not names that differ by a word ("Shop One" / "Shop Ten" keep 62%). Never
+//! similar: names whose words with digits or one-letter words differ ("Store 12" /
+//! "Store 13", "Building A" / "Building B": a deliberate pattern, not a typo); a name
+//! that is another plus words ("MegaCorp HR", a sub-division of "MegaCorp Inc."); an
+//! account and its own ancestors or descendants; siblings created in the same change.
+//! Each pair warns once.
 //!
 //! Comparing every created name with every other is O(n²) (10¹⁰ comparisons for 100k
 //! against 100k). Instead this uses the sorted-neighbourhood method: all normalized
@@ -18,15 +24,18 @@ use std::hash::{Hash, Hasher};
 use std::ops::Range;
 
 use rayon::slice::ParallelSliceMut;
-use rustc_hash::FxHasher;
+use rustc_hash::{FxHashSet, FxHasher};
 
 use crate::model::Node;
 use crate::plan::Warning;
 
-use super::join::{Joined, Role};
+use super::join::{Joined, Role, position};
 
 /// Scores at or above this (0..=1) produce a warning.
-const THRESHOLD: f64 = 0.9;
+const THRESHOLD: f64 = 0.85;
+/// A cheaper Jaro-Winkler score below this skips the edit distance: near-duplicates
+/// score well above it.
+const PREFILTER: f64 = 0.8;
 /// Neighbours compared on each side, in each of the two orders.
 const WINDOW: usize = 4;
 /// Tokens that name a legal form rather than the business.
@@ -81,6 +90,7 @@ const LEGAL_FORM_KEYS: [u128; LEGAL_FORMS.len()] = {
 struct Candidate<'a> {
     name: &'a str,
     display: &'a str,
+    parent: Option<&'a str>,
     /// The normalized name, in [`Keys::forward`].
     key: Range<usize>,
     /// The normalized name reversed, in [`Keys::backward`].
@@ -110,7 +120,8 @@ impl Keys {
     }
 }
 
-/// One `similar-name` warning per created account that resembles another account.
+/// One `similar-name` warning per pair of a created account and an account that
+/// resembles it.
 pub(super) fn similar_name_warnings(nodes: &[Joined<'_, Node>]) -> Vec<Warning> {
     let is_account = |node: &&Joined<'_, Node>| !node.spec().node_type.is_group();
     // The role sits in the joined entry itself: checking it first keeps a plan without
@@ -127,23 +138,61 @@ pub(super) fn similar_name_warnings(nodes: &[Joined<'_, Node>]) -> Vec<Warning> 
         || Order::new(&candidates, |candidate| keys.forward(candidate)),
         || Order::new(&candidates, |candidate| keys.backward(candidate)),
     );
-    candidates
-        .iter()
-        .enumerate()
-        .filter(|(_, candidate)| candidate.created)
-        .filter_map(|(index, candidate)| {
-            let (other, score) = most_similar(&candidates, &keys, [&forward, &backward], index)?;
-            let other = &candidates[other];
-            Some(Warning {
-                code: "similar-name".to_string(),
-                name: candidate.name.to_string(),
-                message: format!(
-                    "display name \"{}\" is similar to account {} (\"{}\", score {score:.2})",
-                    candidate.display, other.name, other.display
-                ),
-            })
-        })
-        .collect()
+    let related = |a: &Candidate<'_>, b: &Candidate<'_>| related(nodes, a, b);
+    let mut warned: FxHashSet<(&str, &str)> = FxHashSet::default();
+    let mut warnings = Vec::new();
+    for (index, candidate) in candidates.iter().enumerate() {
+        if !candidate.created {
+            continue;
+        }
+        let Some((other, score)) =
+            most_similar(&candidates, &keys, [&forward, &backward], index, &related)
+        else {
+            continue;
+        };
+        let other = &candidates[other];
+        if !warned.insert((
+            candidate.name.min(other.name),
+            candidate.name.max(other.name),
+        )) {
+            continue;
+        }
+        warnings.push(Warning {
+            code: "similar-name".to_string(),
+            name: candidate.name.to_string(),
+            message: format!(
+                "display name \"{}\" is similar to account {} (\"{}\", score {score:.2})",
+                candidate.display, other.name, other.display
+            ),
+        });
+    }
+    warnings
+}
+
+/// Whether two accounts are expected to have alike names: one is an ancestor of the
+/// other, or both are created under the same parent in this change.
+fn related<'a>(nodes: &[Joined<'a, Node>], a: &Candidate<'a>, b: &Candidate<'a>) -> bool {
+    if a.created && b.created && a.parent.is_some() && a.parent == b.parent {
+        return true;
+    }
+    is_ancestor(nodes, a.name, b.parent) || is_ancestor(nodes, b.name, a.parent)
+}
+
+/// Whether `ancestor` is `parent` or one of its ancestors (the walk is bounded, so a
+/// cycle in an invalid desired state cannot hang it).
+fn is_ancestor<'a>(
+    nodes: &[Joined<'a, Node>],
+    ancestor: &str,
+    mut parent: Option<&'a str>,
+) -> bool {
+    for _ in 0..=nodes.len() {
+        let Some(name) = parent else { return false };
+        if name == ancestor {
+            return true;
+        }
+        parent = position(nodes, name).and_then(|at| nodes[at].spec().parent.as_deref());
+    }
+    false
 }
 
 /// Every remaining account with a non-empty normalized name, and the key buffers.
@@ -169,6 +218,7 @@ fn candidates<'a>(nodes: &[Joined<'a, Node>]) -> (Vec<Candidate<'a>>, Keys) {
             Some(Candidate {
                 name: node.name,
                 display,
+                parent: node.spec().parent.as_deref(),
                 key,
                 reversed: reversed_start..keys.backward.len(),
                 length,
@@ -180,12 +230,14 @@ fn candidates<'a>(nodes: &[Joined<'a, Node>]) -> (Vec<Candidate<'a>>, Keys) {
     (candidates, keys)
 }
 
-/// The best-scoring neighbour of a candidate in either order, ties to the smaller name.
-fn most_similar(
-    candidates: &[Candidate<'_>],
+/// The best-scoring unrelated neighbour of a candidate in either order, ties to the
+/// smaller name.
+fn most_similar<'a>(
+    candidates: &[Candidate<'a>],
     keys: &Keys,
     orders: [&Order; 2],
     index: usize,
+    related: &impl Fn(&Candidate<'a>, &Candidate<'a>) -> bool,
 ) -> Option<(usize, f64)> {
     let candidate = &candidates[index];
     let mut best: Option<(usize, f64)> = None;
@@ -193,6 +245,9 @@ fn most_similar(
         let Some(score) = score(keys, candidate, &candidates[other]) else {
             continue;
         };
+        if related(candidate, &candidates[other]) {
+            continue;
+        }
         let better = best.is_none_or(|(best_index, best_score)| {
             score > best_score
                 || (score == best_score && candidates[other].name < candidates[best_index].name)
@@ -260,19 +315,51 @@ fn score(keys: &Keys, a: &Candidate<'_>, b: &Candidate<'_>) -> Option<f64> {
     if a.marks != b.marks {
         return None;
     }
-    let (key_a, key_b) = (keys.forward(a), keys.forward(b));
+    score_keys(keys.forward(a), keys.forward(b), a.length, b.length)
+}
+
+/// The similarity of two normalized names of `length_a` and `length_b` characters.
+fn score_keys(key_a: &str, key_b: &str, length_a: usize, length_b: usize) -> Option<f64> {
     if key_a == key_b {
         return Some(1.0);
     }
-    // Jaro-Winkler cannot reach 0.9 when one name is less than half as long as the
-    // other (Jaro ≤ (2 + shorter/longer) / 3, and the prefix bonus adds at most
-    // 0.4·(1 − Jaro)); skipping those saves most comparisons.
-    let (shorter, longer) = (a.length.min(b.length), a.length.max(b.length));
-    if shorter * 2 < longer {
+    // The edit-distance score is at most shorter/longer: skipping names too different
+    // in length saves most comparisons.
+    let (shorter, longer) = (length_a.min(length_b), length_a.max(length_b));
+    if (shorter as f64) < THRESHOLD * longer as f64 {
         return None;
     }
-    let score = strsim::jaro_winkler(key_a, key_b);
+    if strsim::jaro_winkler(key_a, key_b) < PREFILTER || extends(key_a, key_b) {
+        return None;
+    }
+    let score = strsim::normalized_levenshtein(key_a, key_b);
     (score >= THRESHOLD).then_some(score)
+}
+
+/// Whether one name is the other plus more words ("megacorp hr" / "megacorp").
+fn extends(key_a: &str, key_b: &str) -> bool {
+    let (shorter, longer) = if key_a.len() <= key_b.len() {
+        (key_a, key_b)
+    } else {
+        (key_b, key_a)
+    };
+    let longer_words: Vec<&str> = longer.split(' ').collect();
+    let shorter_words: Vec<&str> = shorter.split(' ').collect();
+    shorter_words.len() < longer_words.len()
+        && shorter_words.iter().all(|word| longer_words.contains(word))
+}
+
+/// The score of two display names, as a plan would give it (for tests).
+#[cfg(test)]
+pub(super) fn similarity(a: &str, b: &str) -> Option<f64> {
+    let mut normalizer = Normalizer::default();
+    let (mut key_a, mut key_b) = (String::new(), String::new());
+    let marks_a = normalizer.append(a, &mut key_a);
+    let marks_b = normalizer.append(b, &mut key_b);
+    if marks_a != marks_b || key_a.is_empty() || key_b.is_empty() {
+        return None;
+    }
+    score_keys(&key_a, &key_b, key_a.chars().count(), key_b.chars().count())
 }
 
 /// Lowercase words of a display name without punctuation and legal forms.
@@ -305,7 +392,12 @@ impl Normalizer {
                 word.push_str(piece);
                 word.make_ascii_lowercase();
             } else {
-                word.extend(piece.chars().flat_map(char::to_lowercase));
+                for character in piece.chars().flat_map(char::to_lowercase) {
+                    match spelled_out(character) {
+                        Some(ascii) => word.push_str(ascii),
+                        None => word.push(character),
+                    }
+                }
             }
             if is_legal_form(word) {
                 continue;
@@ -321,6 +413,26 @@ impl Normalizer {
         }
         marks.finish()
     }
+}
+
+/// The usual ASCII spelling of a lowercase letter with an umlaut or accent.
+fn spelled_out(character: char) -> Option<&'static str> {
+    Some(match character {
+        'ä' | 'æ' => "ae",
+        'ö' | 'ø' | 'œ' => "oe",
+        'ü' => "ue",
+        'ß' => "ss",
+        'å' => "aa",
+        'à' | 'á' | 'â' | 'ã' => "a",
+        'ç' => "c",
+        'è' | 'é' | 'ê' | 'ë' => "e",
+        'ì' | 'í' | 'î' | 'ï' => "i",
+        'ñ' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' => "o",
+        'ù' | 'ú' | 'û' => "u",
+        'ý' | 'ÿ' => "y",
+        _ => return None,
+    })
 }
 
 fn is_legal_form(word: &str) -> bool {

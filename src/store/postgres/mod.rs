@@ -28,6 +28,7 @@
 //! `NOTIFY canopy_changes`.
 
 mod connect;
+mod control;
 mod copy;
 mod listen;
 mod read;
@@ -316,6 +317,30 @@ impl Store for PostgresStore {
                 .collect::<std::result::Result<_, sqlx::Error>>()
                 .map_err(database("read audit_log"))
         })
+    }
+
+    fn suspension(&mut self) -> Result<Option<super::Suspension>> {
+        self.run(async |connection| control::suspension(connection).await)
+    }
+
+    fn suspend(&mut self, seconds: i64, reason: &str, by: &str) -> Result<super::Suspension> {
+        self.run(async |connection| control::suspend(connection, seconds, reason, by).await)
+    }
+
+    fn resume(&mut self) -> Result<bool> {
+        self.run(async |connection| control::resume(connection).await)
+    }
+
+    fn hold_plan(&mut self, held: &super::HeldPlan) -> Result<()> {
+        self.run(async |connection| control::hold_plan(connection, held).await)
+    }
+
+    fn held_plans(&mut self) -> Result<Vec<super::HeldPlan>> {
+        self.run(async |connection| control::held_plans(connection).await)
+    }
+
+    fn release_held_plans(&mut self, source: &str, id: Option<&str>) -> Result<()> {
+        self.run(async |connection| control::release_held_plans(connection, source, id).await)
     }
 
     fn change_counter(&mut self) -> Result<i64> {

@@ -15,6 +15,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::model::{Node, ServicePlan};
 use crate::plan::Plan;
 
+mod control;
 mod write;
 
 use super::batch::{self, Batch, Loaded};
@@ -535,6 +536,30 @@ impl Store for SqliteStore {
             .map_err(database("read audit_log"))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(database("read audit_log"))
+    }
+
+    fn suspension(&mut self) -> Result<Option<super::Suspension>> {
+        control::suspension(&self.connection)
+    }
+
+    fn suspend(&mut self, seconds: i64, reason: &str, by: &str) -> Result<super::Suspension> {
+        control::suspend(&self.connection, seconds, reason, by)
+    }
+
+    fn resume(&mut self) -> Result<bool> {
+        control::resume(&self.connection)
+    }
+
+    fn hold_plan(&mut self, held: &super::HeldPlan) -> Result<()> {
+        control::hold_plan(&mut self.connection, held)
+    }
+
+    fn held_plans(&mut self) -> Result<Vec<super::HeldPlan>> {
+        control::held_plans(&self.connection)
+    }
+
+    fn release_held_plans(&mut self, source: &str, id: Option<&str>) -> Result<()> {
+        control::release_held_plans(&self.connection, source, id)
     }
 
     fn change_counter(&mut self) -> Result<i64> {

@@ -4,7 +4,7 @@ use rstest::rstest;
 
 use super::{example_pair, plan};
 use crate::model::Hierarchy;
-use crate::plan::diff::similar::normalize;
+use crate::plan::diff::similar::{normalize, similarity};
 use crate::plan::fixtures::{customer, edit};
 
 fn with_created(desired: Hierarchy, name: &str, parent: &str, display: &str) -> Hierarchy {
@@ -20,7 +20,8 @@ fn with_created(desired: Hierarchy, name: &str, parent: &str, display: &str) -> 
 #[case::punctuation_and_case("ACME Europe, Inc.", "acme europe")]
 #[case::legal_forms("Nordic Print GmbH & Co. KG", "nordic print")]
 #[case::only_a_legal_form("AG", "")]
-#[case::unicode("Müller-Lüdenscheid AG", "müller lüdenscheid")]
+#[case::umlauts_spelled_out("Müller-Lüdenscheid AG", "mueller luedenscheid")]
+#[case::accents_dropped("Fika Café AB", "fika cafe")]
 fn display_names_are_normalized(#[case] display: &str, #[case] expected: &str) {
     assert_eq!(normalize(display), expected);
 }
@@ -57,20 +58,83 @@ fn creating_an_account_warns_about_a_similar_display_name(
     }
 }
 
+#[rstest]
+#[case::numbered_shops("Shop One", "Shop Ten", false)]
+#[case::a_sub_division("MegaCorp Inc.", "MegaCorp HR", false)]
+#[case::a_department_of_a_longer_name("Nordic Print Services", "Nordic Print Services HR", false)]
+#[case::different_regions("Store North", "Store South", false)]
+#[case::unrelated("Globex Corporation", "Initech", false)]
+#[case::case_and_punctuation("ACME GmbH", "Acme GmbH.", true)]
+#[case::an_umlaut_spelled_out("Müller AG", "Mueller AG", true)]
+#[case::an_accent("Fika Café AB", "Fika Cafe", true)]
+#[case::a_doubled_letter("Nordic Print", "Nordic Priint", true)]
+#[case::a_swapped_pair("Initech Europe", "Intiech Europe", true)]
+#[case::another_legal_form("Globex Nordic", "Globex Nordic Ltd.", true)]
+fn near_duplicates_warn_and_deliberately_alike_names_do_not(
+    #[case] a: &str,
+    #[case] b: &str,
+    #[case] warns: bool,
+) {
+    assert_eq!(
+        similarity(a, b).is_some(),
+        warns,
+        "{a:?} / {b:?}: {:?}",
+        similarity(a, b)
+    );
+    assert_eq!(similarity(b, a).is_some(), warns, "{b:?} / {a:?}");
+}
+
+fn similar_names(plan: &crate::plan::Plan) -> Vec<&str> {
+    plan.warnings
+        .iter()
+        .filter(|warning| warning.code == "similar-name")
+        .map(|warning| warning.message.as_str())
+        .collect()
+}
+
 #[test]
-fn two_new_similar_accounts_warn_about_each_other() {
+fn two_new_similar_accounts_under_different_parents_warn_once() {
+    let (live, desired) = example_pair();
+    let desired = with_created(desired, "globex-a", "partner-x", "Globex Nordic");
+    let desired = with_created(desired, "globex-b", "partner-nordic", "Globex Nordic Ltd.");
+    let plan = plan(&live, &desired);
+    assert_eq!(
+        similar_names(&plan),
+        [
+            "display name \"Globex Nordic\" is similar to account globex-b (\"Globex Nordic Ltd.\", score 1.00)"
+        ]
+    );
+}
+
+#[test]
+fn siblings_created_together_do_not_warn_about_each_other() {
     let (live, desired) = example_pair();
     let desired = with_created(desired, "globex-a", "partner-x", "Globex Nordic");
     let desired = with_created(desired, "globex-b", "partner-x", "Globex Nordic Ltd.");
     let plan = plan(&live, &desired);
-    let messages: Vec<&str> = plan.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(similar_names(&plan), Vec::<&str>::new());
+}
+
+#[test]
+fn an_account_does_not_warn_about_its_ancestors() {
+    let (live, desired) = example_pair();
+    // partner-nordic ("Partner Nordic") is the new customer's grandparent, through the
+    // customer group nordic-smb: a customer named after its reseller is no duplicate.
+    let desired = with_created(desired, "nordic-own", "nordic-smb", "Partner Nordic GmbH");
+    let plan = plan(&live, &desired);
     assert_eq!(
-        messages,
-        [
-            "display name \"Globex Nordic\" is similar to account globex-b (\"Globex Nordic Ltd.\", score 1.00)",
-            "display name \"Globex Nordic Ltd.\" is similar to account globex-a (\"Globex Nordic\", score 1.00)",
-        ]
+        similar_names(&plan),
+        Vec::<&str>::new(),
+        "{:?}",
+        plan.warnings
     );
+    let unrelated = with_created(
+        example_pair().1,
+        "nordic-own",
+        "partner-x",
+        "Partner Nordic GmbH",
+    );
+    assert_eq!(similar_names(&super::plan(&live, &unrelated)).len(), 1);
 }
 
 #[test]

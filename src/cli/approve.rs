@@ -1,0 +1,18 @@
+//! `canopy approve ID`: apply a plan the daemon's blast-radius gate held, if the live
+//! state is still the one it was planned against.
+
+use super::{GlobalArgs, Outcome};
+use crate::daemon::approve;
+use crate::store;
+
+pub fn approve(global: &GlobalArgs, id: &str) -> anyhow::Result<Outcome> {
+    let mut store = store::open(&global.database_url)?;
+    let approved = approve::approve(store.as_mut(), id, &super::apply::actor())?;
+    eprintln!(
+        "Applied held plan {id}: {} ({} changes, {} accounts created).",
+        approved.summary,
+        approved.changes,
+        approved.report.assigned.len()
+    );
+    Ok(Outcome::Success)
+}

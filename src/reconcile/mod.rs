@@ -1,0 +1,264 @@
+//! One reconcile pass, shared by `canopy plan`, `canopy apply`, the daemon and the
+//! Kubernetes controller: a second engine would be a defect.
+//!
+//! ```text
+//! begin (single-writer lock) ─> snapshot ─> load desired(&live) ─> diff ─> gate ─> apply ─> commit
+//!        Pass::begin              Pass          Pass::plan          Planned        Planned::apply
+//! ```
+//!
+//! [`reconcile`] runs the whole pass. Callers that must act between planning and
+//! writing (`canopy apply` renders the plan and asks for confirmation) take the steps
+//! one by one: [`Pass::begin`], [`Pass::plan`] (or [`Pass::saved`] for a plan made
+//! earlier), then [`Planned::apply`]; dropping a [`Pass`] or [`Planned`] rolls the
+//! transaction back. [`preview`] plans without the lock and writes nothing.
+//!
+//! The desired state is loaded *inside* the pass, from the live hierarchy, because a
+//! manifest may refer to parents and plans that only the database has: it is given as a
+//! [`Desired`] (any `FnOnce(&Hierarchy) -> Result<Loaded, LoadError>`). Errors say
+//! whether to retry ([`ReconcileError::retry_class`]).
+
+mod error;
+pub mod gate;
+
+use crate::manifest::{LoadError, Loaded};
+use crate::model::Hierarchy;
+use crate::plan::{self, Plan, PlanOptions};
+use crate::store::{ApplyContext, ApplyReport, Snapshot, Store, WriteTxn};
+
+pub use error::{ReconcileError, RetryClass};
+pub use gate::{BlastRadius, Gate};
+
+/// The desired state of one pass, loaded against the live hierarchy (which resolves
+/// references to objects only the database has).
+pub trait Desired {
+    fn load(self, live: &Hierarchy) -> Result<Loaded, LoadError>;
+}
+
+impl<F> Desired for F
+where
+    F: FnOnce(&Hierarchy) -> Result<Loaded, LoadError>,
+{
+    fn load(self, live: &Hierarchy) -> Result<Loaded, LoadError> {
+        self(live)
+    }
+}
+
+/// What a whole pass may do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Source, prune, scope; `base_fingerprint` is ignored (the pass sets it).
+    pub plan: PlanOptions,
+    /// Who applies, recorded in the audit log.
+    pub context: ApplyContext,
+    pub gate: Gate,
+}
+
+/// How a pass ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The live state already equals the desired one; nothing was written.
+    Unchanged,
+    /// The plan was applied and committed.
+    Applied(ApplyReport),
+    /// The plan reaches further than the gate allows; nothing was written.
+    Held,
+}
+
+/// A finished pass: its outcome and everything it looked at.
+#[derive(Debug)]
+pub struct Reconciled {
+    pub outcome: Outcome,
+    pub plan: Plan,
+    pub radius: BlastRadius,
+    /// The live state the plan was made against (before any write).
+    pub live: Snapshot,
+    /// The desired state and its warnings.
+    pub desired: Loaded,
+}
+
+/// The whole pass: begin → snapshot → load → diff → gate → apply → commit.
+pub fn reconcile(
+    store: &mut dyn Store,
+    desired: impl Desired,
+    options: &Options,
+) -> Result<Reconciled, ReconcileError> {
+    let planned = Pass::begin(store)?.plan(desired, &options.plan)?;
+    let radius = planned.radius();
+    let outcome = if !planned.has_writes() {
+        Outcome::Unchanged
+    } else if options.gate.holds(&radius) {
+        Outcome::Held
+    } else {
+        return planned
+            .apply(&options.context)
+            .map(Applied::into_reconciled);
+    };
+    let (plan, live, desired) = planned.into_parts();
+    Ok(Reconciled {
+        outcome,
+        plan,
+        radius,
+        live,
+        desired: desired.unwrap_or_else(empty_loaded),
+    })
+}
+
+/// Plans against a snapshot read without the writer lock; writes nothing.
+pub fn preview(
+    store: &mut dyn Store,
+    desired: impl Desired,
+    options: &PlanOptions,
+) -> Result<Preview, ReconcileError> {
+    let live = store.snapshot()?;
+    let loaded = desired.load(&live.hierarchy)?;
+    let plan = diff(&live, &loaded, options)?;
+    Ok(Preview {
+        plan,
+        live,
+        desired: loaded,
+    })
+}
+
+/// What [`preview`] found.
+#[derive(Debug)]
+pub struct Preview {
+    pub plan: Plan,
+    pub live: Snapshot,
+    pub desired: Loaded,
+}
+
+/// An open write transaction and the live state it sees.
+pub struct Pass<'s> {
+    txn: Box<dyn WriteTxn + 's>,
+    live: Snapshot,
+}
+
+impl<'s> Pass<'s> {
+    /// Takes the single-writer lock and reads the live state under it.
+    pub fn begin(store: &'s mut dyn Store) -> Result<Pass<'s>, ReconcileError> {
+        let mut txn = store.begin()?;
+        let live = txn.snapshot()?;
+        Ok(Pass { txn, live })
+    }
+
+    pub fn live(&self) -> &Snapshot {
+        &self.live
+    }
+
+    /// Loads the desired state against the live one and diffs them.
+    pub fn plan(
+        self,
+        desired: impl Desired,
+        options: &PlanOptions,
+    ) -> Result<Planned<'s>, ReconcileError> {
+        let loaded = desired.load(&self.live.hierarchy)?;
+        let plan = diff(&self.live, &loaded, options)?;
+        Ok(Planned {
+            pass: self,
+            plan,
+            desired: Some(loaded),
+        })
+    }
+
+    /// A plan made earlier (`plan --out`, a held plan): applying it refuses with
+    /// [`crate::store::StoreError::StalePlan`] unless the live state is still the one it
+    /// was planned against.
+    pub fn saved(self, plan: Plan) -> Planned<'s> {
+        Planned {
+            pass: self,
+            plan,
+            desired: None,
+        }
+    }
+}
+
+/// A plan inside its open transaction, ready to apply or to drop.
+pub struct Planned<'s> {
+    pass: Pass<'s>,
+    plan: Plan,
+    /// `None` for a saved plan.
+    desired: Option<Loaded>,
+}
+
+impl<'s> Planned<'s> {
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn live(&self) -> &Snapshot {
+        &self.pass.live
+    }
+
+    /// The desired hierarchy (`None` for a saved plan).
+    pub fn desired(&self) -> Option<&Hierarchy> {
+        self.desired.as_ref().map(|loaded| &loaded.hierarchy)
+    }
+
+    pub fn radius(&self) -> BlastRadius {
+        BlastRadius::of(&self.plan)
+    }
+
+    /// Whether applying would write anything (changes, or effective values only).
+    pub fn has_writes(&self) -> bool {
+        !self.plan.is_empty() || !self.plan.writes.is_empty()
+    }
+
+    /// Writes the plan and commits; nothing is written if any step fails.
+    pub fn apply(mut self, context: &ApplyContext) -> Result<Applied, ReconcileError> {
+        let report = self.pass.txn.apply(&self.plan, context)?;
+        self.pass.txn.commit()?;
+        Ok(Applied {
+            report,
+            plan: self.plan,
+            live: self.pass.live,
+            desired: self.desired,
+        })
+    }
+
+    /// Rolls back and hands out what the pass read.
+    pub fn into_parts(self) -> (Plan, Snapshot, Option<Loaded>) {
+        (self.plan, self.pass.live, self.desired)
+    }
+}
+
+/// A committed plan and what it was made from.
+#[derive(Debug)]
+pub struct Applied {
+    pub report: ApplyReport,
+    pub plan: Plan,
+    /// The live state before the write.
+    pub live: Snapshot,
+    pub desired: Option<Loaded>,
+}
+
+impl Applied {
+    fn into_reconciled(self) -> Reconciled {
+        Reconciled {
+            radius: BlastRadius::of(&self.plan),
+            outcome: Outcome::Applied(self.report),
+            plan: self.plan,
+            live: self.live,
+            desired: self.desired.unwrap_or_else(empty_loaded),
+        }
+    }
+}
+
+fn diff(live: &Snapshot, desired: &Loaded, options: &PlanOptions) -> Result<Plan, ReconcileError> {
+    let options = PlanOptions {
+        base_fingerprint: live.fingerprint.clone(),
+        ..options.clone()
+    };
+    Ok(plan::diff(&live.hierarchy, &desired.hierarchy, &options)?)
+}
+
+fn empty_loaded() -> Loaded {
+    Loaded {
+        hierarchy: Hierarchy::default(),
+        diagnostics: Vec::new(),
+        files: 0,
+        documents: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests;

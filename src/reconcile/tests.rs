@@ -1,0 +1,151 @@
+//! The pass against a real (in-memory SQLite) store.
+
+use super::*;
+use crate::plan::fixtures::{SOURCE, edit, example};
+use crate::store::{self, StoreError};
+
+fn loaded(hierarchy: Hierarchy) -> impl FnOnce(&Hierarchy) -> Result<Loaded, LoadError> {
+    move |_live: &Hierarchy| {
+        Ok(Loaded {
+            hierarchy,
+            diagnostics: Vec::new(),
+            files: 1,
+            documents: 1,
+        })
+    }
+}
+
+fn options(gate: Gate) -> Options {
+    Options {
+        plan: PlanOptions::new(SOURCE),
+        context: ApplyContext {
+            actor: "test".to_string(),
+            source: SOURCE.to_string(),
+            revision: None,
+        },
+        gate,
+    }
+}
+
+fn memory_store() -> Box<dyn Store> {
+    store::open("sqlite::memory:").expect("in-memory store")
+}
+
+fn deactivated_partner() -> Hierarchy {
+    let mut desired = example();
+    edit(&mut desired, "partner-nordic", |node| {
+        node.spec.active = false
+    });
+    desired
+}
+
+#[test]
+fn a_pass_applies_then_finds_nothing_to_do() {
+    let mut store = memory_store();
+    let first = reconcile(&mut *store, loaded(example()), &options(Gate::Off)).unwrap();
+    let Outcome::Applied(report) = &first.outcome else {
+        panic!("expected an apply, got {:?}", first.outcome);
+    };
+    assert!(!report.assigned.is_empty());
+    let second = reconcile(&mut *store, loaded(example()), &options(Gate::Off)).unwrap();
+    assert_eq!(second.outcome, Outcome::Unchanged);
+    assert_eq!(second.live.hierarchy.nodes.len(), example().nodes.len());
+}
+
+#[test]
+fn a_deactivation_above_the_gate_is_held_and_writes_nothing() {
+    let mut store = memory_store();
+    reconcile(&mut *store, loaded(example()), &options(Gate::Off)).unwrap();
+    let before = store.snapshot().unwrap().fingerprint;
+    let held = reconcile(
+        &mut *store,
+        loaded(deactivated_partner()),
+        &options(Gate::HoldAbove(3)),
+    )
+    .unwrap();
+    assert_eq!(held.outcome, Outcome::Held);
+    assert_eq!(
+        held.radius.deactivated, 4,
+        "partner-nordic, acme-de, acme-fr, acme-eu"
+    );
+    assert_eq!(store.snapshot().unwrap().fingerprint, before);
+    let flowing = reconcile(
+        &mut *store,
+        loaded(deactivated_partner()),
+        &options(Gate::HoldAbove(4)),
+    )
+    .unwrap();
+    assert!(matches!(flowing.outcome, Outcome::Applied(_)));
+}
+
+#[test]
+fn a_held_plan_applies_only_while_the_live_state_is_unchanged() {
+    let mut store = memory_store();
+    reconcile(&mut *store, loaded(example()), &options(Gate::Off)).unwrap();
+    let held = reconcile(
+        &mut *store,
+        loaded(deactivated_partner()),
+        &options(Gate::HoldAbove(0)),
+    )
+    .unwrap();
+    assert_eq!(held.outcome, Outcome::Held);
+    let mut moved = example();
+    edit(&mut moved, "acme-de", |node| {
+        node.spec.display_name = "Moved".into()
+    });
+    reconcile(&mut *store, loaded(moved), &options(Gate::Off)).unwrap();
+    let context = options(Gate::Off).context;
+    let refused = Pass::begin(&mut *store)
+        .unwrap()
+        .saved(held.plan.clone())
+        .apply(&context)
+        .unwrap_err();
+    assert!(refused.is_stale_plan(), "{refused}");
+    assert_eq!(refused.retry_class(), RetryClass::Permanent);
+}
+
+#[test]
+fn a_saved_plan_applies_against_the_state_it_was_made_from() {
+    let mut store = memory_store();
+    reconcile(&mut *store, loaded(example()), &options(Gate::Off)).unwrap();
+    let preview = preview(
+        &mut *store,
+        loaded(deactivated_partner()),
+        &PlanOptions::new(SOURCE),
+    )
+    .unwrap();
+    let context = options(Gate::Off).context;
+    let applied = Pass::begin(&mut *store)
+        .unwrap()
+        .saved(preview.plan)
+        .apply(&context)
+        .unwrap();
+    assert!(applied.report.audit_rows > 0);
+    let again = reconcile(
+        &mut *store,
+        loaded(deactivated_partner()),
+        &options(Gate::Off),
+    )
+    .unwrap();
+    assert_eq!(again.outcome, Outcome::Unchanged);
+}
+
+#[test]
+fn invalid_manifests_are_permanent_and_write_nothing() {
+    let mut store = memory_store();
+    let broken = |_: &Hierarchy| -> Result<Loaded, LoadError> {
+        Err(LoadError {
+            diagnostics: Vec::new(),
+        })
+    };
+    let error = reconcile(&mut *store, broken, &options(Gate::Off)).unwrap_err();
+    assert!(matches!(error, ReconcileError::Load(_)));
+    assert_eq!(error.retry_class(), RetryClass::Permanent);
+    assert!(store.snapshot().unwrap().hierarchy.nodes.is_empty());
+}
+
+#[test]
+fn a_store_error_keeps_its_class() {
+    let error = ReconcileError::from(StoreError::SchemaTooNew { found: 9, known: 2 });
+    assert_eq!(error.retry_class(), RetryClass::Permanent);
+}

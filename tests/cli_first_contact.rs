@@ -1,0 +1,474 @@
+//! What a new user meets first, with the real binary on SQLite in a temporary
+//! directory: the README's quick start as written, exit codes, read-only commands that
+//! never create a database, saved plans, and the shared flag vocabulary.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use canopy::plan::saved::SavedPlan;
+use predicates::prelude::*;
+use serde_json::Value;
+
+/// A temporary working directory holding a copy of `examples/realistic` as
+/// `manifests/`, where `canopy.db` is the default database.
+struct Desk {
+    directory: tempfile::TempDir,
+}
+
+impl Desk {
+    fn new() -> Desk {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        copy_dir(
+            Path::new("examples/realistic"),
+            &directory.path().join("manifests"),
+        );
+        Desk { directory }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.directory.path().join(name)
+    }
+
+    fn database(&self) -> PathBuf {
+        self.path("canopy.db")
+    }
+
+    fn canopy(&self, args: &[&str]) -> Command {
+        let mut command = Command::cargo_bin("canopy").expect("the canopy binary");
+        command
+            .current_dir(self.directory.path())
+            .env_remove("CANOPY_DATABASE_URL")
+            .env_remove("CANOPY_SOURCE")
+            .env_remove("NO_COLOR")
+            .args(args);
+        command
+    }
+
+    /// Runs canopy and returns (exit code, stdout, stderr).
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let output = self.canopy(args).output().expect("run canopy");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    fn apply(&self) {
+        self.canopy(&["apply", "manifests", "--yes"])
+            .assert()
+            .success();
+    }
+
+    fn get(&self) -> Value {
+        let (code, stdout, stderr) = self.run(&["get", "-o", "json"]);
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str(&stdout).expect("get JSON")
+    }
+
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.path("manifests").join(file);
+        let text = std::fs::read_to_string(&path).expect("read manifest");
+        assert_eq!(text.matches(from).count(), 1, "{from:?} once in {file}");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write manifest");
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create directory");
+    for entry in std::fs::read_dir(from).expect("read directory") {
+        let entry = entry.expect("directory entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy file");
+    }
+}
+
+/// The README's quick-start command line: the first line of the first `sh` block
+/// after "## Quick start".
+fn quick_start() -> String {
+    let readme = std::fs::read_to_string("README.md").expect("README.md");
+    let section = readme
+        .split("## Quick start")
+        .nth(1)
+        .expect("a Quick start section");
+    let block = section.split("```sh\n").nth(1).expect("an sh block");
+    block.lines().next().expect("a command").to_string()
+}
+
+#[test]
+fn the_readme_quick_start_works_as_written() {
+    let line = quick_start();
+    let desk = Desk::new();
+    copy_dir(
+        Path::new("examples/realistic"),
+        &desk.path("examples/realistic"),
+    );
+    let mut outputs = Vec::new();
+    for step in line.split("&&") {
+        let words: Vec<&str> = step.split_whitespace().collect();
+        let args = words
+            .strip_prefix(&["cargo", "run", "--release", "--"][..])
+            .unwrap_or_else(|| panic!("`{step}` is not `cargo run --release -- ARGS`"));
+        let output = desk.canopy(args).output().expect("run canopy");
+        assert!(
+            output.status.success(),
+            "`{step}` failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        outputs.push(String::from_utf8_lossy(&output.stdout).into_owned());
+    }
+    assert_eq!(outputs.len(), 2, "apply, then get: {line}");
+    assert!(desk.database().is_file(), "apply created canopy.db");
+    let tree = &outputs[1];
+    for name in ["holding", "partner-nordic", "acme-eu", "fika-cafe"] {
+        assert!(tree.contains(name), "get shows {name}:\n{tree}");
+    }
+}
+
+#[test]
+fn the_readme_says_how_to_install_and_how_long_the_first_build_takes() {
+    let readme = std::fs::read_to_string("README.md").expect("README.md");
+    assert!(readme.contains("cargo install --path ."), "{readme}");
+    assert!(readme.contains("first build"), "{readme}");
+}
+
+#[test]
+fn usage_errors_exit_1_not_2() {
+    let desk = Desk::new();
+    for args in [
+        &["plan", "manifests", "--detailed-exitcode", "--bogus"][..],
+        &["apply"][..],
+        &["get", "-o", "xml"][..],
+        &["frobnicate"][..],
+        &[][..],
+    ] {
+        let (code, _, stderr) = desk.run(args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert!(!stderr.is_empty(), "{args:?} explains the usage error");
+    }
+    assert!(!desk.database().exists());
+}
+
+#[test]
+fn help_documents_the_exit_codes_and_every_command_has_an_example() {
+    let desk = Desk::new();
+    desk.canopy(&["--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Exit codes:"))
+        .stdout(predicate::str::contains("2  only with --detailed-exitcode"));
+    for command in [
+        "validate",
+        "plan",
+        "apply",
+        "get",
+        "export",
+        "usage",
+        "history",
+        "migrate",
+        "crds",
+        "schema",
+        "version",
+        "completions",
+    ] {
+        desk.canopy(&[command, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Examples:\n  canopy "));
+    }
+}
+
+#[test]
+fn read_only_commands_never_create_a_database() {
+    let desk = Desk::new();
+    for args in [
+        &["get"][..],
+        &["get", "-o", "json"][..],
+        &["plan", "manifests"][..],
+        &["usage"][..],
+        &["export"][..],
+        &["history"][..],
+    ] {
+        let (code, stdout, stderr) = desk.run(args);
+        assert_eq!(code, 1, "{args:?}");
+        assert_eq!(stdout, "", "{args:?}");
+        assert_eq!(
+            stderr,
+            "error: no canopy database at canopy.db (set --database-url or \
+             CANOPY_DATABASE_URL; `canopy apply` creates it)\n",
+            "{args:?}"
+        );
+        assert!(!desk.database().exists(), "{args:?} created canopy.db");
+    }
+    desk.canopy(&["migrate"]).assert().success();
+    assert!(desk.database().is_file(), "migrate creates the database");
+    desk.canopy(&["get"]).assert().success();
+}
+
+#[test]
+fn apply_creates_the_database() {
+    let desk = Desk::new();
+    desk.apply();
+    assert!(desk.database().is_file());
+}
+
+#[test]
+fn a_saved_plan_applies_without_asking_again() {
+    let desk = Desk::new();
+    desk.canopy(&["plan", "manifests", "--out", "plan.json"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no canopy database"));
+    desk.canopy(&["migrate"]).assert().success();
+    desk.canopy(&["plan", "manifests", "--out", "plan.json"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("canopy apply plan.json"));
+    // No terminal and no --yes: the review of the saved plan was the confirmation.
+    desk.canopy(&["apply", "plan.json"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("Applied "));
+    let names: Vec<Value> = desk
+        .get()
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|object| object["name"].clone())
+        .collect();
+    assert!(names.contains(&Value::from("acme-eu")), "{names:?}");
+    // The same plan again is stale: the live state moved on.
+    let (code, _, stderr) = desk.run(&["apply", "plan.json"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("changed since the plan was made"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_plan_file_among_manifest_paths_is_an_error() {
+    let desk = Desk::new();
+    desk.apply();
+    desk.edit("nordic.yaml", "Fika Café AB", "Fika Kafé AB");
+    desk.canopy(&["plan", "manifests", "--out", "plan.json"])
+        .assert()
+        .success();
+    let before = desk.get();
+    let (code, _, stderr) = desk.run(&["apply", "plan.json", "manifests", "--yes"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not both"), "{stderr}");
+    let (code, _, stderr) = desk.run(&["apply", "plan.json", "--prune"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("give them to `canopy plan`"), "{stderr}");
+    assert_eq!(desk.get(), before);
+}
+
+/// Plans a one-field change, edits the saved file with `tamper`, and checks that
+/// applying it is refused with `message` and writes nothing.
+fn assert_tampered_plan_is_refused(tamper: impl FnOnce(&Path), message: &str) {
+    let desk = Desk::new();
+    desk.apply();
+    desk.edit("nordic.yaml", "Fika Café AB", "Fika Kafé AB");
+    desk.canopy(&["plan", "manifests", "--out", "plan.json"])
+        .assert()
+        .success();
+    tamper(&desk.path("plan.json"));
+    let database = std::fs::read(desk.database()).expect("read canopy.db");
+    let (code, _, stderr) = desk.run(&["apply", "plan.json", "--yes"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(message), "{stderr}");
+    assert_eq!(
+        std::fs::read(desk.database()).expect("read canopy.db"),
+        database,
+        "a refused plan leaves the database byte for byte"
+    );
+}
+
+/// Reads, edits and re-seals a plan file, as someone who also fixes the digest would.
+fn reseal(path: &Path, edit: impl FnOnce(&mut canopy::plan::saved::Content)) {
+    let saved = SavedPlan::from_json(&std::fs::read(path).expect("read plan")).expect("a plan");
+    let mut content = saved.content;
+    edit(&mut content);
+    let sealed = SavedPlan::seal(content).expect("seal");
+    std::fs::write(path, sealed.to_json().expect("json")).expect("write plan");
+}
+
+#[test]
+fn an_edited_plan_file_is_refused_by_its_digest() {
+    assert_tampered_plan_is_refused(
+        |path| {
+            let text = std::fs::read_to_string(path).expect("read plan");
+            let edited = text.replace("Fika Kafé AB", "Fika Evil AB");
+            assert_ne!(text, edited);
+            std::fs::write(path, edited).expect("write plan");
+        },
+        "digest does not match",
+    );
+}
+
+#[test]
+fn a_resealed_plan_with_a_changed_field_is_refused() {
+    assert_tampered_plan_is_refused(
+        |path| {
+            reseal(path, |content| {
+                let node = content
+                    .desired
+                    .nodes
+                    .iter_mut()
+                    .find(|node| node.name == "fika-cafe")
+                    .expect("fika-cafe");
+                node.spec.active = false;
+            })
+        },
+        "does not show what applying it would do",
+    );
+}
+
+#[test]
+fn a_resealed_plan_with_a_changed_operation_is_refused() {
+    assert_tampered_plan_is_refused(
+        |path| {
+            reseal(path, |content| {
+                let change = content.changes.first_mut().expect("one change");
+                change.name = "globex".to_string();
+            })
+        },
+        "does not show what applying it would do",
+    );
+}
+
+#[test]
+fn plan_json_of_invalid_manifests_prints_the_diagnostics_as_json() {
+    let desk = Desk::new();
+    desk.apply();
+    std::fs::copy(
+        "examples/invalid/dangling-parent.yaml",
+        desk.path("manifests/dangling-parent.yaml"),
+    )
+    .expect("copy");
+    for flag in ["-o", "--format"] {
+        let (code, stdout, stderr) = desk.run(&["plan", "manifests", flag, "json"]);
+        assert_eq!(code, 1, "{stderr}");
+        let report: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+        assert_eq!(report["valid"], false);
+        let diagnostic = &report["diagnostics"][0];
+        assert_eq!(diagnostic["severity"], "error");
+        assert!(
+            diagnostic["file"]
+                .as_str()
+                .is_some_and(|file| file.ends_with("dangling-parent.yaml")),
+            "{report}"
+        );
+        assert!(diagnostic["line"].is_u64(), "{report}");
+    }
+}
+
+#[test]
+fn color_follows_the_flags_and_no_color() {
+    let desk = Desk::new();
+    desk.canopy(&["migrate"]).assert().success();
+    let colored = |args: &[&str], no_color: bool| {
+        let mut command = desk.canopy(args);
+        if no_color {
+            command.env("NO_COLOR", "1");
+        }
+        let output = command.output().expect("run canopy");
+        assert!(output.status.success());
+        String::from_utf8_lossy(&output.stdout).contains('\u{1b}')
+    };
+    assert!(colored(&["plan", "manifests", "--color", "always"], false));
+    assert!(!colored(&["plan", "manifests", "--color", "never"], false));
+    assert!(!colored(
+        &["plan", "manifests", "--color", "always", "--no-color"],
+        false
+    ));
+    assert!(!colored(&["plan", "manifests"], false), "not a terminal");
+    assert!(!colored(&["plan", "manifests"], true));
+}
+
+#[test]
+fn quiet_leaves_only_errors_on_standard_error() {
+    let desk = Desk::new();
+    desk.canopy(&["apply", "manifests", "--yes", "-q"])
+        .assert()
+        .success()
+        .stderr("");
+    desk.canopy(&["get", "nobody", "-q"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("nobody"));
+}
+
+#[test]
+fn version_names_the_schema_version() {
+    let desk = Desk::new();
+    desk.canopy(&["version"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(format!(
+            "canopy {}\ndatabase schema version ",
+            env!("CARGO_PKG_VERSION")
+        )));
+    let (_, stdout, _) = desk.run(&["version", "-o", "json"]);
+    let version: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(version["schemaVersion"], canopy::store::migrations::LATEST);
+}
+
+#[test]
+fn completions_cover_four_shells() {
+    let desk = Desk::new();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef canopy"),
+        ("fish", "complete -c canopy"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        desk.canopy(&["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(marker))
+            .stdout(predicate::str::contains("detailed-exitcode"));
+    }
+    desk.canopy(&["completions", "tcsh"]).assert().code(1);
+}
+
+const NUMBERED: &str = "\
+apiVersion: canopy.dev/v1alpha1
+kind: AccountTree
+metadata: {name: shops}
+spec:
+  type: partner
+  displayName: Shop Holding
+  children:
+    - {name: shop-10, type: customer, displayName: Shop Ten}
+    - {name: shop-2, type: customer, displayName: Shop Two}
+    - {name: shop-1, type: customer, displayName: Shop One}
+";
+
+#[test]
+fn get_and_export_list_names_in_natural_order() {
+    let desk = Desk::new();
+    std::fs::create_dir(desk.path("shops")).expect("mkdir");
+    std::fs::write(desk.path("shops/shops.yaml"), NUMBERED).expect("write");
+    let (code, stdout, stderr) = desk.run(&["apply", "shops", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stderr.contains("similar-name") && !stdout.contains("similar"),
+        "Shop One / Shop Ten are no near-duplicates: {stdout}{stderr}"
+    );
+    desk.canopy(&["get", "-o", "name"])
+        .assert()
+        .success()
+        .stdout("shops\nshop-1\nshop-2\nshop-10\n");
+    let (_, exported, _) = desk.run(&["export"]);
+    let names: Vec<&str> = exported
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("name: "))
+        .collect();
+    assert_eq!(
+        names,
+        ["shops", "shop-1", "shop-2", "shop-10"],
+        "{exported}"
+    );
+}

@@ -1,0 +1,636 @@
+//! `canopy run --watch` end to end: the real binary against real SQLite and a real
+//! PostgreSQL, a checkout in a temporary directory, synchronised by polling `/status`
+//! and the database (never by sleeping a fixed time).
+
+#[macro_use]
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Backend, TestDb};
+
+on_both_backends!(
+    an_edited_file_is_applied,
+    a_broken_file_applies_nothing_until_it_is_fixed,
+    an_atomic_save_and_a_thousand_file_checkout_are_one_reconcile_each,
+    a_hand_edit_is_corrected_at_the_next_resync,
+    a_hand_edit_is_only_reported_with_drift_report,
+    a_deactivation_over_the_gate_is_held_until_approved,
+    an_approval_is_refused_when_the_live_state_moved,
+    a_suspension_stops_applying_until_resumed_or_expired,
+    a_standby_takes_over_when_the_active_daemon_dies,
+    sigterm_mid_reconcile_leaves_the_state_before_or_after,
+);
+
+/// How long any awaited condition may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn fixture(backend: Backend) -> Workspace {
+    Workspace::new(backend)
+}
+
+/// A copy of examples/realistic and a fresh database.
+struct Workspace {
+    db: TestDb,
+    directory: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new(backend: Backend) -> Workspace {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        copy_dir(
+            Path::new("examples/realistic"),
+            &directory.path().join("repo"),
+        );
+        Workspace {
+            db: TestDb::new(backend),
+            directory,
+        }
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.directory.path().join("repo")
+    }
+
+    fn canopy(&self, args: &[&str]) -> (i32, String, String) {
+        let output = Command::new(assert_cmd::cargo::cargo_bin!("canopy"))
+            .current_dir(self.directory.path())
+            .env("CANOPY_DATABASE_URL", &self.db.url)
+            .env("CANOPY_CACHE", "off")
+            .env_remove("CANOPY_SOURCE")
+            .args(args)
+            .output()
+            .expect("run canopy");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Starts a daemon on this checkout with short intervals and `extra` flags.
+    fn daemon(&self, extra: &[&str]) -> Daemon {
+        let port = free_port();
+        let log = self.directory.path().join(format!("daemon-{port}.log"));
+        let log_file = std::fs::File::create(&log).expect("daemon log");
+        let repo = self.repo();
+        let mut args = vec![
+            "run".to_string(),
+            "--watch".to_string(),
+            repo.display().to_string(),
+            "--listen".to_string(),
+            format!("127.0.0.1:{port}"),
+            "--debounce".to_string(),
+            "50ms".to_string(),
+        ];
+        if !extra.contains(&"--resync-interval") {
+            args.extend(["--resync-interval".to_string(), "300ms".to_string()]);
+        }
+        args.extend(extra.iter().map(|arg| arg.to_string()));
+        let child = Command::new(assert_cmd::cargo::cargo_bin!("canopy"))
+            .current_dir(self.directory.path())
+            .env("CANOPY_DATABASE_URL", &self.db.url)
+            .env("CANOPY_CACHE", "off")
+            .env("CANOPY_LOG", "canopy=debug")
+            .env_remove("CANOPY_SOURCE")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("start canopy run");
+        Daemon {
+            child: Some(child),
+            port,
+            log,
+        }
+    }
+
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.repo().join(file);
+        let text = std::fs::read_to_string(&path).expect("read manifest");
+        assert!(text.contains(from), "{file} has no `{from}`");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write manifest");
+    }
+
+    /// A column of one account, read behind the daemon's back.
+    fn account(&self, name: &str, column: &str) -> Option<String> {
+        let sql = format!("SELECT CAST({column} AS TEXT) FROM accounts WHERE name = '{name}'");
+        self.db
+            .query_text(&sql)
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next().flatten())
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        let rows = self.db.query_text(sql);
+        rows.first()
+            .and_then(|row| row.first().cloned().flatten())
+            .and_then(|text| text.parse().ok())
+            .unwrap_or_else(|| panic!("{sql} gave no count"))
+    }
+}
+
+/// A running `canopy run`; killed when dropped.
+struct Daemon {
+    child: Option<Child>,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// `(status code, body)` of a request, or `None` while nothing listens.
+    fn request(&self, method: &str, path: &str) -> Option<(u16, String)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .ok()?;
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let code = response.split(' ').nth(1)?.parse().ok()?;
+        let body = response.split_once("\r\n\r\n").map(|(_, body)| body)?;
+        Some((code, body.to_string()))
+    }
+
+    fn status(&self) -> Option<Value> {
+        let (code, body) = self.request("GET", "/status")?;
+        (code == 200).then(|| serde_json::from_str(&body).ok())?
+    }
+
+    /// Polls `/status` until `condition` holds; fails the test (with the log) otherwise.
+    fn wait_for(&mut self, what: &str, condition: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.status()
+                && condition(&status)
+            {
+                return status;
+            }
+            self.assert_running(what);
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn applied(status: &Value) -> u64 {
+        status["reconciles"]["applied"].as_u64().unwrap_or(0)
+    }
+
+    /// Waits for the first pass to finish and returns the number of applied passes.
+    fn wait_started(&mut self) -> u64 {
+        let status = self.wait_for("the first reconcile", |status| {
+            status["ready"] == true && status["role"] == "active"
+        });
+        Daemon::applied(&status)
+    }
+
+    fn assert_running(&mut self, what: &str) {
+        if let Some(child) = self.child.as_mut()
+            && let Ok(Some(exit)) = child.try_wait()
+        {
+            panic!(
+                "daemon exited ({exit}) while waiting for {what}\n{}",
+                self.log()
+            );
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, signal: i32) {
+        let pid = self.child.as_ref().expect("a running daemon").id();
+        let pid = i32::try_from(pid).expect("pid");
+        // SAFETY: kill(2) with a pid this test spawned and still owns.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+
+    /// Waits for the process to exit and returns its code.
+    fn wait_exit(&mut self) -> Option<i32> {
+        let mut child = self.child.take().expect("a running daemon");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(exit) = child.try_wait().expect("wait for the daemon") {
+                return exit.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not exit\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Polls a condition on the database (or anything) until it holds.
+fn eventually(what: &str, daemon: &mut Daemon, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !condition() {
+        daemon.assert_running(what);
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create directory");
+    for entry in std::fs::read_dir(from).expect("read directory") {
+        let entry = entry.expect("directory entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy file");
+    }
+}
+
+fn customer(name: &str) -> String {
+    format!(
+        "apiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata:\n  name: {name}\nspec:\n  type: customer\n  displayName: Bulk {name}\n  parent: partner-south\n"
+    )
+}
+
+// ---------------------------------------------------------------------------------
+
+fn an_edited_file_is_applied(workspace: &Workspace) {
+    let mut daemon = workspace.daemon(&[]);
+    let applied = daemon.wait_started();
+    assert_eq!(applied, 1, "the startup pass creates the checkout");
+    assert_eq!(
+        workspace.account("fika-cafe", "display_name").as_deref(),
+        Some("Fika Café AB")
+    );
+    workspace.edit("nordic.yaml", "Fika Café AB", "Fika Café Stockholm");
+    eventually("the edit to be committed", &mut daemon, || {
+        workspace.account("fika-cafe", "display_name").as_deref() == Some("Fika Café Stockholm")
+    });
+    let status = daemon.wait_for("the status of the edit", |status| {
+        Daemon::applied(status) == 2
+    });
+    assert_eq!(status["lastReconcile"]["trigger"], "files", "{status}");
+    let (code, body) = daemon.request("GET", "/metrics").expect("metrics");
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("canopy_reconciles_total{result=\"applied\"} 2"),
+        "{body}"
+    );
+    assert!(
+        body.contains("canopy_edit_to_commit_seconds_count 1"),
+        "{body}"
+    );
+}
+
+fn a_broken_file_applies_nothing_until_it_is_fixed(workspace: &Workspace) {
+    let mut daemon = workspace.daemon(&[]);
+    daemon.wait_started();
+    workspace.edit("nordic.yaml", "Fika Café AB", "Fika Café Broken");
+    workspace.edit(
+        "nordic.yaml",
+        "  type: customer\n  displayName: Fika",
+        "  type: [customer\n  displayName: Fika",
+    );
+    let status = daemon.wait_for("the manifest error", |status| {
+        status["manifestErrors"]
+            .as_array()
+            .is_some_and(|errors| !errors.is_empty())
+    });
+    let error = &status["manifestErrors"][0];
+    assert!(
+        error["file"]
+            .as_str()
+            .is_some_and(|file| file.ends_with("nordic.yaml")),
+        "{status}"
+    );
+    assert!(
+        error["line"].as_u64().is_some_and(|line| line > 1),
+        "{status}"
+    );
+    assert!(error["column"].as_u64().is_some(), "{status}");
+    assert_eq!(status["lastReconcile"]["result"], "invalid");
+    assert_eq!(
+        daemon.request("GET", "/readyz").map(|(code, _)| code),
+        Some(200)
+    );
+    let (_, metrics) = daemon.request("GET", "/metrics").expect("metrics");
+    assert!(
+        metrics.contains("canopy_manifest_errors 1")
+            || metrics.contains("canopy_manifest_errors 2"),
+        "{metrics}"
+    );
+    assert_eq!(
+        workspace.account("fika-cafe", "display_name").as_deref(),
+        Some("Fika Café AB"),
+        "nothing of a broken checkout is applied"
+    );
+    workspace.edit("nordic.yaml", "  type: [customer\n", "  type: customer\n");
+    eventually("the fix to be applied", &mut daemon, || {
+        workspace.account("fika-cafe", "display_name").as_deref() == Some("Fika Café Broken")
+    });
+    let status = daemon.wait_for("the errors to clear", |status| {
+        status["manifestErrors"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    });
+    assert_eq!(Daemon::applied(&status), 2, "{status}");
+    assert_eq!(
+        daemon
+            .log()
+            .matches("invalid manifest; nothing applied")
+            .count(),
+        1,
+        "each error is logged once\n{}",
+        daemon.log()
+    );
+}
+
+fn an_atomic_save_and_a_thousand_file_checkout_are_one_reconcile_each(workspace: &Workspace) {
+    let mut daemon = workspace.daemon(&[]);
+    let before = daemon.wait_started();
+    // An editor's save: the whole new content in a temporary file, renamed over.
+    let path = workspace.repo().join("nordic.yaml");
+    let text = std::fs::read_to_string(&path)
+        .expect("read")
+        .replace("Fika Café AB", "Fika Atomic");
+    let temporary = workspace.repo().join(".nordic.yaml.swp");
+    std::fs::write(&temporary, text).expect("write temporary");
+    std::fs::rename(&temporary, &path).expect("rename over");
+    eventually("the atomic save", &mut daemon, || {
+        workspace.account("fika-cafe", "display_name").as_deref() == Some("Fika Atomic")
+    });
+    let status = daemon.wait_for("its status", |status| Daemon::applied(status) == before + 1);
+    assert!(status["reconciles"]["invalid"].is_null(), "{status}");
+    // A checkout writing 1,000 files.
+    let bulk = workspace.repo().join("bulk");
+    std::fs::create_dir(&bulk).expect("bulk directory");
+    for number in 0..1000 {
+        let name = format!("bulk-{number:04}");
+        std::fs::write(bulk.join(format!("{name}.yaml")), customer(&name)).expect("write");
+    }
+    eventually("the 1,000 accounts", &mut daemon, || {
+        workspace.count("SELECT CAST(COUNT(*) AS TEXT) FROM accounts WHERE name LIKE 'bulk-%'")
+            == 1000
+    });
+    let transactions = workspace
+        .count("SELECT CAST(COUNT(DISTINCT at) AS TEXT) FROM audit_log WHERE name LIKE 'bulk-%'");
+    assert_eq!(transactions, 1, "one transaction created them all");
+    let status = daemon.wait_for("its status", |status| Daemon::applied(status) >= before + 2);
+    assert_eq!(Daemon::applied(&status), before + 2, "{status}");
+}
+
+fn a_hand_edit_is_corrected_at_the_next_resync(workspace: &Workspace) {
+    let mut daemon = workspace.daemon(&[]);
+    daemon.wait_started();
+    workspace
+        .db
+        .execute("UPDATE accounts SET display_name = 'Edited by hand' WHERE name = 'fika-cafe'");
+    eventually("the correction", &mut daemon, || {
+        workspace.account("fika-cafe", "display_name").as_deref() == Some("Fika Café AB")
+    });
+    let status = daemon.wait_for("the drift in the status", |status| {
+        status["drift"]["action"] == "corrected"
+    });
+    let changes = status["drift"]["changes"].to_string();
+    assert!(changes.contains("fika-cafe"), "{status}");
+    assert_eq!(status["lastReconcile"]["trigger"], "resync");
+    let (_, metrics) = daemon.request("GET", "/metrics").expect("metrics");
+    assert!(
+        metrics.contains("canopy_drift_corrections_total 1"),
+        "{metrics}"
+    );
+}
+
+fn a_hand_edit_is_only_reported_with_drift_report(workspace: &Workspace) {
+    let mut daemon = workspace.daemon(&["--drift", "report"]);
+    daemon.wait_started();
+    workspace
+        .db
+        .execute("UPDATE accounts SET display_name = 'Edited by hand' WHERE name = 'fika-cafe'");
+    let status = daemon.wait_for("the reported drift", |status| {
+        status["drift"]["action"] == "reported"
+    });
+    assert!(
+        status["drift"]["changes"].to_string().contains("fika-cafe"),
+        "{status}"
+    );
+    // Reported again at the next resync, still not corrected.
+    let reported = status["reconciles"]["drift-reported"].as_u64().unwrap_or(0);
+    daemon.wait_for("a second resync", |status| {
+        status["reconciles"]["drift-reported"].as_u64().unwrap_or(0) > reported
+    });
+    assert_eq!(
+        workspace.account("fika-cafe", "display_name").as_deref(),
+        Some("Edited by hand")
+    );
+}
+
+const DEACTIVATE_NORDIC: (&str, &str) = (
+    "  displayName: Nordic Service Bureau AB\n",
+    "  displayName: Nordic Service Bureau AB\n  active: false\n",
+);
+
+fn held_plan_id(daemon: &mut Daemon) -> String {
+    let status = daemon.wait_for("a held plan", |status| {
+        status["heldPlans"]
+            .as_array()
+            .is_some_and(|held| !held.is_empty())
+    });
+    let held = &status["heldPlans"][0];
+    assert!(
+        held["radius"]["deactivated"]
+            .as_u64()
+            .is_some_and(|count| count > 2),
+        "{status}"
+    );
+    assert!(
+        held["summary"]
+            .as_str()
+            .is_some_and(|summary| summary.contains("deactivate")),
+        "{status}"
+    );
+    held["id"].as_str().expect("a plan id").to_string()
+}
+
+fn a_deactivation_over_the_gate_is_held_until_approved(workspace: &Workspace) {
+    let mut daemon = workspace.daemon(&["--hold-above", "2"]);
+    daemon.wait_started();
+    workspace.edit("holding.yaml", DEACTIVATE_NORDIC.0, DEACTIVATE_NORDIC.1);
+    let id = held_plan_id(&mut daemon);
+    let active = workspace.account("partner-nordic", "active");
+    assert!(
+        matches!(active.as_deref(), Some("1" | "true")),
+        "held, not applied: {active:?}"
+    );
+    let (_, metrics) = daemon.request("GET", "/metrics").expect("metrics");
+    assert!(metrics.contains("canopy_held_plans 1"), "{metrics}");
+    let (code, _, stderr) = workspace.canopy(&["approve", &id]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains(&id), "{stderr}");
+    let active = workspace.account("partner-nordic", "active");
+    assert!(
+        matches!(active.as_deref(), Some("0" | "false")),
+        "approved: {active:?}"
+    );
+    daemon.wait_for("the hold to clear", |status| {
+        status["heldPlans"].as_array().is_some_and(Vec::is_empty)
+    });
+    let (code, _, _) = workspace.canopy(&["approve", &id]);
+    assert_eq!(code, 1, "an applied plan is no longer held");
+}
+
+fn an_approval_is_refused_when_the_live_state_moved(workspace: &Workspace) {
+    let mut daemon = workspace.daemon(&["--hold-above", "2", "--resync-interval", "1h"]);
+    daemon.wait_started();
+    workspace.edit("holding.yaml", DEACTIVATE_NORDIC.0, DEACTIVATE_NORDIC.1);
+    let id = held_plan_id(&mut daemon);
+    workspace
+        .db
+        .execute("UPDATE accounts SET display_name = 'Moved meanwhile' WHERE name = 'fika-cafe'");
+    let (code, _, stderr) = workspace.canopy(&["approve", &id]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("live state changed"), "{stderr}");
+    let active = workspace.account("partner-nordic", "active");
+    assert!(
+        matches!(active.as_deref(), Some("1" | "true")),
+        "nothing applied: {active:?}"
+    );
+}
+
+fn a_suspension_stops_applying_until_resumed_or_expired(workspace: &Workspace) {
+    let mut daemon = workspace.daemon(&[]);
+    daemon.wait_started();
+    let (code, _, stderr) = workspace.canopy(&["suspend", "--for", "1h", "--reason", "migration"]);
+    assert_eq!(code, 0, "{stderr}");
+    daemon.wait_for("the suspension", |status| {
+        status["suspended"]["reason"] == "migration"
+    });
+    workspace.edit("nordic.yaml", "Fika Café AB", "Fika Suspended");
+    let status = daemon.wait_for("a suspended pass after the edit", |status| {
+        status["lastReconcile"]["result"] == "suspended"
+            && status["reconciles"]["suspended"].as_u64().unwrap_or(0) >= 2
+    });
+    assert_eq!(status["suspended"]["reason"], "migration");
+    assert_eq!(
+        workspace.account("fika-cafe", "display_name").as_deref(),
+        Some("Fika Café AB")
+    );
+    let (_, metrics) = daemon.request("GET", "/metrics").expect("metrics");
+    assert!(metrics.contains("canopy_suspended 1"), "{metrics}");
+    let (code, _, stderr) = workspace.canopy(&["resume"]);
+    assert_eq!(code, 0, "{stderr}");
+    eventually("the edit after resume", &mut daemon, || {
+        workspace.account("fika-cafe", "display_name").as_deref() == Some("Fika Suspended")
+    });
+    // A forgotten suspension ends by itself.
+    let (code, _, stderr) = workspace.canopy(&["suspend", "--for", "1s", "--reason", "short"]);
+    assert_eq!(code, 0, "{stderr}");
+    daemon.wait_for("the short suspension", |status| {
+        status["suspended"]["reason"] == "short"
+    });
+    workspace.edit("nordic.yaml", "Fika Suspended", "Fika Expired");
+    eventually("the edit after expiry", &mut daemon, || {
+        workspace.account("fika-cafe", "display_name").as_deref() == Some("Fika Expired")
+    });
+    daemon.wait_for("the status to show no suspension", |status| {
+        status["suspended"].is_null()
+    });
+}
+
+fn a_standby_takes_over_when_the_active_daemon_dies(workspace: &Workspace) {
+    let mut first = workspace.daemon(&[]);
+    first.wait_started();
+    let mut second = workspace.daemon(&[]);
+    second.wait_for("the standby", |status| {
+        status["role"] == "standby" && status["ready"] == true
+    });
+    assert_eq!(
+        second.request("GET", "/readyz"),
+        Some((200, "standby\n".to_string()))
+    );
+    workspace.edit("nordic.yaml", "Fika Café AB", "Fika One");
+    eventually("the first daemon's apply", &mut first, || {
+        workspace.account("fika-cafe", "display_name").as_deref() == Some("Fika One")
+    });
+    first.wait_for("its status", |status| Daemon::applied(status) == 2);
+    let standby = second.status().expect("standby status");
+    assert_eq!(
+        Daemon::applied(&standby),
+        0,
+        "the standby applies nothing: {standby}"
+    );
+    first.signal(libc::SIGKILL);
+    first.wait_exit();
+    second.wait_for("the takeover", |status| status["role"] == "active");
+    workspace.edit("nordic.yaml", "Fika One", "Fika Two");
+    eventually("the second daemon's apply", &mut second, || {
+        workspace.account("fika-cafe", "display_name").as_deref() == Some("Fika Two")
+    });
+}
+
+fn sigterm_mid_reconcile_leaves_the_state_before_or_after(workspace: &Workspace) {
+    let mut daemon = workspace.daemon(&[]);
+    daemon.wait_started();
+    let bulk = workspace.repo().join("bulk");
+    std::fs::create_dir(&bulk).expect("bulk directory");
+    for number in 0..1000 {
+        let name = format!("bulk-{number:04}");
+        std::fs::write(bulk.join(format!("{name}.yaml")), customer(&name)).expect("write");
+    }
+    let deadline = Instant::now() + PATIENCE;
+    while !daemon.log().contains("reconcile started (files)") {
+        assert!(
+            Instant::now() < deadline,
+            "no pass started\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit(), Some(0), "{}", daemon.log());
+    let created =
+        workspace.count("SELECT CAST(COUNT(*) AS TEXT) FROM accounts WHERE name LIKE 'bulk-%'");
+    assert!(
+        created == 0 || created == 1000,
+        "before or after, never between: {created}"
+    );
+    // The lock was released: a new daemon becomes active and finishes the job.
+    let mut next = workspace.daemon(&[]);
+    next.wait_started();
+    eventually("the rest of the checkout", &mut next, || {
+        workspace.count("SELECT CAST(COUNT(*) AS TEXT) FROM accounts WHERE name LIKE 'bulk-%'")
+            == 1000
+    });
+}
