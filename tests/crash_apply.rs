@@ -59,7 +59,7 @@ impl Databases for PostgresCopies {
         let name = format!("copy{index}");
         self.server
             .connect("postgres")
-            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE state_a"))
+            .execute(&format!("CREATE DATABASE {name} TEMPLATE state_a"))
             .expect("copy the template database");
         self.server.url(&name)
     }
@@ -68,13 +68,13 @@ impl Databases for PostgresCopies {
         let mut client = self.server.connect("postgres");
         let database = format!("copy{index}");
         for _ in 0..600 {
-            let row = client
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+            let sessions = client
+                .query_one_text(
+                    "SELECT count(*)::text FROM pg_stat_activity WHERE datname = $1",
                     &[&database],
                 )
                 .expect("pg_stat_activity");
-            if row.get::<_, i64>(0) == 0 {
+            if sessions.as_deref() == Some("0") {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));

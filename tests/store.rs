@@ -528,15 +528,14 @@ fn postgres_a_killed_connection_leaves_nothing_half_written() {
         .unwrap();
     // Kill every other backend of the database: the store's connection dies mid-transaction.
     let mut admin = db.raw_postgres();
-    let killed: i64 = admin
-        .query_one(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+    let killed = admin
+        .query_one_text(
+            "SELECT count(pg_terminate_backend(pid))::text FROM pg_stat_activity
              WHERE datname = current_database() AND pid <> pg_backend_pid()",
             &[],
         )
-        .unwrap()
-        .get(0);
-    assert_eq!(killed, 1);
+        .unwrap();
+    assert_eq!(killed.as_deref(), Some("1"));
     assert!(transaction.commit().is_err());
     let after = db.open().snapshot().unwrap();
     assert_eq!(after.fingerprint, empty.fingerprint);
@@ -565,22 +564,18 @@ fn postgres_a_second_writer_waits_for_the_first() {
         .unwrap();
     // While the first holds the lock, a second writer cannot take it.
     let mut admin = db.raw_postgres();
-    let free: bool = admin
-        .query_one(
-            "SELECT pg_try_advisory_lock($1)",
-            &[&canopy::store::postgres::WRITER_LOCK],
-        )
+    let lock = canopy::store::postgres::WRITER_LOCK.to_string();
+    let free = admin
+        .query_one_text("SELECT pg_try_advisory_lock($1::int8)::text", &[&lock])
         .unwrap()
-        .get(0);
+        == Some("true".into());
     assert!(!free, "the writer lock is held during a write transaction");
     transaction.commit().unwrap();
-    let free: bool = admin
-        .query_one(
-            "SELECT pg_try_advisory_lock($1)",
-            &[&canopy::store::postgres::WRITER_LOCK],
-        )
+    let lock = canopy::store::postgres::WRITER_LOCK.to_string();
+    let free = admin
+        .query_one_text("SELECT pg_try_advisory_lock($1::int8)::text", &[&lock])
         .unwrap()
-        .get(0);
+        == Some("true".into());
     assert!(free, "commit releases the writer lock");
 }
 

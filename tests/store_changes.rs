@@ -8,8 +8,6 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use ::postgres::fallible_iterator::FallibleIterator;
-
 use canopy::store::{ApplyContext, Store};
 use support::fixtures::{SOURCE, create_all, example};
 use support::{Backend, TestDb};
@@ -132,15 +130,14 @@ fn postgres_a_killed_connection_loses_the_session_lock() {
     let mut store = db.open();
     assert!(store.try_lock_session().unwrap());
     let mut admin = db.raw_postgres();
-    let killed: i64 = admin
-        .query_one(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+    let killed = admin
+        .query_one_text(
+            "SELECT count(pg_terminate_backend(pid))::text FROM pg_stat_activity
              WHERE datname = current_database() AND pid <> pg_backend_pid()",
             &[],
         )
-        .unwrap()
-        .get(0);
-    assert_eq!(killed, 1);
+        .unwrap();
+    assert_eq!(killed.as_deref(), Some("1"));
     match store.holds_session_lock() {
         Ok(held) => assert!(!held, "a dead connection cannot hold the lock"),
         Err(error) => assert!(error.is_transient(), "{error:#}"),
@@ -154,21 +151,53 @@ fn postgres_a_killed_connection_loses_the_session_lock() {
 
 #[test]
 fn postgres_a_hand_edit_is_notified_on_canopy_changes() {
+    use futures_util::StreamExt;
     let db = TestDb::postgres();
     let mut store = db.open();
     apply_example(store.as_mut());
-    let mut listener = db.raw_postgres();
-    listener.batch_execute("LISTEN canopy_changes").unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The listener belongs to this runtime, also when it is dropped.
+    let _context = runtime.enter();
+    let mut notifications = runtime
+        .block_on(canopy::store::postgres::listen(&db.url))
+        .unwrap();
     db.execute("UPDATE accounts SET active = false WHERE name = 'acme-eu'");
     let counter = store.change_counter().unwrap();
-    let mut notifications = listener.notifications();
-    let notification = notifications
-        .timeout_iter(Duration::from_secs(20))
-        .next()
+    let notification = runtime
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(20), notifications.next()).await
+        })
+        .expect("a notification within 20 s")
+        .expect("the stream goes on")
+        .unwrap();
+    assert_eq!(notification.counter, Some(counter));
+}
+
+/// The daemon calls the synchronous store from tokio's blocking threads: the store's
+/// private runtime must work there.
+#[test]
+fn postgres_the_store_works_from_spawn_blocking() {
+    let db = TestDb::postgres();
+    let url = db.url.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let counted = runtime.block_on(async move {
+        tokio::task::spawn_blocking(move || {
+            let mut store = canopy::store::open(&url).unwrap();
+            apply_example(store.as_mut());
+            let nodes = store.snapshot().unwrap().hierarchy.nodes.len();
+            (nodes, store.change_counter().unwrap())
+        })
+        .await
         .unwrap()
-        .expect("a notification within 20 s");
-    assert_eq!(notification.channel(), "canopy_changes");
-    assert_eq!(notification.payload(), counter.to_string());
+    });
+    assert_eq!(counted.0, example().nodes.len());
+    assert!(counted.1 > 0);
 }
 
 #[test]

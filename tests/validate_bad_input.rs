@@ -240,6 +240,48 @@ fn directories_are_read_recursively_yaml_and_yml_only() {
     );
 }
 
+#[test]
+fn a_nul_in_a_display_name_is_refused_at_its_position() {
+    let directory = TempDir::new().expect("a temporary directory");
+    let path = write(
+        &directory,
+        "a.yaml",
+        format!("{HEAD}  displayName: \"Nordic\\0Partner\"\n"),
+    );
+    let (code, stdout) = validate(&[&path], None);
+    assert_eq!(code, Some(1));
+    assert_single_error(
+        &stdout,
+        &format!("{}:6:16", path.display()),
+        "control-character",
+    );
+    assert!(stdout.contains("U+0000 at character 7"), "{stdout}");
+}
+
+#[test]
+fn a_control_character_in_a_csv_user_is_refused_without_quoting_the_file() {
+    let directory = TempDir::new().expect("a temporary directory");
+    write(
+        &directory,
+        "team.csv",
+        "email,name,role,language,timezone\nanna@nordic.example,Anna\u{1b}[2JBerg,admin,de,Europe/Berlin\n",
+    );
+    let path = write(
+        &directory,
+        "a.yaml",
+        format!("{HEAD}  usersFrom: team.csv\n"),
+    );
+    let (code, stdout) = validate(&[&path], None);
+    assert_eq!(code, Some(1));
+    let csv = directory.path().join("team.csv");
+    assert_single_error(
+        &stdout,
+        &format!("{}:2:1", csv.display()),
+        "control-character",
+    );
+    assert!(!stdout.contains("Anna"), "{stdout}");
+}
+
 /// `usersFrom` naming something outside the repository is refused before it is read,
 /// and nothing the file holds reaches the output: here the process environment,
 /// which carries a database password.

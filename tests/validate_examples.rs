@@ -161,7 +161,7 @@ fn the_realistic_example_is_valid() {
 #[case::unknown_field(
     "examples/invalid/unknown-field.yaml",
     &[
-        "examples/invalid/unknown-field.yaml:7:3: error[unknown-field]: spec: unknown field `displayname`, expected one of `type`, `displayName`, `parent`, `active`, `customerType`, `reseller`, `plan`, `address`, `contact`, `services`, `settings`, `lockedSettings`, `users`, `usersFrom`",
+        "examples/invalid/unknown-field.yaml:7:3: error[unknown-field]: spec: unknown field `displayname`, expected one of `type`, `displayName`, `parent`, `active`, `customerType`, `reseller`, `plan`, `address`, `contact`, `services`, `settings`, `lockedSettings`, `users`, `usersFrom`, `deletionPolicy`",
     ]
 )]
 #[case::unknown_kind(

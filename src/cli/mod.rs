@@ -56,6 +56,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "CANOPY_DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://canopy.db"
     )]
     pub database_url: String,

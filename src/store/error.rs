@@ -85,6 +85,12 @@ impl Cause {
         self
     }
 
+    /// The same cause with a clearer message (a hint added).
+    pub fn with_message(mut self, message: impl Into<String>) -> Cause {
+        self.message = message.into();
+        self
+    }
+
     pub fn message(&self) -> &str {
         &self.message
     }

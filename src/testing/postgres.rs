@@ -44,7 +44,7 @@ pub enum ServerError {
     Connect {
         database: String,
         #[source]
-        source: postgres::Error,
+        source: sqlx::Error,
     },
     #[error("database name `{0}` must be lowercase letters, digits and `_`")]
     InvalidDatabaseName(String),
@@ -52,7 +52,7 @@ pub enum ServerError {
     CreateDatabase {
         database: String,
         #[source]
-        source: postgres::Error,
+        source: sqlx::Error,
     },
 }
 
@@ -62,7 +62,15 @@ pub struct PostgresServer {
     binaries: PathBuf,
     run_as_postgres: bool,
     port: u16,
+    tls: bool,
 }
+
+/// The `pg_hba.conf` of a TLS server: the socket is trusted (for setup), TCP accepts
+/// TLS only; `postgres` is trusted, every other role needs its password.
+const TLS_ONLY_HBA: &str = "local all all trust
+hostssl all postgres 127.0.0.1/32 trust
+hostssl all all 127.0.0.1/32 scram-sha-256
+";
 
 fn binaries() -> Result<PathBuf, ServerError> {
     let binaries = PathBuf::from(
@@ -107,6 +115,17 @@ fn output_text(output: &std::process::Output) -> String {
 impl PostgresServer {
     /// Initialises and starts a server in a new temporary directory.
     pub fn start() -> Result<PostgresServer, ServerError> {
+        Self::start_configured(false)
+    }
+
+    /// A server that accepts TCP connections over TLS only (`hostssl`), with a
+    /// certificate for the host name `localhost` (not for `127.0.0.1`) signed by a
+    /// throwaway CA ([`PostgresServer::ca_certificate`]) made with `openssl`.
+    pub fn start_with_tls() -> Result<PostgresServer, ServerError> {
+        Self::start_configured(true)
+    }
+
+    fn start_configured(tls: bool) -> Result<PostgresServer, ServerError> {
         let binaries = binaries()?;
         let run_as_postgres = running_as_root();
         let directory = tempfile::Builder::new()
@@ -118,7 +137,11 @@ impl PostgresServer {
             binaries,
             run_as_postgres,
             port: 0,
+            tls,
         };
+        if tls {
+            server.make_certificates()?;
+        }
         if run_as_postgres {
             let owned = path_text(server.directory.path());
             server.run(Command::new("chown").args(["-R", "postgres:", &owned]))?;
@@ -135,6 +158,10 @@ impl PostgresServer {
             "--encoding=UTF8",
             "--locale=C",
         ]))?;
+        if tls {
+            std::fs::write(server.data_directory().join("pg_hba.conf"), TLS_ONLY_HBA)
+                .map_err(ServerError::TemporaryDirectory)?;
+        }
         let mut last_error = String::new();
         for _attempt in 0..START_ATTEMPTS {
             server.port = free_port()?;
@@ -181,12 +208,20 @@ impl PostgresServer {
     }
 
     fn try_start(&self) -> Result<(), String> {
-        let options = format!(
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
              -c synchronous_commit=off -c full_page_writes=off -c max_connections=40",
             self.port,
             path_text(self.directory.path())
         );
+        if self.tls {
+            let certificates = self.directory.path().join("tls");
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                path_text(&certificates.join("server.crt")),
+                path_text(&certificates.join("server.key"))
+            ));
+        }
         let log = self.directory.path().join("server.log");
         let output = self
             .command(&self.tool("pg_ctl"))
@@ -221,19 +256,94 @@ impl PostgresServer {
         self.try_start().map_err(ServerError::StartFailed)
     }
 
+    /// The TCP port the server listens on (at 127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The CA certificate (PEM) that signed a TLS server's certificate.
+    pub fn ca_certificate(&self) -> Option<PathBuf> {
+        self.tls
+            .then(|| self.directory.path().join("tls").join("ca.crt"))
+    }
+
+    /// A CA and a server certificate for `localhost`, in `<directory>/tls`; the key
+    /// belongs to the user the server runs as and is private to it, as PostgreSQL
+    /// demands.
+    fn make_certificates(&self) -> Result<(), ServerError> {
+        let directory = self.directory.path().join("tls");
+        std::fs::create_dir_all(&directory).map_err(ServerError::TemporaryDirectory)?;
+        let file = |name: &str| path_text(&directory.join(name));
+        let key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        self.run(
+            Command::new("openssl")
+                .args(["req", "-x509"])
+                .args(key)
+                .args([
+                    "-subj",
+                    "/CN=canopy test CA",
+                    "-days",
+                    "2",
+                    "-keyout",
+                    &file("ca.key"),
+                    "-out",
+                    &file("ca.crt"),
+                ]),
+        )?;
+        self.run(Command::new("openssl").args(["req"]).args(key).args([
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            &file("server.key"),
+            "-out",
+            &file("server.csr"),
+        ]))?;
+        std::fs::write(
+            directory.join("server.ext"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        )
+        .map_err(ServerError::TemporaryDirectory)?;
+        self.run(Command::new("openssl").args([
+            "x509",
+            "-req",
+            "-in",
+            &file("server.csr"),
+            "-CA",
+            &file("ca.crt"),
+            "-CAkey",
+            &file("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &file("server.ext"),
+            "-out",
+            &file("server.crt"),
+        ]))?;
+        self.run(Command::new("chmod").args(["600", &file("server.key")]))?;
+        if self.run_as_postgres {
+            self.run(Command::new("chown").args(["-R", "postgres:", &path_text(&directory)]))?;
+        }
+        Ok(())
+    }
+
     /// The URL of a database on this server.
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
     /// A superuser connection to a database on this server (for hand edits, faults
-    /// and raw baselines).
-    pub fn connect(&self, database: &str) -> Result<postgres::Client, ServerError> {
-        postgres::Client::connect(&self.url(database), postgres::NoTls).map_err(|source| {
-            ServerError::Connect {
-                database: database.to_string(),
-                source,
-            }
+    /// and checks).
+    pub fn connect(&self, database: &str) -> Result<RawClient, ServerError> {
+        RawClient::connect(&self.url(database)).map_err(|source| ServerError::Connect {
+            database: database.to_string(),
+            source,
         })
     }
 
@@ -249,12 +359,84 @@ impl PostgresServer {
         }
         let mut client = self.connect("postgres")?;
         client
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&format!("CREATE DATABASE \"{name}\""))
             .map_err(|source| ServerError::CreateDatabase {
                 database: name.to_string(),
                 source,
             })?;
         Ok(self.url(name))
+    }
+}
+
+/// A plain synchronous connection for tests: SQL behind canopy's back, on sqlx with
+/// its own runtime (as the store does).
+pub struct RawClient {
+    runtime: tokio::runtime::Runtime,
+    connection: sqlx::postgres::PgConnection,
+}
+
+impl RawClient {
+    pub fn connect(url: &str) -> Result<RawClient, sqlx::Error> {
+        use sqlx::Connection;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let connection = runtime.block_on(sqlx::postgres::PgConnection::connect(url))?;
+        Ok(RawClient {
+            runtime,
+            connection,
+        })
+    }
+
+    /// Runs SQL (several statements allowed, no parameters).
+    pub fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        let RawClient {
+            runtime,
+            connection,
+        } = self;
+        // Tests' own SQL, never user data.
+        runtime.block_on(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(connection))?;
+        Ok(())
+    }
+
+    /// Runs a query whose columns are all text (cast them in the SQL), binding
+    /// `parameters` as text (`$1::int8` casts them), and returns the rows.
+    pub fn query_text(
+        &mut self,
+        sql: &str,
+        parameters: &[&str],
+    ) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+        use sqlx::Row;
+        let RawClient {
+            runtime,
+            connection,
+        } = self;
+        let query = parameters
+            .iter()
+            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |query, parameter| {
+                query.bind(*parameter)
+            });
+        let rows = runtime.block_on(query.fetch_all(connection))?;
+        rows.iter()
+            .map(|row| (0..row.len()).map(|index| row.try_get(index)).collect())
+            .collect()
+    }
+
+    /// The one text value of a one-row, one-column query.
+    pub fn query_one_text(
+        &mut self,
+        sql: &str,
+        parameters: &[&str],
+    ) -> Result<Option<String>, sqlx::Error> {
+        let rows = self.query_text(sql, parameters)?;
+        match rows
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next())
+        {
+            Some(value) => Ok(value),
+            None => Err(sqlx::Error::RowNotFound),
+        }
     }
 }
 

@@ -91,7 +91,7 @@ impl TestDb {
             Backend::Postgres => {
                 let mut client = self.raw_postgres();
                 client
-                    .batch_execute(sql)
+                    .execute(sql)
                     .unwrap_or_else(|error| panic!("{sql}: {error}"));
             }
         }
@@ -118,16 +118,13 @@ impl TestDb {
             Backend::Postgres => {
                 let mut client = self.raw_postgres();
                 client
-                    .query(sql, &[])
+                    .query_text(sql, &[])
                     .unwrap_or_else(|error| panic!("{sql}: {error}"))
-                    .iter()
-                    .map(|row| (0..row.len()).map(|index| row.get(index)).collect())
-                    .collect()
             }
         }
     }
 
-    pub fn raw_postgres(&self) -> ::postgres::Client {
+    pub fn raw_postgres(&self) -> postgres::RawClient {
         self.server
             .as_ref()
             .expect("a PostgreSQL test database")

@@ -4,6 +4,8 @@
 
 use canopy::testing::postgres as library;
 
+pub use library::RawClient;
+
 pub struct PostgresServer(library::PostgresServer);
 
 impl PostgresServer {
@@ -12,13 +14,29 @@ impl PostgresServer {
         PostgresServer(library::PostgresServer::start().unwrap_or_else(|error| panic!("{error}")))
     }
 
+    /// A server that accepts TLS only, with a certificate for `localhost` signed by a
+    /// throwaway CA ([`PostgresServer::ca_certificate`]).
+    pub fn start_with_tls() -> PostgresServer {
+        PostgresServer(
+            library::PostgresServer::start_with_tls().unwrap_or_else(|error| panic!("{error}")),
+        )
+    }
+
+    pub fn port(&self) -> u16 {
+        self.0.port()
+    }
+
+    pub fn ca_certificate(&self) -> Option<std::path::PathBuf> {
+        self.0.ca_certificate()
+    }
+
     /// The URL of a database on this server.
     pub fn url(&self, database: &str) -> String {
         self.0.url(database)
     }
 
     /// A superuser connection to a database on this server (for hand edits and faults).
-    pub fn connect(&self, database: &str) -> postgres::Client {
+    pub fn connect(&self, database: &str) -> library::RawClient {
         self.0
             .connect(database)
             .unwrap_or_else(|error| panic!("{error}"))

@@ -6,6 +6,7 @@
 //! ```text
 //! Declared ─┬─ structure: names, duplicates, parents, plans, nesting, cycles
 //!           ├─ users: first user admin, e-mails, duplicates
+//!           ├─ text: no control characters (NUL, …) in text fields
 //!           └─ effect: services/settings that an ancestor overrides (warnings)
 //! ```
 //!
@@ -13,6 +14,7 @@
 
 mod effect;
 mod structure;
+mod text;
 mod users;
 
 use rustc_hash::FxHashMap;
@@ -28,6 +30,7 @@ pub(crate) fn check(declared: &Declared, external: Option<&Hierarchy>) -> Vec<Fi
     let index = Index::build(declared, external, &mut findings);
     let on_cycle = structure::check(declared, &index, &mut findings);
     users::check(declared, &mut findings);
+    text::check(declared, &mut findings);
     effect::check(declared, &index, &on_cycle, &mut findings);
     findings
 }

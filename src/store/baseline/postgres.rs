@@ -1,189 +1,173 @@
 //! The PostgreSQL baselines: binary `COPY` for new rows, `COPY` into a temporary
 //! table then one `UPDATE … FROM` for changed rows, `= ANY($1)` for the by-name work.
+//! Same driver (sqlx) and COPY encoder as the store, none of its logic.
 
 use std::time::Duration;
 
-use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::{ToSql, Type};
-use postgres::{Client, NoTls, Transaction};
+use futures_util::TryStreamExt;
+use sqlx::Row;
+use sqlx::postgres::{PgConnection, PgRow};
 
 use super::{
     ACCOUNT_COLUMNS, RawAccount, RawChange, RawPlan, RawRead, RawRows, RawUser, USER_COLUMNS,
     database_error, timed,
 };
 use crate::store::Result;
+use crate::store::postgres::{BinaryCopy, PostgresStore};
 
-fn connect(url: &str) -> Result<Client> {
-    Client::connect(url, NoTls).map_err(database_error("connect"))
-}
-
-fn account_types() -> Vec<Type> {
-    let mut types = vec![Type::TEXT; 15];
-    types.extend([Type::INT8, Type::BOOL, Type::BOOL, Type::BOOL]);
-    types
+async fn simple(
+    connection: &mut PgConnection,
+    operation: &'static str,
+    sql: &'static str,
+) -> Result<()> {
+    sqlx::raw_sql(sql)
+        .execute(connection)
+        .await
+        .map_err(database_error(operation))?;
+    Ok(())
 }
 
 pub(super) fn insert(url: &str, rows: &RawRows) -> Result<Duration> {
-    let mut client = connect(url)?;
+    let mut store = PostgresStore::connect_unmigrated(url)?;
     let (elapsed, ()) = timed(|| {
-        let mut transaction = client.transaction().map_err(database_error("begin"))?;
-        for plan in &rows.plans {
-            transaction
-                .execute(
+        store.run(async |connection| {
+            simple(connection, "begin", "BEGIN").await?;
+            for plan in &rows.plans {
+                sqlx::query(
                     "INSERT INTO service_plans (name, billing, licenses, limits, display_name)
                      VALUES ($1, $2, $3, $4, $5)",
-                    &[
-                        &plan.name,
-                        &plan.billing,
-                        &plan.licenses,
-                        &plan.limits,
-                        &plan.display_name,
-                    ],
                 )
+                .bind(&plan.name)
+                .bind(&plan.billing)
+                .bind(plan.licenses)
+                .bind(&plan.limits)
+                .bind(&plan.display_name)
+                .execute(&mut *connection)
+                .await
                 .map_err(database_error("insert plan"))?;
-        }
-        copy_accounts(&mut transaction, "accounts", &rows.accounts)?;
-        copy_users(&mut transaction, &rows.users)?;
-        transaction.commit().map_err(database_error("commit"))
+            }
+            copy_accounts(connection, "accounts", &rows.accounts).await?;
+            copy_users(connection, &rows.users).await?;
+            simple(connection, "commit", "COMMIT").await
+        })
     })?;
     Ok(elapsed)
 }
 
-fn copy_accounts(
-    transaction: &mut Transaction<'_>,
+async fn copy_accounts(
+    connection: &mut PgConnection,
     table: &str,
     accounts: &[RawAccount],
 ) -> Result<()> {
     if accounts.is_empty() {
         return Ok(());
     }
-    let sink = transaction
-        .copy_in(&format!(
-            "COPY {table} ({ACCOUNT_COLUMNS}) FROM STDIN (FORMAT binary)"
-        ))
-        .map_err(database_error("copy accounts"))?;
-    let mut writer = BinaryCopyInWriter::new(sink, &account_types());
+    let statement = format!("COPY {table} ({ACCOUNT_COLUMNS}) FROM STDIN (FORMAT binary)");
+    let mut copy = BinaryCopy::start(connection, &statement, "baseline: copy accounts").await?;
     for account in accounts {
-        let mut values: Vec<&(dyn ToSql + Sync)> = account
-            .text
-            .iter()
-            .map(|text| text as &(dyn ToSql + Sync))
-            .collect();
-        values.push(&account.number);
-        values.extend(account.flags.iter().map(|flag| flag as &(dyn ToSql + Sync)));
-        writer
-            .write(&values)
-            .map_err(database_error("copy account row"))?;
+        copy.row(19).await?;
+        for text in &account.text {
+            copy.text(text.as_deref());
+        }
+        copy.int8(account.number);
+        for flag in account.flags {
+            copy.bool(flag);
+        }
     }
-    writer
-        .finish()
-        .map_err(database_error("finish account copy"))?;
+    copy.finish().await?;
     Ok(())
 }
 
-fn copy_users(transaction: &mut Transaction<'_>, users: &[RawUser]) -> Result<()> {
+async fn copy_users(connection: &mut PgConnection, users: &[RawUser]) -> Result<()> {
     if users.is_empty() {
         return Ok(());
     }
-    let sink = transaction
-        .copy_in(&format!(
-            "COPY users ({USER_COLUMNS}) FROM STDIN (FORMAT binary)"
-        ))
-        .map_err(database_error("copy users"))?;
-    let types = [
-        Type::TEXT,
-        Type::TEXT,
-        Type::INT4,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-    ];
-    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    let statement = format!("COPY users ({USER_COLUMNS}) FROM STDIN (FORMAT binary)");
+    let mut copy = BinaryCopy::start(connection, &statement, "baseline: copy users").await?;
     for user in users {
-        writer
-            .write(&[
-                &user.account,
-                &user.email,
-                &user.position,
-                &user.name,
-                &user.role,
-                &user.language,
-                &user.timezone,
-            ])
-            .map_err(database_error("copy user row"))?;
+        copy.row(7).await?;
+        copy.text(Some(&user.account));
+        copy.text(Some(&user.email));
+        copy.int4(user.position);
+        copy.text(Some(&user.name));
+        copy.text(Some(&user.role));
+        copy.text(user.language.as_deref());
+        copy.text(user.timezone.as_deref());
     }
-    writer
-        .finish()
-        .map_err(database_error("finish user copy"))?;
+    copy.finish().await?;
     Ok(())
 }
 
+/// Streams a query's rows into `decode`, collecting what it returns.
+async fn select_all<T>(
+    connection: &mut PgConnection,
+    sql: &str,
+    decode: impl Fn(&PgRow) -> std::result::Result<T, sqlx::Error>,
+) -> Result<Vec<T>> {
+    // Built from this module's constant column lists only.
+    let mut stream = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(connection);
+    let mut values = Vec::new();
+    while let Some(row) = stream.try_next().await.map_err(database_error("select"))? {
+        values.push(decode(&row).map_err(database_error("decode"))?);
+    }
+    Ok(values)
+}
+
 pub(super) fn select(url: &str) -> Result<(Duration, RawRead)> {
-    let mut client = connect(url)?;
+    let mut store = PostgresStore::connect_unmigrated(url)?;
     timed(|| {
-        let mut transaction = client.transaction().map_err(database_error("begin"))?;
-        let plans: Vec<RawPlan> = query(
-            &mut transaction,
-            "SELECT name, billing, licenses, limits, display_name FROM service_plans
-             WHERE archived_at IS NULL ORDER BY name",
-        )?
-        .iter()
-        .map(|row| {
-            Ok(RawPlan {
-                name: row.try_get(0)?,
-                billing: row.try_get(1)?,
-                licenses: row.try_get(2)?,
-                limits: row.try_get(3)?,
-                display_name: row.try_get(4)?,
+        store.run(async |connection| {
+            simple(connection, "begin", "BEGIN").await?;
+            let plans = select_all(
+                connection,
+                "SELECT name, billing, licenses, limits, display_name FROM service_plans
+                 WHERE archived_at IS NULL ORDER BY name",
+                |row| {
+                    Ok(RawPlan {
+                        name: row.try_get(0)?,
+                        billing: row.try_get(1)?,
+                        licenses: row.try_get(2)?,
+                        limits: row.try_get(3)?,
+                        display_name: row.try_get(4)?,
+                    })
+                },
+            )
+            .await?;
+            let accounts = select_all(
+                connection,
+                &format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE archived_at IS NULL ORDER BY name"
+                ),
+                read_account,
+            )
+            .await?;
+            let users = select_all(
+                connection,
+                &format!("SELECT {USER_COLUMNS} FROM users ORDER BY account, position"),
+                |row| {
+                    Ok(RawUser {
+                        account: row.try_get(0)?,
+                        email: row.try_get(1)?,
+                        position: row.try_get(2)?,
+                        name: row.try_get(3)?,
+                        role: row.try_get(4)?,
+                        language: row.try_get(5)?,
+                        timezone: row.try_get(6)?,
+                    })
+                },
+            )
+            .await?;
+            simple(connection, "commit", "COMMIT").await?;
+            Ok(RawRead {
+                plans: std::hint::black_box(plans).len(),
+                accounts: std::hint::black_box(accounts).len(),
+                users: std::hint::black_box(users).len(),
             })
-        })
-        .collect::<Result<_, postgres::Error>>()
-        .map_err(database_error("decode plan"))?;
-        let accounts: Vec<RawAccount> = query(
-            &mut transaction,
-            &format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE archived_at IS NULL ORDER BY name"
-            ),
-        )?
-        .iter()
-        .map(read_account)
-        .collect::<Result<_, postgres::Error>>()
-        .map_err(database_error("decode account"))?;
-        let users: Vec<RawUser> = query(
-            &mut transaction,
-            &format!("SELECT {USER_COLUMNS} FROM users ORDER BY account, position"),
-        )?
-        .iter()
-        .map(|row| {
-            Ok(RawUser {
-                account: row.try_get(0)?,
-                email: row.try_get(1)?,
-                position: row.try_get(2)?,
-                name: row.try_get(3)?,
-                role: row.try_get(4)?,
-                language: row.try_get(5)?,
-                timezone: row.try_get(6)?,
-            })
-        })
-        .collect::<Result<_, postgres::Error>>()
-        .map_err(database_error("decode user"))?;
-        transaction.commit().map_err(database_error("commit"))?;
-        Ok(RawRead {
-            plans: std::hint::black_box(plans).len(),
-            accounts: std::hint::black_box(accounts).len(),
-            users: std::hint::black_box(users).len(),
         })
     })
 }
 
-fn query(transaction: &mut Transaction<'_>, sql: &str) -> Result<Vec<postgres::Row>> {
-    transaction
-        .query(sql, &[])
-        .map_err(database_error("select"))
-}
-
-fn read_account(row: &postgres::Row) -> Result<RawAccount, postgres::Error> {
+fn read_account(row: &PgRow) -> std::result::Result<RawAccount, sqlx::Error> {
     let mut text: [Option<String>; 15] = Default::default();
     for (index, column) in text.iter_mut().enumerate() {
         *column = row.try_get(index)?;
@@ -196,78 +180,81 @@ fn read_account(row: &postgres::Row) -> Result<RawAccount, postgres::Error> {
 }
 
 pub(super) fn change(url: &str, change: &RawChange) -> Result<Duration> {
-    let mut client = connect(url)?;
+    let mut store = PostgresStore::connect_unmigrated(url)?;
     let (elapsed, ()) = timed(|| {
-        let mut transaction = client.transaction().map_err(database_error("begin"))?;
-        update_plans(&mut transaction, &change.plans)?;
-        copy_accounts(&mut transaction, "accounts", &change.inserted)?;
-        update_accounts(&mut transaction, &change.updated)?;
-        if !change.archived.is_empty() {
-            transaction
-                .execute(
+        store.run(async |connection| {
+            simple(connection, "begin", "BEGIN").await?;
+            update_plans(connection, &change.plans).await?;
+            copy_accounts(connection, "accounts", &change.inserted).await?;
+            update_accounts(connection, &change.updated).await?;
+            if !change.archived.is_empty() {
+                sqlx::query(
                     "UPDATE accounts SET archived_at = now(), effective_active = false,
                      updated_at = now() WHERE name = ANY($1)",
-                    &[&change.archived],
                 )
+                .bind(&change.archived)
+                .execute(&mut *connection)
+                .await
                 .map_err(database_error("archive accounts"))?;
-        }
-        if !change.users_replaced.is_empty() {
-            transaction
-                .execute(
-                    "DELETE FROM users WHERE account = ANY($1)",
-                    &[&change.users_replaced],
-                )
-                .map_err(database_error("delete users"))?;
-        }
-        copy_users(&mut transaction, &change.users)?;
-        transaction.commit().map_err(database_error("commit"))
+            }
+            if !change.users_replaced.is_empty() {
+                sqlx::query("DELETE FROM users WHERE account = ANY($1)")
+                    .bind(&change.users_replaced)
+                    .execute(&mut *connection)
+                    .await
+                    .map_err(database_error("delete users"))?;
+            }
+            copy_users(connection, &change.users).await?;
+            simple(connection, "commit", "COMMIT").await
+        })
     })?;
     Ok(elapsed)
 }
 
-fn update_plans(transaction: &mut Transaction<'_>, plans: &[RawPlan]) -> Result<()> {
+async fn update_plans(connection: &mut PgConnection, plans: &[RawPlan]) -> Result<()> {
     for plan in plans {
-        transaction
-            .execute(
-                "UPDATE service_plans SET billing = $2, licenses = $3, limits = $4,
-                 display_name = $5, updated_at = now() WHERE name = $1",
-                &[
-                    &plan.name,
-                    &plan.billing,
-                    &plan.licenses,
-                    &plan.limits,
-                    &plan.display_name,
-                ],
-            )
-            .map_err(database_error("update plan"))?;
+        sqlx::query(
+            "UPDATE service_plans SET billing = $2, licenses = $3, limits = $4,
+             display_name = $5, updated_at = now() WHERE name = $1",
+        )
+        .bind(&plan.name)
+        .bind(&plan.billing)
+        .bind(plan.licenses)
+        .bind(&plan.limits)
+        .bind(&plan.display_name)
+        .execute(&mut *connection)
+        .await
+        .map_err(database_error("update plan"))?;
     }
     Ok(())
 }
 
 /// Every column but the name (the key) and the account number (never changes).
-fn update_accounts(transaction: &mut Transaction<'_>, accounts: &[RawAccount]) -> Result<()> {
+async fn update_accounts(connection: &mut PgConnection, accounts: &[RawAccount]) -> Result<()> {
     if accounts.is_empty() {
         return Ok(());
     }
-    transaction
-        .batch_execute(
-            "CREATE TEMPORARY TABLE changed_accounts (LIKE accounts INCLUDING DEFAULTS)
-             ON COMMIT DROP",
-        )
-        .map_err(database_error("create temporary table"))?;
-    copy_accounts(transaction, "changed_accounts", accounts)?;
-    transaction
-        .batch_execute(
-            "UPDATE accounts AS a SET node_type = c.node_type, display_name = c.display_name,
-                 parent = c.parent, customer_type = c.customer_type, plan = c.plan,
-                 address = c.address, contact = c.contact, services = c.services,
-                 settings = c.settings, locked_settings = c.locked_settings,
-                 effective_services = c.effective_services,
-                 effective_settings = c.effective_settings,
-                 effective_locked_settings = c.effective_locked_settings,
-                 managed_by = c.managed_by, active = c.active, reseller = c.reseller,
-                 effective_active = c.effective_active, updated_at = now()
-             FROM changed_accounts AS c WHERE a.name = c.name",
-        )
-        .map_err(database_error("update accounts from the copied rows"))
+    simple(
+        connection,
+        "create temporary table",
+        "CREATE TEMPORARY TABLE changed_accounts (LIKE accounts INCLUDING DEFAULTS)
+         ON COMMIT DROP",
+    )
+    .await?;
+    copy_accounts(connection, "changed_accounts", accounts).await?;
+    simple(
+        connection,
+        "update accounts from the copied rows",
+        "UPDATE accounts AS a SET node_type = c.node_type, display_name = c.display_name,
+             parent = c.parent, customer_type = c.customer_type, plan = c.plan,
+             address = c.address, contact = c.contact, services = c.services,
+             settings = c.settings, locked_settings = c.locked_settings,
+             effective_services = c.effective_services,
+             effective_settings = c.effective_settings,
+             effective_locked_settings = c.effective_locked_settings,
+             managed_by = c.managed_by, active = c.active, reseller = c.reseller,
+             effective_active = c.effective_active, updated_at = now()
+         FROM changed_accounts AS c WHERE a.name = c.name",
+    )
+    .await
 }

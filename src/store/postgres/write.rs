@@ -3,48 +3,47 @@
 //! change (upserts, effective values, archives). Every value travels as a parameter
 //! or in the COPY stream, never in the SQL text.
 
-use postgres::Transaction;
-use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::{ToSql, Type};
+use sqlx::postgres::PgConnection;
 
 use crate::plan::Plan;
 
 use super::super::batch::{Batch, NodeRow};
 use super::super::rows::{encode_effective, encode_limits};
 use super::super::{ApplyContext, Result};
+use super::copy::BinaryCopy;
 use super::database;
 
 /// Takes `count` numbers from the counter in one statement; returns the first.
-pub(super) fn allocate_numbers(transaction: &mut Transaction<'_>, count: i64) -> Result<i64> {
+pub(super) async fn allocate_numbers(connection: &mut PgConnection, count: i64) -> Result<i64> {
     if count == 0 {
         return Ok(0);
     }
-    transaction
-        .query_one(
-            "UPDATE canopy_meta SET value = value + $1 WHERE key = 'next_account_number'
-             RETURNING value - $1",
-            &[&count],
-        )
-        .and_then(|row| row.try_get(0))
-        .map_err(database("allocate account numbers"))
+    sqlx::query_scalar(
+        "UPDATE canopy_meta SET value = value + $1 WHERE key = 'next_account_number'
+         RETURNING value - $1",
+    )
+    .bind(count)
+    .fetch_one(connection)
+    .await
+    .map_err(database("allocate account numbers"))
 }
 
-pub(super) fn write_batch(
-    transaction: &mut Transaction<'_>,
+pub(super) async fn write_batch(
+    connection: &mut PgConnection,
     plan: &Plan,
     batch: &Batch<'_>,
     context: &ApplyContext,
 ) -> Result<()> {
-    write_plans(transaction, plan)?;
-    copy_nodes(transaction, &batch.inserts, &plan.source)?;
-    upsert_nodes(transaction, &batch.upserts, &plan.source)?;
-    write_users(transaction, batch)?;
-    write_effective(transaction, plan)?;
-    write_archives(transaction, plan)?;
-    copy_audit(transaction, batch, context)
+    write_plans(connection, plan).await?;
+    copy_nodes(connection, &batch.inserts, &plan.source).await?;
+    upsert_nodes(connection, &batch.upserts, &plan.source).await?;
+    write_users(connection, batch).await?;
+    write_effective(connection, plan).await?;
+    write_archives(connection, plan).await?;
+    copy_audit(connection, batch, context).await
 }
 
-fn write_plans(transaction: &mut Transaction<'_>, plan: &Plan) -> Result<()> {
+async fn write_plans(connection: &mut PgConnection, plan: &Plan) -> Result<()> {
     if plan.writes.plans.is_empty() {
         return Ok(());
     }
@@ -63,26 +62,25 @@ fn write_plans(transaction: &mut Transaction<'_>, plan: &Plan) -> Result<()> {
         .iter()
         .map(|p| p.spec.display_name.as_deref())
         .collect();
-    transaction
-        .execute(
-            "INSERT INTO service_plans (name, billing, licenses, limits, display_name, managed_by)
-             SELECT name, billing, licenses, limits, display_name, $6
-             FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[])
-                  AS p(name, billing, licenses, limits, display_name)
-             ON CONFLICT (name) DO UPDATE SET
-                 billing = EXCLUDED.billing, licenses = EXCLUDED.licenses,
-                 limits = EXCLUDED.limits, display_name = EXCLUDED.display_name,
-                 managed_by = EXCLUDED.managed_by, archived_at = NULL, updated_at = now()",
-            &[
-                &names,
-                &billings,
-                &licenses,
-                &limits,
-                &display_names,
-                &plan.source,
-            ],
-        )
-        .map_err(database("write service_plans"))?;
+    sqlx::query(
+        "INSERT INTO service_plans (name, billing, licenses, limits, display_name, managed_by)
+         SELECT name, billing, licenses, limits, display_name, $6
+         FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[])
+              AS p(name, billing, licenses, limits, display_name)
+         ON CONFLICT (name) DO UPDATE SET
+             billing = EXCLUDED.billing, licenses = EXCLUDED.licenses,
+             limits = EXCLUDED.limits, display_name = EXCLUDED.display_name,
+             managed_by = EXCLUDED.managed_by, archived_at = NULL, updated_at = now()",
+    )
+    .bind(&names)
+    .bind(&billings)
+    .bind(&licenses)
+    .bind(&limits)
+    .bind(&display_names)
+    .bind(&plan.source)
+    .execute(connection)
+    .await
+    .map_err(database("write service_plans"))?;
     Ok(())
 }
 
@@ -91,73 +89,49 @@ const NODE_COLUMNS: &str = "name, node_type, display_name, parent, account_numbe
     effective_active, effective_services, effective_settings, effective_locked_settings,
     managed_by";
 
-const NODE_TYPES: [Type; 19] = [
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT8,
-    Type::BOOL,
-    Type::TEXT,
-    Type::BOOL,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::BOOL,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-];
-
 /// New rows go straight into `accounts` by binary COPY (the fastest path PostgreSQL has).
-fn copy_nodes(transaction: &mut Transaction<'_>, rows: &[NodeRow<'_>], source: &str) -> Result<()> {
+async fn copy_nodes(
+    connection: &mut PgConnection,
+    rows: &[NodeRow<'_>],
+    source: &str,
+) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let sink = transaction
-        .copy_in(&format!(
-            "COPY accounts ({NODE_COLUMNS}) FROM STDIN (FORMAT binary)"
-        ))
-        .map_err(database("copy accounts"))?;
-    let mut writer = BinaryCopyInWriter::new(sink, &NODE_TYPES);
+    let statement = format!("COPY accounts ({NODE_COLUMNS}) FROM STDIN (FORMAT binary)");
+    let mut copy = BinaryCopy::start(connection, &statement, "copy accounts").await?;
     for row in rows {
         let write = row.write;
         let spec = &write.spec;
         let encoded = &row.encoded;
-        let values: [&(dyn ToSql + Sync); 19] = [
-            &write.name,
-            &spec.node_type.as_str(),
-            &spec.display_name,
-            &spec.parent,
-            &row.new_number,
-            &spec.active,
-            &spec.customer_type.map(|kind| kind.as_str()),
-            &spec.reseller,
-            &spec.plan,
-            &encoded.address,
-            &encoded.contact,
-            &encoded.services.as_ref(),
-            &encoded.settings.as_ref(),
-            &encoded.locked_settings.as_ref(),
-            &write.effective.active,
-            &encoded.effective.services.as_ref(),
-            &encoded.effective.settings.as_ref(),
-            &encoded.effective.locked_settings.as_ref(),
-            &source,
-        ];
-        writer.write(&values).map_err(database("copy accounts"))?;
+        copy.row(19).await?;
+        copy.text(Some(&write.name));
+        copy.text(Some(spec.node_type.as_str()));
+        copy.text(Some(&spec.display_name));
+        copy.text(spec.parent.as_deref());
+        copy.int8(row.new_number);
+        copy.bool(spec.active);
+        copy.text(spec.customer_type.map(|kind| kind.as_str()));
+        copy.bool(spec.reseller);
+        copy.text(spec.plan.as_deref());
+        copy.text(encoded.address.as_deref());
+        copy.text(encoded.contact.as_deref());
+        copy.text(Some(&encoded.services));
+        copy.text(Some(&encoded.settings));
+        copy.text(Some(&encoded.locked_settings));
+        copy.bool(write.effective.active);
+        copy.text(Some(&encoded.effective.services));
+        copy.text(Some(&encoded.effective.settings));
+        copy.text(Some(&encoded.effective.locked_settings));
+        copy.text(Some(source));
     }
-    writer.finish().map_err(database("copy accounts"))?;
+    copy.finish().await?;
     Ok(())
 }
 
 /// Rows that exist (live or archived) are overwritten in one `INSERT … SELECT unnest`.
-fn upsert_nodes(
-    transaction: &mut Transaction<'_>,
+async fn upsert_nodes(
+    connection: &mut PgConnection,
     rows: &[NodeRow<'_>],
     source: &str,
 ) -> Result<()> {
@@ -187,63 +161,60 @@ fn upsert_nodes(
     let effective_services = column(&|r| Some(r.encoded.effective.services.to_string()));
     let effective_settings = column(&|r| Some(r.encoded.effective.settings.to_string()));
     let effective_locked = column(&|r| Some(r.encoded.effective.locked_settings.to_string()));
-    transaction
-        .execute(
-            &format!(
-                "INSERT INTO accounts ({NODE_COLUMNS})
-                 SELECT *, $19::text FROM unnest($1::text[], $2::text[], $3::text[],
-                     $4::text[], $5::int8[], $6::bool[], $7::text[], $8::bool[], $9::text[],
-                     $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-                     $15::bool[], $16::text[], $17::text[], $18::text[])
-                 ON CONFLICT (name) DO UPDATE SET
-                     node_type = EXCLUDED.node_type, display_name = EXCLUDED.display_name,
-                     parent = EXCLUDED.parent,
-                     account_number = COALESCE(accounts.account_number, EXCLUDED.account_number),
-                     active = EXCLUDED.active, customer_type = EXCLUDED.customer_type,
-                     reseller = EXCLUDED.reseller, plan = EXCLUDED.plan,
-                     address = EXCLUDED.address, contact = EXCLUDED.contact,
-                     services = EXCLUDED.services, settings = EXCLUDED.settings,
-                     locked_settings = EXCLUDED.locked_settings,
-                     effective_active = EXCLUDED.effective_active,
-                     effective_services = EXCLUDED.effective_services,
-                     effective_settings = EXCLUDED.effective_settings,
-                     effective_locked_settings = EXCLUDED.effective_locked_settings,
-                     managed_by = EXCLUDED.managed_by, archived_at = NULL,
-                     updated_at = now()"
-            ),
-            &[
-                &names,
-                &types,
-                &display_names,
-                &parents,
-                &numbers,
-                &active,
-                &customer_types,
-                &resellers,
-                &plans,
-                &addresses,
-                &contacts,
-                &services,
-                &settings,
-                &locked,
-                &effective_active,
-                &effective_services,
-                &effective_settings,
-                &effective_locked,
-                &source,
-            ],
-        )
-        .map_err(database("write accounts"))?;
+    // NODE_COLUMNS is a constant; every value is bound.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO accounts ({NODE_COLUMNS})
+         SELECT *, $19::text FROM unnest($1::text[], $2::text[], $3::text[],
+             $4::text[], $5::int8[], $6::bool[], $7::text[], $8::bool[], $9::text[],
+             $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+             $15::bool[], $16::text[], $17::text[], $18::text[])
+         ON CONFLICT (name) DO UPDATE SET
+             node_type = EXCLUDED.node_type, display_name = EXCLUDED.display_name,
+             parent = EXCLUDED.parent,
+             account_number = COALESCE(accounts.account_number, EXCLUDED.account_number),
+             active = EXCLUDED.active, customer_type = EXCLUDED.customer_type,
+             reseller = EXCLUDED.reseller, plan = EXCLUDED.plan,
+             address = EXCLUDED.address, contact = EXCLUDED.contact,
+             services = EXCLUDED.services, settings = EXCLUDED.settings,
+             locked_settings = EXCLUDED.locked_settings,
+             effective_active = EXCLUDED.effective_active,
+             effective_services = EXCLUDED.effective_services,
+             effective_settings = EXCLUDED.effective_settings,
+             effective_locked_settings = EXCLUDED.effective_locked_settings,
+             managed_by = EXCLUDED.managed_by, archived_at = NULL,
+             updated_at = now()"
+    )))
+    .bind(&names)
+    .bind(&types)
+    .bind(&display_names)
+    .bind(&parents)
+    .bind(&numbers)
+    .bind(&active)
+    .bind(&customer_types)
+    .bind(&resellers)
+    .bind(&plans)
+    .bind(&addresses)
+    .bind(&contacts)
+    .bind(&services)
+    .bind(&settings)
+    .bind(&locked)
+    .bind(&effective_active)
+    .bind(&effective_services)
+    .bind(&effective_settings)
+    .bind(&effective_locked)
+    .bind(source)
+    .execute(connection)
+    .await
+    .map_err(database("write accounts"))?;
     Ok(())
 }
 
-fn write_users(transaction: &mut Transaction<'_>, batch: &Batch<'_>) -> Result<()> {
+async fn write_users(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<()> {
     if !batch.clear_users.is_empty() {
-        transaction
-            .execute(
-                "DELETE FROM users WHERE account = ANY($1)",
-                &[&batch.clear_users],
-            )
+        sqlx::query("DELETE FROM users WHERE account = ANY($1)")
+            .bind(&batch.clear_users)
+            .execute(&mut *connection)
+            .await
             .map_err(database("clear users"))?;
     }
     if batch
@@ -253,43 +224,30 @@ fn write_users(transaction: &mut Transaction<'_>, batch: &Batch<'_>) -> Result<(
     {
         return Ok(());
     }
-    let sink = transaction
-        .copy_in(
-            "COPY users (account, email, position, name, role, language, timezone)
-             FROM STDIN (FORMAT binary)",
-        )
-        .map_err(database("copy users"))?;
-    let types = [
-        Type::TEXT,
-        Type::TEXT,
-        Type::INT4,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-    ];
-    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    let mut copy = BinaryCopy::start(
+        connection,
+        "COPY users (account, email, position, name, role, language, timezone)
+         FROM STDIN (FORMAT binary)",
+        "copy users",
+    )
+    .await?;
     for write in &batch.user_writes {
         for (position, user) in write.spec.users.iter().enumerate() {
-            let position = i32::try_from(position).unwrap_or(i32::MAX);
-            writer
-                .write(&[
-                    &write.name,
-                    &user.email,
-                    &position,
-                    &user.name,
-                    &user.role.as_str(),
-                    &user.language,
-                    &user.timezone,
-                ])
-                .map_err(database("copy users"))?;
+            copy.row(7).await?;
+            copy.text(Some(&write.name));
+            copy.text(Some(&user.email));
+            copy.int4(i32::try_from(position).unwrap_or(i32::MAX));
+            copy.text(Some(&user.name));
+            copy.text(Some(user.role.as_str()));
+            copy.text(user.language.as_deref());
+            copy.text(user.timezone.as_deref());
         }
     }
-    writer.finish().map_err(database("copy users"))?;
+    copy.finish().await?;
     Ok(())
 }
 
-fn write_effective(transaction: &mut Transaction<'_>, plan: &Plan) -> Result<()> {
+async fn write_effective(connection: &mut PgConnection, plan: &Plan) -> Result<()> {
     let updates = &plan.writes.effective;
     if updates.is_empty() {
         return Ok(());
@@ -307,75 +265,79 @@ fn write_effective(transaction: &mut Transaction<'_>, plan: &Plan) -> Result<()>
         settings.push(encoded.settings.into_owned());
         locked.push(encoded.locked_settings.into_owned());
     }
-    transaction
-        .execute(
-            "UPDATE accounts AS a
-             SET effective_active = u.active, effective_services = u.services,
-                 effective_settings = u.settings, effective_locked_settings = u.locked,
-                 updated_at = now()
-             FROM unnest($1::text[], $2::bool[], $3::text[], $4::text[], $5::text[])
-                  AS u(name, active, services, settings, locked)
-             WHERE a.name = u.name",
-            &[&names, &active, &services, &settings, &locked],
-        )
-        .map_err(database("write effective values"))?;
+    sqlx::query(
+        "UPDATE accounts AS a
+         SET effective_active = u.active, effective_services = u.services,
+             effective_settings = u.settings, effective_locked_settings = u.locked,
+             updated_at = now()
+         FROM unnest($1::text[], $2::bool[], $3::text[], $4::text[], $5::text[])
+              AS u(name, active, services, settings, locked)
+         WHERE a.name = u.name",
+    )
+    .bind(&names)
+    .bind(&active)
+    .bind(&services)
+    .bind(&settings)
+    .bind(&locked)
+    .execute(connection)
+    .await
+    .map_err(database("write effective values"))?;
     Ok(())
 }
 
-fn write_archives(transaction: &mut Transaction<'_>, plan: &Plan) -> Result<()> {
+async fn write_archives(connection: &mut PgConnection, plan: &Plan) -> Result<()> {
     if !plan.writes.archive_nodes.is_empty() {
-        transaction
-            .execute(
-                "UPDATE accounts SET archived_at = now(), effective_active = false,
-                                     updated_at = now()
-                 WHERE name = ANY($1) AND archived_at IS NULL",
-                &[&plan.writes.archive_nodes],
-            )
-            .map_err(database("archive accounts"))?;
+        sqlx::query(
+            "UPDATE accounts SET archived_at = now(), effective_active = false,
+                                 updated_at = now()
+             WHERE name = ANY($1) AND archived_at IS NULL",
+        )
+        .bind(&plan.writes.archive_nodes)
+        .execute(&mut *connection)
+        .await
+        .map_err(database("archive accounts"))?;
     }
     if !plan.writes.archive_plans.is_empty() {
-        transaction
-            .execute(
-                "UPDATE service_plans SET archived_at = now(), updated_at = now()
-                 WHERE name = ANY($1) AND archived_at IS NULL",
-                &[&plan.writes.archive_plans],
-            )
-            .map_err(database("archive service_plans"))?;
+        sqlx::query(
+            "UPDATE service_plans SET archived_at = now(), updated_at = now()
+             WHERE name = ANY($1) AND archived_at IS NULL",
+        )
+        .bind(&plan.writes.archive_plans)
+        .execute(connection)
+        .await
+        .map_err(database("archive service_plans"))?;
     }
     Ok(())
 }
 
 /// Audit rows by COPY: the identity column numbers them in stream order, which is
 /// plan order.
-fn copy_audit(
-    transaction: &mut Transaction<'_>,
+async fn copy_audit(
+    connection: &mut PgConnection,
     batch: &Batch<'_>,
     context: &ApplyContext,
 ) -> Result<()> {
     if batch.audit.is_empty() {
         return Ok(());
     }
-    let sink = transaction
-        .copy_in(
-            "COPY audit_log (actor, source, revision, op, kind, name, before, after)
-             FROM STDIN (FORMAT binary)",
-        )
-        .map_err(database("copy audit_log"))?;
-    let mut writer = BinaryCopyInWriter::new(sink, &[Type::TEXT; 8]);
+    let mut copy = BinaryCopy::start(
+        connection,
+        "COPY audit_log (actor, source, revision, op, kind, name, before, after)
+         FROM STDIN (FORMAT binary)",
+        "copy audit_log",
+    )
+    .await?;
     for entry in &batch.audit {
-        writer
-            .write(&[
-                &context.actor,
-                &context.source,
-                &context.revision,
-                &entry.op.as_str(),
-                &entry.kind.as_str(),
-                &entry.name,
-                &entry.before,
-                &entry.after,
-            ])
-            .map_err(database("copy audit_log"))?;
+        copy.row(8).await?;
+        copy.text(Some(&context.actor));
+        copy.text(Some(&context.source));
+        copy.text(context.revision.as_deref());
+        copy.text(Some(entry.op.as_str()));
+        copy.text(Some(entry.kind.as_str()));
+        copy.text(Some(entry.name));
+        copy.text(entry.before.as_deref());
+        copy.text(entry.after.as_deref());
     }
-    writer.finish().map_err(database("copy audit_log"))?;
+    copy.finish().await?;
     Ok(())
 }

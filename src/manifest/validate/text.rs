@@ -1,0 +1,137 @@
+//! Text the databases would store differently or not at all: control characters (NUL,
+//! escape, line breaks, …) in the plain-text fields of accounts, users and plans.
+//! PostgreSQL cannot store NUL in text at all, SQLite would store it; no display name,
+//! user name, e-mail, language, timezone or address line needs any control character,
+//! so both backends refuse the same input here, located, before anything is written.
+//! The message names the character and its position, never the text (it may come
+//! from a CSV file).
+
+use crate::manifest::declare::{Declared, DeclaredNode};
+use crate::manifest::diagnostic::{At, Finding, Rule, Target};
+
+/// The first control character of `text`: its position (in characters, from 1) and
+/// code point.
+fn first_control(text: &str) -> Option<(usize, char)> {
+    text.chars()
+        .enumerate()
+        .find(|(_, character)| character.is_control())
+        .map(|(index, character)| (index + 1, character))
+}
+
+fn check_field(
+    text: Option<&str>,
+    field: &str,
+    object: &str,
+    at: impl FnOnce() -> At,
+    findings: &mut Vec<Finding>,
+) {
+    let Some((position, character)) = text.and_then(first_control) else {
+        return;
+    };
+    findings.push(
+        Finding::error(
+            Rule::ControlCharacter,
+            at(),
+            format!(
+                "{field} of `{object}` contains the control character U+{:04X} at \
+                 character {position}; remove it (no account field may contain control \
+                 characters)",
+                u32::from(character)
+            ),
+        )
+        .about(object),
+    );
+}
+
+pub(super) fn check(declared: &Declared, findings: &mut Vec<Finding>) {
+    for entry in &declared.nodes {
+        check_node(entry, findings);
+    }
+    for entry in &declared.plans {
+        let name = entry.plan.name.as_str();
+        check_field(
+            entry.plan.spec.display_name.as_deref(),
+            "displayName",
+            name,
+            || entry.origin.field_at(&["displayName"], Target::Value),
+            findings,
+        );
+    }
+}
+
+fn check_node(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
+    let spec = &entry.node.spec;
+    let name = entry.node.name.as_str();
+    let field = |path: &'static [&'static str]| move || entry.origin.field_at(path, Target::Value);
+    check_field(
+        Some(&spec.display_name),
+        "displayName",
+        name,
+        field(&["displayName"]),
+        findings,
+    );
+    if let Some(address) = &spec.address {
+        for (key, value) in [
+            ("street", &address.street),
+            ("city", &address.city),
+            ("postalCode", &address.postal_code),
+            ("state", &address.state),
+            ("country", &address.country),
+        ] {
+            let at = || entry.origin.field_at(&["address", key], Target::Value);
+            check_field(
+                value.as_deref(),
+                &format!("address.{key}"),
+                name,
+                at,
+                findings,
+            );
+        }
+    }
+    if let Some(contact) = &spec.contact {
+        for (key, value) in [
+            ("name", &contact.name),
+            ("email", &contact.email),
+            ("phone", &contact.phone),
+        ] {
+            let at = || entry.origin.field_at(&["contact", key], Target::Value);
+            check_field(
+                value.as_deref(),
+                &format!("contact.{key}"),
+                name,
+                at,
+                findings,
+            );
+        }
+    }
+    for (index, user) in spec.users.iter().enumerate() {
+        for (key, value) in [
+            ("email", Some(user.email.as_str())),
+            ("name", Some(user.name.as_str())),
+            ("language", user.language.as_deref()),
+            ("timezone", user.timezone.as_deref()),
+        ] {
+            let at = || entry.user_at(index, Some(key));
+            let field = format!("users[{index}].{key}");
+            check_field(value, &field, name, at, findings);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[rstest::rstest]
+    #[case("ACME\0GmbH", Some((5, '\0')))]
+    #[case("line\nbreak", Some((5, '\n')))]
+    #[case("tab\there", Some((4, '\t')))]
+    #[case("esc\u{1b}[31m", Some((4, '\u{1b}')))]
+    #[case("Müller & Söhne – ÆØÅ", None)]
+    fn control_characters_are_found_with_their_position(
+        #[case] text: &str,
+        #[case] found: Option<(usize, char)>,
+    ) {
+        assert_eq!(first_control(text), found);
+    }
+}
