@@ -2,9 +2,10 @@
 //!
 //! The steps are those of [`crate::reconcile::Pass`]: the write transaction (and with it
 //! the single-writer lock) is taken before the live snapshot is read, so nothing can
-//! change between planning, confirming and writing. A saved plan is planned again
-//! inside that transaction ([`SavedPlan::replan`]) and refused unless the live state is
-//! the one it was planned against and the changes are the ones saved.
+//! change between planning, confirming and writing; a saved plan is refused unless the
+//! live state still has the fingerprint it was planned against. A saved plan is planned
+//! again inside that transaction ([`SavedPlan::replan`]) and refused unless the changes
+//! are exactly the ones it shows.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -37,14 +38,13 @@ pub fn apply(
             let revision = options.revision.clone().or(saved.content.revision);
             (pass.saved(plan), Some(saved.content.desired), revision)
         }
-        None => (
-            pass.plan(
+        None => {
+            let planned = pass.plan(
                 |live: &Hierarchy| load_manifests(paths, Some(live)),
                 &plan_options(options, String::new()),
-            )?,
-            None,
-            options.revision.clone(),
-        ),
+            )?;
+            (planned, None, options.revision.clone())
+        }
     };
     let no_desired = Hierarchy::default();
     let desired = planned

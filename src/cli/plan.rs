@@ -31,7 +31,7 @@ pub fn plan(global: &GlobalArgs, request: &PlanRequest) -> anyhow::Result<Outcom
     let (live, desired, plan) = match planned {
         // Machine output on failure too: the diagnostics as `validate -o json` prints them.
         Err(error) if request.format == PlanFormat::Json => {
-            if let Some(invalid) = error.downcast_ref::<manifest::LoadError>() {
+            if let Some(invalid) = load_error(&error) {
                 super::validate::print_invalid_json(&invalid.diagnostics)?;
             }
             return Err(error);
@@ -98,6 +98,16 @@ fn plan_against_database(
         preview.desired.hierarchy,
         preview.plan,
     ))
+}
+
+/// The manifest errors an error carries, if invalid manifests caused it.
+fn load_error(error: &anyhow::Error) -> Option<&manifest::LoadError> {
+    error.downcast_ref::<manifest::LoadError>().or_else(|| {
+        match error.downcast_ref::<reconcile::ReconcileError>() {
+            Some(reconcile::ReconcileError::Load(invalid)) => Some(invalid),
+            _ => None,
+        }
+    })
 }
 
 /// Loads manifests, printing warnings and notes to standard error; errors fail.

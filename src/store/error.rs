@@ -163,6 +163,7 @@ pub enum StoreError {
         name: String,
         message: String,
     },
+    /// A read-only command found no SQLite file (only `apply` and `migrate` create one).
     #[error(
         "no canopy database at {} (set --database-url or CANOPY_DATABASE_URL; `canopy apply` creates it)",
         .0.display()

@@ -69,7 +69,7 @@ fn check_canopy_binary(canopy: &Path) -> anyhow::Result<()> {
     let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified());
     let canopy_time = modified(canopy).with_context(|| {
         format!(
-            "the canopy binary {} (build it with `cargo build --release --bins`, or pass --canopy)",
+            "the canopy binary {} (build it with `cargo build --release --features testing --bins`, or pass --canopy)",
             canopy.display()
         )
     })?;
@@ -79,7 +79,7 @@ fn check_canopy_binary(canopy: &Path) -> anyhow::Result<()> {
     {
         eprintln!(
             "note: {} is older than canopy-bench; if the library changed since it was built, \
-             its figures are stale (`cargo build --release --bins` rebuilds both)",
+             its figures are stale (`cargo build --release --features testing --bins` rebuilds both)",
             canopy.display()
         );
     }
