@@ -323,7 +323,8 @@ fn a_database_outage_is_retried_and_the_change_made_meanwhile_applied() {
 // ---------------------------------------------------------------------------------
 
 fn an_edited_file_is_applied(workspace: &Workspace) {
-    let mut daemon = workspace.daemon(&[]);
+    // No resync: a resync could read the edit before the watcher reports it.
+    let mut daemon = workspace.daemon(&["--resync-interval", "1h"]);
     let applied = daemon.wait_started();
     assert_eq!(applied, 1, "the startup pass creates the checkout");
     assert_eq!(
