@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: unit, integration (the real binary), both store backends.
 # Installs what the tests need on a fresh machine (PostgreSQL server binaries,
-# cargo-nextest) before running them.
+# cargo-nextest, helm) before running them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,5 +18,8 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 export CANOPY_PG_BIN="$pg_bin"
+# The chart tests (tests/chart.rs) run helm lint and helm template.
+CANOPY_HELM=${CANOPY_HELM:-$(bash scripts/install-helm.sh)}
+export CANOPY_HELM
 # Benches (harness = false) are not tests: nextest would run them to list them.
 cargo nextest run --lib --bins --tests --no-fail-fast "$@"

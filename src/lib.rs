@@ -12,6 +12,7 @@
 //! - [`plan`]: the pure diff and its renderings.
 //! - [`reconcile`]: the one pass (snapshot → load → diff → gate → apply) every caller shares.
 //! - [`store`]: the live database behind one trait (SQLite, PostgreSQL).
+//! - [`controller`]: custom resources to desired state per namespace, status back.
 //! - [`daemon`]: `canopy run --watch DIR`, the reconcile loop with its HTTP endpoints.
 //! - [`cli`]: the command line.
 //! - `testing`, `generate`: a throwaway PostgreSQL, generated hierarchies and
@@ -19,6 +20,7 @@
 //!   test and bench build; hidden from the docs).
 
 pub mod cli;
+pub mod controller;
 pub mod daemon;
 #[cfg(feature = "testing")]
 pub mod generate;

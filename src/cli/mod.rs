@@ -208,15 +208,6 @@ pub enum Command {
     /// Print the JSON Schema of all kinds (for editors' YAML language servers).
     #[command(after_help = help::SCHEMA)]
     Schema,
-    /// Print canopy's version and the database schema version it knows.
-    #[command(after_help = help::VERSION)]
-    Version {
-        #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text)]
-        output: ReportFormat,
-    },
-    /// Print a shell completion script.
-    #[command(after_help = help::COMPLETIONS)]
-    Completions { shell: clap_complete::Shell },
     /// Run the daemon: keep the database equal to a checkout, continuously.
     #[command(after_help = help::RUN)]
     Run(run::RunArgs),
@@ -239,6 +230,15 @@ pub enum Command {
     /// Lift a suspension.
     #[command(after_help = help::RESUME)]
     Resume,
+    /// Print canopy's version and the database schema version it knows.
+    #[command(after_help = help::VERSION)]
+    Version {
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text)]
+        output: ReportFormat,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = help::COMPLETIONS)]
+    Completions { shell: clap_complete::Shell },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -310,12 +310,12 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Usage { period, output } => store::usage(&global, period.as_deref(), output),
         Command::History(args) => history::history(&global, &args),
         Command::Migrate => store::migrate(&global),
-        Command::Version { output } => version::version(output),
-        Command::Completions { shell } => completions::completions(shell),
         Command::Run(args) => run::run(&global, args),
         Command::Approve { id } => approve::approve(&global, &id),
         Command::Suspend { duration, reason } => suspend::suspend(&global, duration, &reason),
         Command::Resume => suspend::resume(&global),
+        Command::Version { output } => version::version(output),
+        Command::Completions { shell } => completions::completions(shell),
     }
 }
 

@@ -392,6 +392,7 @@ pub(crate) fn account_manifest(node: &Node) -> Option<AccountSpec> {
             })
             .collect(),
         users_from: None,
+        deletion_policy: None,
     })
 }
 
@@ -403,6 +404,7 @@ pub(crate) fn group_manifest(node: &Node) -> Option<AccountGroupSpec> {
         display_name: (spec.display_name != node.name).then(|| spec.display_name.clone()),
         parent: spec.parent.clone(),
         plan: spec.plan.clone(),
+        deletion_policy: None,
     })
 }
 

@@ -43,7 +43,7 @@ pub use export::to_yaml;
 pub use parse::{ParsedFile, Resource, parse_file};
 pub use schema::{crds_yaml, json_schema};
 pub use tree::AccountTree;
-pub use types::{Account, AccountGroup, ServicePlan};
+pub use types::{Account, AccountGroup, AccountScope, ServicePlan};
 pub use validate::{is_valid_email, is_valid_name};
 
 use crate::model::{Hierarchy, Kind, Node};
@@ -160,6 +160,17 @@ pub fn from_resources(
     groups: Vec<AccountGroup>,
     plans: Vec<ServicePlan>,
 ) -> Result<Loaded, LoadError> {
+    from_resources_against(accounts, groups, plans, None)
+}
+
+/// [`from_resources`] against the live hierarchy: as with [`load`], a parent or plan
+/// that only the database has (a scope root, say) is not dangling.
+pub fn from_resources_against(
+    accounts: Vec<Account>,
+    groups: Vec<AccountGroup>,
+    plans: Vec<ServicePlan>,
+    external: Option<&Hierarchy>,
+) -> Result<Loaded, LoadError> {
     let mut declared = Declared::default();
     let place = |kind: Kind, name: &Option<String>| {
         Origin::flat(Place::Object {
@@ -187,7 +198,7 @@ pub fn from_resources(
         }
         declared.account(account.metadata, account.spec, origin);
     }
-    finish(declared, Vec::new(), &[], None, 0, documents)
+    finish(declared, Vec::new(), &[], external, 0, documents)
 }
 
 /// Reads and parses one manifest source (run in parallel).

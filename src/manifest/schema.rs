@@ -8,14 +8,21 @@ use serde_json::{Value, json};
 
 use super::tree::TreeNode;
 use super::types::{
-    API_VERSION, Account, AccountGroup, AccountGroupSpec, AccountSpec, ServicePlan, ServicePlanSpec,
+    API_VERSION, Account, AccountGroup, AccountGroupSpec, AccountScope, AccountSpec, ServicePlan,
+    ServicePlanSpec,
 };
 
-/// The CRDs of Account, AccountGroup and ServicePlan as one multi-document YAML text.
-/// (AccountTree is a file-only shorthand and has no CRD.)
+/// The CRDs of Account, AccountGroup and ServicePlan (namespaced) and AccountScope
+/// (cluster-scoped) as one multi-document YAML text. (AccountTree is a file-only
+/// shorthand and has no CRD.)
 pub fn crds_yaml() -> Result<String, serde_yaml::Error> {
     let mut out = String::new();
-    for crd in [Account::crd(), AccountGroup::crd(), ServicePlan::crd()] {
+    for crd in [
+        Account::crd(),
+        AccountGroup::crd(),
+        ServicePlan::crd(),
+        AccountScope::crd(),
+    ] {
         out.push_str("---\n");
         out.push_str(&serde_yaml::to_string(&crd)?);
     }

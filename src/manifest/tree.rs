@@ -254,6 +254,7 @@ fn push_group(
         display_name: node.display_name,
         parent,
         plan: node.plan,
+        deletion_policy: None,
     };
     declared.push_group(name.to_string(), spec, adopt, origin.clone());
     true
@@ -275,5 +276,6 @@ fn account_spec(node: TreeNode, parent: Option<String>) -> AccountSpec {
         locked_settings: node.locked_settings,
         users: node.users,
         users_from: node.users_from,
+        deletion_policy: None,
     }
 }

@@ -23,6 +23,18 @@ pub const API_GROUP: &str = "canopy.dev";
 /// The annotation that lets a manifest take over an object that exists unmanaged.
 pub const ADOPT_ANNOTATION: &str = "canopy.dev/adopt";
 
+/// The CEL rule (on every kind's root) that keeps `metadata.name` a canopy name:
+/// lowercase letters, digits and `-`, at most 63 characters. Kubernetes alone would
+/// accept dots and 253 characters.
+const NAME_RULE: &str = "self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')";
+const NAME_MESSAGE: &str =
+    "metadata.name must be lowercase letters, digits and '-', at most 63 characters";
+/// The CEL rule that keeps an Account or AccountGroup from naming itself as parent.
+const NOT_OWN_PARENT_RULE: &str =
+    "!has(self.spec.parent) || self.spec.parent != self.metadata.name";
+/// The JSON Schema pattern of a name a field refers to (a parent, a plan).
+const NAME_PATTERN: &str = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
+
 /// An account: a subsidiary, partner, customer or enterprise.
 // kube's printcolumn syntax repeats `type_ = "string"`, which clippy takes for a
 // duplicated attribute.
@@ -32,25 +44,49 @@ pub const ADOPT_ANNOTATION: &str = "canopy.dev/adopt";
     group = "canopy.dev",
     version = "v1alpha1",
     kind = "Account",
+    namespaced,
     status = "AccountStatus",
     shortname = "acct",
     category = "canopy",
     derive = "PartialEq",
     doc = "An account of the hierarchy (subsidiary, partner, customer or enterprise).",
+    validation = Rule::new(NAME_RULE).message(NAME_MESSAGE),
+    validation = Rule::new(NOT_OWN_PARENT_RULE).message("an object cannot be its own parent"),
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
     printcolumn(name = "Parent", type_ = "string", json_path = ".spec.parent"),
+    printcolumn(name = "Active", type_ = "boolean", json_path = ".spec.active"),
+    printcolumn(
+        name = "Effective",
+        type_ = "boolean",
+        json_path = ".status.effectiveActive"
+    ),
     printcolumn(
         name = "Number",
-        type_ = "integer",
+        type_ = "string",
         json_path = ".status.accountNumber"
     ),
     printcolumn(
-        name = "Active",
-        type_ = "boolean",
-        json_path = ".status.effectiveActive"
-    )
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "self.type != 'subsidiary' || !has(self.parent)",
+        "message": "a subsidiary is a root and has no parent"
+    },
+    {
+        "rule": "has(self.parent) || self.type == 'subsidiary' || self.type == 'partner'",
+        "message": "a root (no parent) must be a subsidiary or a partner"
+    },
+    {
+        "rule": "!has(self.customerType) || self.type == 'customer'",
+        "message": "customerType applies to customers only"
+    }
+]))]
 pub struct AccountSpec {
     /// The account's level: `subsidiary` (a root administering its own partners),
     /// `partner` (a service bureau or reseller), `customer` (an end customer or a
@@ -63,6 +99,7 @@ pub struct AccountSpec {
     /// The name of the parent Account or AccountGroup. Omitted for a root, which must
     /// be a subsidiary or a partner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(NAME_PATTERN))]
     pub parent: Option<String>,
     /// Whether the account is active. An account is effectively active only if it and
     /// every ancestor are active; deactivating it deactivates everything below it.
@@ -76,6 +113,7 @@ pub struct AccountSpec {
     pub reseller: bool,
     /// The name of the ServicePlan the account is billed on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(NAME_PATTERN))]
     pub plan: Option<String>,
     /// The account's postal address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,6 +141,20 @@ pub struct AccountSpec {
     /// header row `email,name,role,language,timezone`. Its users follow `users`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users_from: Option<String>,
+    /// Cluster only: what deleting this resource does to the account. `Orphan` (the
+    /// default) keeps it, now unmanaged; `Archive` archives it. Ignored in files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
+}
+
+/// What deleting a custom resource does to its object in the database.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Keep the object; it becomes unmanaged (no source owns it).
+    #[default]
+    Orphan,
+    /// Archive the object, as a prune does; its account number is kept.
+    Archive,
 }
 
 /// An account's level: `subsidiary`, `partner`, `customer` or `enterprise`.
@@ -249,53 +301,74 @@ pub struct ContactSpec {
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountStatus {
-    /// Standard conditions, e.g. `Ready` and `Synced`.
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Reconciling` and `Stalled`, in the kstatus style.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<StatusCondition>,
-    /// The number the system assigned when the account was created; absent while
-    /// the account is pending. It never changes.
+    /// The number the system assigned when the account was created, or `Pending`
+    /// until then. It never changes, whatever moves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_number: Option<i64>,
+    pub account_number: Option<String>,
     /// Whether the account and all its ancestors are active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_active: Option<bool>,
-    /// Usage against the plan's limits in the latest period.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<UsageStatus>,
 }
 
 /// Usage of one period against a plan's limits.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageStatus {
     /// The period, `YYYY-MM`.
     pub period: String,
-    /// Licences (devices) in use.
-    #[serde(default)]
-    pub licenses_used: u64,
-    /// Usage by limit name, e.g. `documentsPerMonth`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub used: BTreeMap<String, u64>,
+    /// One line per metric recorded in the period.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<MetricUsage>,
 }
 
-/// A condition in the Kubernetes style.
+/// The usage of one metric against its limit.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricUsage {
+    /// The metric, e.g. `documentsPerMonth`.
+    pub metric: String,
+    /// The amount used, summed over the group's members.
+    pub amount: f64,
+    /// The plan's limit; absent when the plan sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// `ok`, `approaching` (at least 80%), `exceeding` (above 100%) or `unlimited`.
+    pub status: String,
+}
+
+/// A condition in the Kubernetes (kstatus) style.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusCondition {
-    /// The condition's type, e.g. `Ready`.
+    /// `Ready`, `Reconciling` or `Stalled`.
     #[serde(rename = "type")]
     pub condition_type: String,
     /// `True`, `False` or `Unknown`.
-    pub status: String,
-    /// A machine-readable reason in CamelCase.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub status: ConditionStatus,
+    /// A machine-readable reason in CamelCase, e.g. `Applied` or `OutOfScope`.
+    pub reason: String,
     /// A human-readable explanation.
+    #[serde(default)]
+    pub message: String,
+    /// When `status` last changed (RFC 3339); a new reason or message keeps it.
+    pub last_transition_time: String,
+    /// The `metadata.generation` the condition was computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// When the status last changed (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_transition_time: Option<String>,
+    pub observed_generation: Option<i64>,
+}
+
+/// The status of a condition.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+pub enum ConditionStatus {
+    True,
+    False,
+    Unknown,
 }
 
 /// An optional level between an account and its children: a group of partners or of
@@ -308,16 +381,31 @@ pub struct StatusCondition {
     group = "canopy.dev",
     version = "v1alpha1",
     kind = "AccountGroup",
+    namespaced,
     status = "AccountGroupStatus",
-    shortname = "acctgroup",
+    shortname = "acctgrp",
     category = "canopy",
     derive = "PartialEq",
     doc = "A group of partners or of customers between an account and its children.",
+    validation = Rule::new(NAME_RULE).message(NAME_MESSAGE),
+    validation = Rule::new(NOT_OWN_PARENT_RULE).message("an object cannot be its own parent"),
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
     printcolumn(name = "Parent", type_ = "string", json_path = ".spec.parent"),
-    printcolumn(name = "Plan", type_ = "string", json_path = ".spec.plan")
+    printcolumn(name = "Plan", type_ = "string", json_path = ".spec.plan"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "!has(self.plan) || self.type == 'customer'",
+        "message": "only a customer group carries a plan"
+    }
+]))]
 pub struct AccountGroupSpec {
     /// What the group holds: `partner` (partners) or `customer` (customers and
     /// enterprises).
@@ -328,11 +416,17 @@ pub struct AccountGroupSpec {
     pub display_name: Option<String>,
     /// The account the group belongs to. Groups do not nest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(NAME_PATTERN))]
     pub parent: Option<String>,
     /// Customer groups only: a ServicePlan pooled over the members (its usage is the
     /// sum of theirs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(NAME_PATTERN))]
     pub plan: Option<String>,
+    /// Cluster only: what deleting this resource does to the group. `Orphan` (the
+    /// default) keeps it, now unmanaged; `Archive` archives it. Ignored in files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
 }
 
 /// What a group holds: `partner` or `customer`.
@@ -365,7 +459,10 @@ impl GroupType {
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountGroupStatus {
-    /// Standard conditions, e.g. `Ready`.
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Reconciling` and `Stalled`, in the kstatus style.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<StatusCondition>,
     /// Pooled usage of the members against the group's plan.
@@ -382,13 +479,21 @@ pub struct AccountGroupStatus {
     group = "canopy.dev",
     version = "v1alpha1",
     kind = "ServicePlan",
+    namespaced,
     status = "ServicePlanStatus",
-    shortname = "splan",
+    shortname = "svcplan",
     category = "canopy",
     derive = "PartialEq",
     doc = "A service plan that accounts and customer groups are billed on.",
+    validation = Rule::new(NAME_RULE).message(NAME_MESSAGE),
     printcolumn(name = "Billing", type_ = "string", json_path = ".spec.billing"),
-    printcolumn(name = "Licenses", type_ = "integer", json_path = ".spec.licenses")
+    printcolumn(name = "Licenses", type_ = "integer", json_path = ".spec.licenses"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServicePlanSpec {
@@ -437,7 +542,62 @@ impl From<model::Billing> for Billing {
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServicePlanStatus {
-    /// Standard conditions, e.g. `Ready`.
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Reconciling` and `Stalled`, in the kstatus style.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<StatusCondition>,
+}
+
+/// Binds namespaces to a subtree: resources in those namespaces may declare and change
+/// only accounts inside it. Cluster-scoped, so only cluster administrators create it.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[kube(
+    group = "canopy.dev",
+    version = "v1alpha1",
+    kind = "AccountScope",
+    status = "AccountScopeStatus",
+    shortname = "acctscope",
+    category = "canopy",
+    derive = "PartialEq",
+    doc = "Binds namespaces to a subtree of the account hierarchy.",
+    printcolumn(name = "Root", type_ = "string", json_path = ".spec.root"),
+    printcolumn(name = "Namespaces", type_ = "string", json_path = ".spec.namespaces"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountScopeSpec {
+    /// The namespaces whose resources this scope governs. A namespace may be named by
+    /// one scope only.
+    #[schemars(length(min = 1))]
+    pub namespaces: Vec<String>,
+    /// The account or group at the top of the subtree. Omitted: the whole tree (for a
+    /// platform administrators' namespace). A partner-group root cannot create
+    /// partners; nothing above or beside the root can be changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(NAME_PATTERN))]
+    pub root: Option<String>,
+}
+
+/// What the system reports about a scope (written by the controller).
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountScopeStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` (False with reason `Conflict` when another scope names a namespace too).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<StatusCondition>,
 }
