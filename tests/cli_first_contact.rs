@@ -169,6 +169,10 @@ fn help_documents_the_exit_codes_and_every_command_has_an_example() {
         "schema",
         "version",
         "completions",
+        "run",
+        "approve",
+        "suspend",
+        "resume",
     ] {
         desk.canopy(&[command, "--help"])
             .assert()
@@ -433,6 +437,20 @@ fn completions_cover_four_shells() {
     desk.canopy(&["completions", "tcsh"]).assert().code(1);
 }
 
+/// `metadata.name` of every document of a multi-document YAML stream, in order.
+fn metadata_names(yaml: &str) -> Vec<String> {
+    serde_yaml::Deserializer::from_str(yaml)
+        .map(|document| {
+            let value = <serde_yaml::Value as serde::Deserialize>::deserialize(document)
+                .expect("a YAML document");
+            value["metadata"]["name"]
+                .as_str()
+                .expect("metadata.name")
+                .to_string()
+        })
+        .collect()
+}
+
 const NUMBERED: &str = "\
 apiVersion: canopy.dev/v1alpha1
 kind: AccountTree
@@ -462,13 +480,130 @@ fn get_and_export_list_names_in_natural_order() {
         .success()
         .stdout("shops\nshop-1\nshop-2\nshop-10\n");
     let (_, exported, _) = desk.run(&["export"]);
-    let names: Vec<&str> = exported
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("name: "))
-        .collect();
     assert_eq!(
-        names,
+        metadata_names(&exported),
         ["shops", "shop-1", "shop-2", "shop-10"],
         "{exported}"
     );
+}
+
+#[test]
+fn export_only_writes_one_subtree_and_its_plans() {
+    let desk = Desk::new();
+    desk.apply();
+    let (code, exported, stderr) = desk.run(&["export", "--only", "nordic-smb"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        metadata_names(&exported),
+        ["smb-pooled", "nordic-smb", "acme-eu", "fika-cafe"],
+        "{exported}"
+    );
+    let (code, _, stderr) = desk.run(&["export", "--only", "nobody"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("`nobody` is not an exported account or group"),
+        "{stderr}"
+    );
+}
+
+/// `history -o json`: one JSON object per line.
+fn history_lines(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
+#[test]
+fn history_lists_the_audit_log_by_name_and_after_a_sequence() {
+    let desk = Desk::new();
+    desk.canopy(&["apply", "manifests", "--yes", "--revision", "r1"])
+        .assert()
+        .success();
+    let (code, stdout, stderr) = desk.run(&["history", "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let entries = history_lines(&stdout);
+    assert!(entries.len() > 10, "{stdout}");
+    let sequences: Vec<i64> = entries
+        .iter()
+        .map(|entry| entry["sequence"].as_i64().expect("sequence"))
+        .collect();
+    assert!(sequences.windows(2).all(|pair| pair[0] < pair[1]));
+    for entry in &entries {
+        assert_eq!(entry["revision"], "r1");
+        assert!(entry["at"].is_string() && entry["actor"].is_string());
+    }
+
+    let (_, stdout, _) = desk.run(&["history", "acme-eu", "-o", "json"]);
+    let acme = history_lines(&stdout);
+    assert!(!acme.is_empty());
+    assert!(
+        acme.iter().all(|entry| entry["name"] == "acme-eu"),
+        "{stdout}"
+    );
+
+    let middle = sequences[sequences.len() / 2];
+    let (_, stdout, _) = desk.run(&["history", "-o", "json", "--after", &middle.to_string()]);
+    let rest: Vec<i64> = history_lines(&stdout)
+        .iter()
+        .map(|entry| entry["sequence"].as_i64().expect("sequence"))
+        .collect();
+    assert_eq!(rest, sequences[sequences.len() / 2 + 1..]);
+
+    let (_, text, _) = desk.run(&["history", "acme-eu"]);
+    assert!(text.starts_with('#') && text.contains("create"), "{text}");
+}
+
+#[test]
+fn history_follow_streams_new_entries_in_order() {
+    use std::io::BufRead;
+
+    let desk = Desk::new();
+    desk.apply();
+    let (_, stdout, _) = desk.run(&["history", "-o", "json"]);
+    let last = history_lines(&stdout)
+        .last()
+        .and_then(|entry| entry["sequence"].as_i64())
+        .expect("entries");
+    let binary = assert_cmd::cargo::cargo_bin("canopy");
+    let mut follower = std::process::Command::new(binary)
+        .current_dir(desk.directory.path())
+        .env_remove("CANOPY_DATABASE_URL")
+        .args([
+            "history",
+            "--follow",
+            "-o",
+            "json",
+            "--poll-interval",
+            "50ms",
+        ])
+        .args(["--after", &last.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start history --follow");
+    let stdout = follower.stdout.take().expect("stdout");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    desk.edit("nordic.yaml", "Fika Café AB", "Fika Kafé AB");
+    desk.apply();
+    // Bounded wait for the streamed line (a hung follower fails instead of blocking).
+    let line = received
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("history --follow printed the new entry");
+    follower.kill().expect("stop the follower");
+    follower.wait().expect("reap the follower");
+    let entry: Value = serde_json::from_str(&line).expect("a JSON line");
+    assert_eq!(entry["sequence"].as_i64(), Some(last + 1), "{entry}");
+    assert_eq!(entry["name"], "fika-cafe");
+    assert_eq!(entry["op"], "update");
+    assert_eq!(entry["after"]["displayName"], "Fika Kafé AB", "{entry}");
 }

@@ -284,6 +284,41 @@ fn customer(name: &str) -> String {
     )
 }
 
+#[test]
+fn a_database_outage_is_retried_and_the_change_made_meanwhile_applied() {
+    let workspace = Workspace::new(Backend::Postgres);
+    let mut daemon = workspace.daemon(&[]);
+    daemon.wait_started();
+    let server = workspace.db.server().expect("a PostgreSQL server");
+    server.stop();
+    let status = daemon.wait_for("the outage to be noticed", |status| {
+        status["ready"] == false && !status["databaseError"].is_null()
+    });
+    assert!(status["databaseError"]["message"].is_string(), "{status}");
+    assert_eq!(
+        daemon.request("GET", "/readyz").map(|(code, _)| code),
+        Some(503)
+    );
+    workspace.edit("nordic.yaml", "Fika Café AB", "Fika After Outage");
+    daemon.wait_for("a retry during the outage", |status| {
+        status["databaseError"]["retries"].as_u64().unwrap_or(0) >= 2
+    });
+    server.restart();
+    eventually("the change made meanwhile", &mut daemon, || {
+        workspace.account("fika-cafe", "display_name").as_deref() == Some("Fika After Outage")
+    });
+    daemon.wait_for("ready again", |status| {
+        status["ready"] == true && status["role"] == "active"
+    });
+    let log = daemon.log();
+    assert_eq!(
+        log.matches("database unavailable").count(),
+        1,
+        "logged once\n{log}"
+    );
+    assert_eq!(log.matches("database available again").count(), 1, "{log}");
+}
+
 // ---------------------------------------------------------------------------------
 
 fn an_edited_file_is_applied(workspace: &Workspace) {

@@ -6,7 +6,7 @@ use crate::daemon::approve;
 use crate::store;
 
 pub fn approve(global: &GlobalArgs, id: &str) -> anyhow::Result<Outcome> {
-    let mut store = store::open(&global.database_url)?;
+    let mut store = store::open_existing(&global.database_url)?;
     let approved = approve::approve(store.as_mut(), id, &super::apply::actor())?;
     eprintln!(
         "Applied held plan {id}: {} ({} changes, {} accounts created).",

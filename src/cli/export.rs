@@ -2,9 +2,9 @@
 //!
 //! By default only the objects a source manages are exported, so that planning the
 //! export against the same database shows no changes; `--all` exports unmanaged objects
-//! too, annotated for adoption.
+//! too, annotated for adoption; `--only NAME` narrows the export to one subtree.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::Context;
@@ -19,10 +19,14 @@ pub fn export(
     out: Option<&Path>,
     source: &str,
     all: bool,
+    only: Option<&str>,
 ) -> anyhow::Result<Outcome> {
     let mut store = store::open_existing(&global.database_url)?;
     let snapshot = store.snapshot()?;
-    let selected = select(snapshot.hierarchy, source, all);
+    let mut selected = select(snapshot.hierarchy, source, all);
+    if let Some(name) = only {
+        selected = subtree(selected, name)?;
+    }
     match out {
         None => print!("{}", manifest::to_yaml(&selected)),
         Some(dir) => write_files(dir, selected)?,
@@ -53,6 +57,37 @@ fn select(live: Hierarchy, source: &str, all: bool) -> Hierarchy {
         })
         .collect();
     Hierarchy::new(nodes, plans)
+}
+
+/// The subtree rooted at `name` and the plans its objects use.
+fn subtree(selected: Hierarchy, name: &str) -> anyhow::Result<Hierarchy> {
+    anyhow::ensure!(
+        selected.node(name).is_some(),
+        "`{name}` is not an exported account or group (see `canopy get -o name`; \
+         unmanaged objects need --all)"
+    );
+    let parents = crate::model::effective::parent_indices(&selected);
+    let mut inside = vec![false; selected.nodes.len()];
+    for index in crate::model::effective::top_down_order(&parents) {
+        inside[index] = selected.nodes[index].name == name
+            || parents[index].is_some_and(|parent| inside[parent]);
+    }
+    let nodes: Vec<Node> = selected
+        .nodes
+        .into_iter()
+        .zip(inside)
+        .filter_map(|(node, inside)| inside.then_some(node))
+        .collect();
+    let used: BTreeSet<&str> = nodes
+        .iter()
+        .filter_map(|node| node.spec.plan.as_deref())
+        .collect();
+    let plans = selected
+        .plans
+        .into_iter()
+        .filter(|plan| used.contains(&plan.name.as_str()))
+        .collect();
+    Ok(Hierarchy::new(nodes, plans))
 }
 
 /// Writes `plans.yaml` and one file per exported root (a node whose parent is not

@@ -47,7 +47,8 @@ Examples:
 pub const EXPORT: &str = "\
 Examples:
   canopy export --out live/                # one file per root, plus plans.yaml
-  canopy export --all > everything.yaml    # unmanaged objects too, marked for adoption";
+  canopy export --all > everything.yaml    # unmanaged objects too, marked for adoption
+  canopy export --only partner-nordic      # one subtree and the plans it uses";
 
 pub const USAGE: &str = "\
 Examples:
@@ -84,3 +85,20 @@ Examples:
   canopy completions zsh > \"${fpath[1]}/_canopy\"
   canopy completions fish > ~/.config/fish/completions/canopy.fish
   canopy completions powershell >> $PROFILE";
+
+pub const RUN: &str = "\
+Examples:
+  canopy run --watch /srv/accounts-repo
+  canopy run --watch repo/ --hold-above 50 --drift report --log-format json";
+
+pub const APPROVE: &str = "\
+Examples:
+  canopy approve 3f2a9c                    # the id from the daemon's /status or logs";
+
+pub const SUSPEND: &str = "\
+Examples:
+  canopy suspend --for 2h --reason \"billing migration\"";
+
+pub const RESUME: &str = "\
+Examples:
+  canopy resume";

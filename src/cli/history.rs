@@ -32,7 +32,7 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "SEQ", default_value_t = 0)]
     pub after: i64,
     /// How often --follow looks for new entries: `500ms`, `2s`, `1m`.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = crate::daemon::duration::parse)]
     pub poll_interval: Duration,
 }
 
@@ -123,47 +123,9 @@ fn json_line(record: &AuditRecord) -> String {
     .to_string()
 }
 
-/// `500ms`, `3s`, `5m`, `1h`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let digits = text.trim_end_matches(|character: char| character.is_ascii_alphabetic());
-    let unit = &text[digits.len()..];
-    let value: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (e.g. 500ms, 3s, 5m, 1h)"))?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(value),
-        "s" => Duration::from_secs(value),
-        "m" => Duration::from_secs(value.saturating_mul(60)),
-        "h" => Duration::from_secs(value.saturating_mul(3600)),
-        _ => return Err(format!("`{text}` needs a unit: ms, s, m or h")),
-    };
-    if duration.is_zero() {
-        return Err("the interval must be above zero".to_string());
-    }
-    Ok(duration)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[rstest::rstest]
-    #[case("500ms", Duration::from_millis(500))]
-    #[case("3s", Duration::from_secs(3))]
-    #[case("5m", Duration::from_secs(300))]
-    #[case("1h", Duration::from_secs(3600))]
-    fn durations_take_a_unit(#[case] text: &str, #[case] duration: Duration) {
-        assert_eq!(parse_duration(text), Ok(duration));
-    }
-
-    #[rstest::rstest]
-    #[case("5")]
-    #[case("s")]
-    #[case("0s")]
-    #[case("3 days")]
-    fn other_durations_are_refused(#[case] text: &str) {
-        assert!(parse_duration(text).is_err());
-    }
 
     #[test]
     fn an_update_line_names_the_changed_fields() {

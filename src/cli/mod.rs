@@ -182,6 +182,9 @@ pub enum Command {
         /// Export every live object; unmanaged ones are annotated for adoption.
         #[arg(long)]
         all: bool,
+        /// Only this account or group and everything below it (and the plans they use).
+        #[arg(long, value_name = "NAME")]
+        only: Option<String>,
     },
     /// Show usage against plan limits (>= 80% approaching, > 100% exceeding).
     #[command(after_help = help::USAGE)]
@@ -205,23 +208,17 @@ pub enum Command {
     /// Print the JSON Schema of all kinds (for editors' YAML language servers).
     #[command(after_help = help::SCHEMA)]
     Schema,
-    /// Print canopy's version and the database schema version it knows.
-    #[command(after_help = help::VERSION)]
-    Version {
-        #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text)]
-        output: ReportFormat,
-    },
-    /// Print a shell completion script.
-    #[command(after_help = help::COMPLETIONS)]
-    Completions { shell: clap_complete::Shell },
     /// Run the daemon: keep the database equal to a checkout, continuously.
+    #[command(after_help = help::RUN)]
     Run(run::RunArgs),
     /// Apply a plan the daemon held (blast-radius gate), if the live state is unchanged.
+    #[command(after_help = help::APPROVE)]
     Approve {
         /// The plan id shown in the daemon's /status and logs.
         id: String,
     },
     /// Suspend every daemon on this database (stored in the database; expires by itself).
+    #[command(after_help = help::SUSPEND)]
     Suspend {
         /// How long (500ms, 3s, 5m, 1h).
         #[arg(long = "for", value_name = "DUR", value_parser = crate::daemon::duration::parse)]
@@ -231,7 +228,17 @@ pub enum Command {
         reason: String,
     },
     /// Lift a suspension.
+    #[command(after_help = help::RESUME)]
     Resume,
+    /// Print canopy's version and the database schema version it knows.
+    #[command(after_help = help::VERSION)]
+    Version {
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text)]
+        output: ReportFormat,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = help::COMPLETIONS)]
+    Completions { shell: clap_complete::Shell },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -294,18 +301,21 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             options,
         } => apply::apply(&global, &paths, yes, format, &options),
         Command::Get { name, output } => store::get(&global, name.as_deref(), output),
-        Command::Export { out, source, all } => {
-            export::export(&global, out.as_deref(), &source, all)
-        }
+        Command::Export {
+            out,
+            source,
+            all,
+            only,
+        } => export::export(&global, out.as_deref(), &source, all, only.as_deref()),
         Command::Usage { period, output } => store::usage(&global, period.as_deref(), output),
         Command::History(args) => history::history(&global, &args),
         Command::Migrate => store::migrate(&global),
-        Command::Version { output } => version::version(output),
-        Command::Completions { shell } => completions::completions(shell),
         Command::Run(args) => run::run(&global, args),
         Command::Approve { id } => approve::approve(&global, &id),
         Command::Suspend { duration, reason } => suspend::suspend(&global, duration, &reason),
         Command::Resume => suspend::resume(&global),
+        Command::Version { output } => version::version(output),
+        Command::Completions { shell } => completions::completions(shell),
     }
 }
 

@@ -9,7 +9,7 @@ use crate::store;
 pub fn suspend(global: &GlobalArgs, duration: Duration, reason: &str) -> anyhow::Result<Outcome> {
     anyhow::ensure!(!duration.is_zero(), "--for must be longer than 0s");
     let seconds = i64::try_from(duration.as_secs().max(1)).unwrap_or(i64::MAX);
-    let mut store = store::open(&global.database_url)?;
+    let mut store = store::open_existing(&global.database_url)?;
     let suspension = store.suspend(seconds, reason, &super::apply::actor())?;
     eprintln!(
         "Suspended reconciling until {} ({}).",
@@ -19,7 +19,7 @@ pub fn suspend(global: &GlobalArgs, duration: Duration, reason: &str) -> anyhow:
 }
 
 pub fn resume(global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    let mut store = store::open(&global.database_url)?;
+    let mut store = store::open_existing(&global.database_url)?;
     if store.resume()? {
         eprintln!("Resumed reconciling.");
     } else {

@@ -151,7 +151,9 @@ fn problem_kind(problem: &Problem) -> Option<Kind> {
         | Problem::RootPlacement { kind, .. }
         | Problem::OutsideScope { kind, .. }
         | Problem::MoveIntoScope { kind, .. }
-        | Problem::MoveOutOfScope { kind, .. } => Some(*kind),
+        | Problem::MoveOutOfScope { kind, .. }
+        | Problem::RestoreByOtherSource { kind, .. }
+        | Problem::RestoreOutsideScope { kind, .. } => Some(*kind),
         Problem::ServicePlanInScope { .. } | Problem::PrunedServicePlanInUse { .. } => {
             Some(Kind::ServicePlan)
         }
@@ -177,7 +179,9 @@ pub fn reason_of(problem: &Problem) -> &'static str {
         | Problem::MoveOutOfScope { .. }
         | Problem::ScopeRootParentChange { .. }
         | Problem::ServicePlanInScope { .. }
-        | Problem::PartnerInPartnerGroupScope { .. } => "OutOfScope",
+        | Problem::PartnerInPartnerGroupScope { .. }
+        | Problem::RestoreOutsideScope { .. } => "OutOfScope",
+        Problem::RestoreByOtherSource { .. } => "ArchivedElsewhere",
     }
 }
 

@@ -350,6 +350,21 @@ pub struct ServicePlan {
 pub struct Hierarchy {
     pub nodes: Vec<Node>,
     pub plans: Vec<ServicePlan>,
+    /// Archived accounts and groups of a live snapshot (pruned, restorable only by the
+    /// source that managed them), sorted by name. Empty on the desired side.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub archived: Vec<Archived>,
+}
+
+/// What a live snapshot keeps of an archived node: enough to number a restore and to
+/// decide who may restore it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Archived {
+    pub name: String,
+    pub parent: Option<String>,
+    pub managed_by: Option<String>,
+    pub account_number: Option<i64>,
 }
 
 impl Hierarchy {
@@ -357,7 +372,19 @@ impl Hierarchy {
     pub fn new(mut nodes: Vec<Node>, mut plans: Vec<ServicePlan>) -> Hierarchy {
         nodes.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         plans.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        Hierarchy { nodes, plans }
+        Hierarchy {
+            nodes,
+            plans,
+            archived: Vec::new(),
+        }
+    }
+
+    /// The archived node of this name, if the snapshot read one.
+    pub fn archived(&self, name: &str) -> Option<&Archived> {
+        self.archived
+            .binary_search_by(|archived| archived.name.as_str().cmp(name))
+            .ok()
+            .map(|index| &self.archived[index])
     }
 
     pub fn node(&self, name: &str) -> Option<&Node> {

@@ -114,6 +114,23 @@ pub enum Problem {
     },
     #[error("scope {root} is a partner group: it may not create partner {name}")]
     PartnerInPartnerGroupScope { name: String, root: String },
+    #[error(
+        "{kind} {name} exists archived, last managed by source {owner}: only that source may restore it (not {source_name}); choose another name"
+    )]
+    RestoreByOtherSource {
+        kind: Kind,
+        name: String,
+        owner: String,
+        source_name: String,
+    },
+    #[error(
+        "{kind} {name} exists archived outside scope {root}: a run scoped to {root} may not restore it"
+    )]
+    RestoreOutsideScope {
+        kind: Kind,
+        name: String,
+        root: String,
+    },
 }
 
 impl Problem {
@@ -133,7 +150,9 @@ impl Problem {
             | Problem::MoveIntoScope { name, .. }
             | Problem::MoveOutOfScope { name, .. }
             | Problem::ServicePlanInScope { name, .. }
-            | Problem::PartnerInPartnerGroupScope { name, .. } => name,
+            | Problem::PartnerInPartnerGroupScope { name, .. }
+            | Problem::RestoreByOtherSource { name, .. }
+            | Problem::RestoreOutsideScope { name, .. } => name,
             Problem::PrunedServicePlanInUse { plan, .. } => plan,
             Problem::PruneLimit { source_name, .. } => source_name,
             Problem::ScopeRootMissing { root } | Problem::ScopeRootParentChange { root, .. } => {

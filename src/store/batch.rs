@@ -8,30 +8,30 @@
 //! archived, keeps the number it has; restoring an archived name therefore brings its
 //! old number back.
 
-use rustc_hash::FxHashMap;
-
-use crate::model::{Hierarchy, Kind};
+use crate::model::{Archived, Hierarchy, Kind};
 use crate::plan::{NodeWrite, Plan};
 
 use super::audit::{self, AuditEntry};
 use super::rows::{EncodedNode, encode_node};
 use super::{Snapshot, StoreError};
 
-/// A snapshot plus what it read about archived rows, cached by a write transaction.
+/// A snapshot as a write transaction reads it (archived rows in
+/// `hierarchy.archived`).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Loaded {
     pub snapshot: Snapshot,
-    /// Archived account names and the number each kept.
-    pub archived_accounts: FxHashMap<String, Option<i64>>,
 }
 
 impl Loaded {
     /// The number a row of this name already has, if the row exists at all.
     fn existing_row(&self, name: &str) -> Option<Option<i64>> {
-        if let Some(node) = self.snapshot.hierarchy.node(name) {
+        let hierarchy = &self.snapshot.hierarchy;
+        if let Some(node) = hierarchy.node(name) {
             return Some(node.live.account_number);
         }
-        self.archived_accounts.get(name).copied()
+        hierarchy
+            .archived(name)
+            .map(|archived| archived.account_number)
     }
 }
 
@@ -141,27 +141,34 @@ pub(crate) fn assemble(
     nodes: Vec<crate::model::Node>,
     plans: Vec<crate::model::ServicePlan>,
 ) -> Loaded {
-    let mut archived_accounts = FxHashMap::default();
+    let mut archived = Vec::new();
     let mut nodes = nodes;
     // In place: the live nodes keep their allocation, with no second copy.
     nodes.retain_mut(|node| {
         if node.live.archived {
-            archived_accounts.insert(std::mem::take(&mut node.name), node.live.account_number);
+            archived.push(Archived {
+                name: std::mem::take(&mut node.name),
+                parent: node.spec.parent.take(),
+                managed_by: node.live.managed_by.take(),
+                account_number: node.live.account_number,
+            });
         }
         !node.live.archived
     });
     // The snapshot lives as long as the plan: no room to spare.
     nodes.shrink_to_fit();
+    archived.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     let live_plans: Vec<_> = plans
         .into_iter()
         .filter(|plan| !plan.live.archived)
         .collect();
+    let mut hierarchy = Hierarchy::new(nodes, live_plans);
+    hierarchy.archived = archived;
     Loaded {
         snapshot: Snapshot {
-            hierarchy: Hierarchy::new(nodes, live_plans),
+            hierarchy,
             fingerprint: String::new(),
         },
-        archived_accounts,
     }
 }
 

@@ -206,6 +206,21 @@ impl PostgresServer {
         }
     }
 
+    /// Stops the server (fast shutdown: clients are disconnected), keeping its data, to
+    /// simulate an outage; [`PostgresServer::restart`] brings it back on the same port.
+    pub fn stop(&self) -> Result<(), ServerError> {
+        self.run(
+            self.command(&self.tool("pg_ctl"))
+                .args(["-D", &path_text(&self.data_directory())])
+                .args(["-m", "fast", "-w", "stop"]),
+        )
+    }
+
+    /// Starts a server stopped by [`PostgresServer::stop`] again, on the same port.
+    pub fn restart(&self) -> Result<(), ServerError> {
+        self.try_start().map_err(ServerError::StartFailed)
+    }
+
     /// The URL of a database on this server.
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)

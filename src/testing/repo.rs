@@ -80,6 +80,7 @@ pub fn write(hierarchy: &Hierarchy, directory: &Path) -> Result<RepoSummary, Rep
     let plans = Hierarchy {
         nodes: Vec::new(),
         plans: hierarchy.plans.clone(),
+        archived: Vec::new(),
     };
     let plans_path = directory.join("plans.yaml");
     let plans_text = manifest::to_yaml(&plans);

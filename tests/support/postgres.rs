@@ -30,4 +30,14 @@ impl PostgresServer {
             .create_database(name)
             .unwrap_or_else(|error| panic!("{error}"))
     }
+
+    /// Stops the server (an outage); panics when it cannot.
+    pub fn stop(&self) {
+        self.0.stop().unwrap_or_else(|error| panic!("{error}"));
+    }
+
+    /// Starts the stopped server again on the same port; panics when it cannot.
+    pub fn restart(&self) {
+        self.0.restart().unwrap_or_else(|error| panic!("{error}"));
+    }
 }

@@ -17,6 +17,7 @@ mod effects;
 mod fields;
 mod join;
 mod prune;
+mod restore;
 mod scope;
 mod service_plans;
 mod similar;
@@ -90,6 +91,7 @@ pub fn diff(
                     None
                 }
             });
+    restore::check(&nodes, &index, &live, source, scope.as_ref(), &mut problems);
     let desired_is_empty = desired.nodes.is_empty() && desired.plans.is_empty();
     let orphans = prune::select(
         &mut nodes,
@@ -133,10 +135,10 @@ fn sorted(hierarchy: &Hierarchy) -> Cow<'_, Hierarchy> {
     if nodes_sorted && plans_sorted {
         Cow::Borrowed(hierarchy)
     } else {
-        Cow::Owned(Hierarchy::new(
-            hierarchy.nodes.clone(),
-            hierarchy.plans.clone(),
-        ))
+        let mut sorted = Hierarchy::new(hierarchy.nodes.clone(), hierarchy.plans.clone());
+        sorted.archived = hierarchy.archived.clone();
+        sorted.archived.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Cow::Owned(sorted)
     }
 }
 

@@ -54,6 +54,10 @@ impl<'a> Scope<'a> {
     }
 
     /// Whether the node is in the scope's subtree now (before the plan).
+    pub fn root(&self) -> &str {
+        self.root
+    }
+
     pub fn contains_live(&self, index: usize) -> bool {
         self.live_members[index]
     }

@@ -120,21 +120,103 @@ fn details(change: &Change) -> String {
     parts.join("<br>")
 }
 
-/// Text safe inside a table cell: no pipes, no line breaks, no raw HTML.
+/// Text safe inside a table cell or list item: no pipes, no line breaks, no raw HTML,
+/// and no Markdown syntax (emphasis, links, images, code), so that a display name or
+/// setting can never end a code span, close a `<details>` or add a link or a row.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\n' | '\r' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '!' => {
+                out.push('\\');
+                out.push(character);
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
-/// A code span that survives backticks and pipes in its content.
+/// A code span that survives backticks and pipes in its content: its fence is one
+/// backtick longer than the longest run inside (CommonMark ends a span only at a run of
+/// exactly the fence's length), padded with spaces so that content starting or ending
+/// with a backtick stays inside.
 fn code(text: &str) -> String {
     let text = text.replace('|', "\\|").replace(['\n', '\r'], " ");
-    if text.contains('`') {
-        format!("`` {text} ``")
-    } else {
-        format!("`{text}`")
+    let mut longest = 0;
+    let mut run = 0;
+    for character in text.chars() {
+        run = if character == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    if longest == 0 {
+        return format!("`{text}`");
+    }
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {text} {fence}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The code span's content as a CommonMark reader sees it: after the opening fence,
+    /// up to the first run of backticks of exactly the fence's length.
+    fn span_content(span: &str) -> &str {
+        let fence = span.chars().take_while(|&c| c == '`').count();
+        let rest = &span[fence..];
+        let bytes = rest.as_bytes();
+        let mut index = 0;
+        while index < bytes.len() {
+            if bytes[index] == b'`' {
+                let run = bytes[index..].iter().take_while(|&&b| b == b'`').count();
+                if run == fence {
+                    return &rest[..index];
+                }
+                index += run;
+            } else {
+                index += 1;
+            }
+        }
+        rest
+    }
+
+    #[rstest::rstest]
+    #[case("plain")]
+    #[case("one ` tick")]
+    #[case("``double`` </details> | row |")]
+    #[case("```triple```")]
+    #[case("`leading and trailing`")]
+    fn a_code_span_holds_any_run_of_backticks(#[case] text: &str) {
+        let span = code(text);
+        let fence = span.chars().take_while(|&c| c == '`').count();
+        assert!(span.ends_with(&"`".repeat(fence)), "{span}");
+        assert_eq!(
+            span.len() - fence,
+            span_content(&span).len() + fence,
+            "{span}"
+        );
+        assert!(!span.contains("| row |"), "{span}");
+    }
+
+    #[test]
+    fn escaped_text_carries_no_markup() {
+        let hostile = "x</details><img src=x>[link](http://evil.example) *bold* | cell | `c`\nnext";
+        let escaped = escape(hostile);
+        for raw in [
+            "</details>",
+            "<img",
+            "[link](",
+            "*bold*",
+            " | cell",
+            "`c`",
+            "\n",
+        ] {
+            assert!(!escaped.contains(raw), "`{raw}` survived: {escaped}");
+        }
     }
 }

@@ -242,3 +242,38 @@ fn a_source_declaring_one_account_is_not_empty() {
         "{found:?}"
     );
 }
+
+/// The example tree live with `name` archived, last managed by `owner` under `parent`.
+pub(super) fn live_with_archived(name: &str, parent: &str, owner: &str) -> Hierarchy {
+    let mut live = live_of(&example(), Some(SOURCE));
+    remove(&mut live, name);
+    live.archived.push(crate::model::Archived {
+        name: name.to_string(),
+        parent: Some(parent.to_string()),
+        managed_by: Some(owner.to_string()),
+        account_number: Some(4711),
+    });
+    live
+}
+
+#[test]
+fn the_source_that_archived_an_account_may_restore_it() {
+    let live = live_with_archived("acme-fr", "partner-nordic", SOURCE);
+    let plan = plan(&live, &example());
+    assert_eq!(ops(&plan), [(Op::Create, "acme-fr")]);
+}
+
+#[test]
+fn another_source_may_not_restore_an_archived_account() {
+    let live = live_with_archived("acme-fr", "partner-nordic", "tenant-a");
+    let found = problems(&live, &example(), &PlanOptions::new(SOURCE));
+    assert_eq!(
+        found,
+        [Problem::RestoreByOtherSource {
+            kind: Kind::Account,
+            name: "acme-fr".to_string(),
+            owner: "tenant-a".to_string(),
+            source_name: SOURCE.to_string(),
+        }]
+    );
+}

@@ -137,3 +137,33 @@ fn a_scoped_run_may_change_its_root_but_not_its_parent() {
     let plan = plan_with(&live, &desired, &scoped("partner-x"));
     assert_eq!(ops(&plan), [(Op::Deactivate, "partner-x")]);
 }
+
+#[test]
+fn a_scoped_run_may_not_restore_an_account_archived_outside_its_scope() {
+    // acme-fr lived under partner-x; the team owning partner-nordic declares it there.
+    let live = super::ownership::live_with_archived("acme-fr", "partner-x", SOURCE);
+    let found = problems(
+        &live,
+        &example_subtree("partner-nordic"),
+        &scoped("partner-nordic"),
+    );
+    assert_eq!(
+        found,
+        [Problem::RestoreOutsideScope {
+            kind: Kind::Account,
+            name: "acme-fr".to_string(),
+            root: "partner-nordic".to_string(),
+        }]
+    );
+}
+
+#[test]
+fn a_scoped_run_may_restore_an_account_archived_inside_its_scope() {
+    let live = super::ownership::live_with_archived("acme-fr", "partner-nordic", SOURCE);
+    let plan = plan_with(
+        &live,
+        &example_subtree("partner-nordic"),
+        &scoped("partner-nordic"),
+    );
+    assert_eq!(ops(&plan), [(Op::Create, "acme-fr")]);
+}
