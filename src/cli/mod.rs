@@ -25,7 +25,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// How a successful command ends: SPEC.md's exit codes 0 and 2.
+/// How a successful command ends: exit codes 0 and 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Exit 0.

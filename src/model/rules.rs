@@ -1,4 +1,4 @@
-//! The nesting rules of SPEC.md §1: which node types may sit under which.
+//! The nesting rules (docs/rules.md): which node types may sit under which.
 //!
 //! ```text
 //! subsidiary      → partner, partner-group
@@ -10,7 +10,7 @@
 //! root            : subsidiary or partner
 //! ```
 //!
-//! SPEC.md lists no parent for `enterprise` at all, which would make the type
+//! The product contract lists no parent for `enterprise` at all, which would make the type
 //! unusable; canopy lets an enterprise stand wherever an end customer of a partner can
 //! (under a partner or in a customer group). docs/rules.md records this departure.
 

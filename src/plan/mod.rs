@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Effective, Kind, NodeSpec, ServicePlan};
 
-/// The operation vocabulary of SPEC.md §3 (the `op` field of JSON output).
+/// The operation vocabulary (the `op` field of JSON output, docs/plan-format.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Op {

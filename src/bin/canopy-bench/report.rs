@@ -48,7 +48,7 @@ pub struct Check {
     pub detail: String,
 }
 
-/// One of issue 5's targets, judged on this run's figures.
+/// One of the benchmark's targets, judged on this run's figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Target {
     pub target: String,

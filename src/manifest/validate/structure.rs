@@ -1,5 +1,5 @@
 //! The shape of the hierarchy: valid and unique names, parents and plans that exist,
-//! the nesting rules of SPEC.md §1, plans only where they bill, and no parent cycles.
+//! the nesting rules (docs/rules.md), plans only where they bill, and no parent cycles.
 
 use std::cell::Cell;
 

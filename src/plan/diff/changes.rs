@@ -117,7 +117,7 @@ impl Planner<'_> {
         true
     }
 
-    /// SPEC.md §1: into a group from outside any group is `group`; from a group back to
+    /// Into a group from outside any group is `group`; from a group back to
     /// that group's own parent is `ungroup`; anything else is `move`.
     fn reparent_op(&self, before: Option<&str>, after: Option<&str>) -> Op {
         let find = |name: Option<&str>| {

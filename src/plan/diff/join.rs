@@ -2,7 +2,7 @@
 //!
 //! Both sides are sorted by name, so one merge pass pairs every live object with its
 //! desired twin (if any) without hashing. Each pair gets a [`Role`]: what this plan may
-//! do with it, decided by ownership (SPEC.md §3):
+//! do with it, decided by ownership (docs/plan-format.md):
 //!
 //! ```text
 //! desired only                              → Create

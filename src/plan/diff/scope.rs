@@ -1,6 +1,6 @@
 //! Scope: a run limited to the subtree of one account or group (`--scope ROOT`).
 //!
-//! Admins see downward only (SPEC.md §1). Membership is decided twice: in the live
+//! Admins see downward only. Membership is decided twice: in the live
 //! tree (where a node is now) and in the post-apply tree (where the plan puts it), so
 //! that both "declared outside" and "moved across the boundary" are caught:
 //!
