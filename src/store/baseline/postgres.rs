@@ -13,19 +13,7 @@ use super::{
     database_error, timed,
 };
 use crate::store::Result;
-use crate::store::postgres::{BinaryCopy, PostgresStore};
-
-async fn simple(
-    connection: &mut PgConnection,
-    operation: &'static str,
-    sql: &'static str,
-) -> Result<()> {
-    sqlx::raw_sql(sql)
-        .execute(connection)
-        .await
-        .map_err(database_error(operation))?;
-    Ok(())
-}
+use crate::store::postgres::{BinaryCopy, PostgresStore, simple};
 
 pub(super) fn insert(url: &str, rows: &RawRows) -> Result<Duration> {
     let mut store = PostgresStore::connect_unmigrated(url)?;

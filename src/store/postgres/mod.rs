@@ -74,7 +74,7 @@ fn database(operation: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
 }
 
 /// Runs one statement (or several, with no parameters) with the simple protocol.
-async fn simple(
+pub(crate) async fn simple(
     connection: &mut PgConnection,
     operation: &'static str,
     sql: &'static str,
