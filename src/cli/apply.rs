@@ -13,7 +13,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::plan::{load_manifests, plan_options, print_plan};
-use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat, output};
+use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat, output, progress};
 use crate::model::Hierarchy;
 use crate::plan::saved::SavedPlan;
 use crate::reconcile;
@@ -28,9 +28,13 @@ pub fn apply(
 ) -> anyhow::Result<Outcome> {
     let saved = saved_plan(paths, options)?;
     let mut store = store::open(&global.database_url)?;
-    let pass = reconcile::Pass::begin(&mut *store)?;
+    let pass = {
+        let _progress = progress::spinner("waiting for the writer lock and reading the live state");
+        reconcile::Pass::begin(&mut *store)?
+    };
     // A saved plan was reviewed when it was made: that review is the confirmation.
     let reviewed = saved.is_some();
+    let planning = progress::spinner("loading the manifests and planning");
     let (planned, saved_desired, revision) = match saved {
         Some(saved) => {
             let live = pass.live();
@@ -46,12 +50,19 @@ pub fn apply(
             (planned, None, options.revision.clone())
         }
     };
+    drop(planning);
     let no_desired = Hierarchy::default();
     let desired = planned
         .desired()
         .or(saved_desired.as_ref())
         .unwrap_or(&no_desired);
-    print_plan(planned.plan(), &planned.live().hierarchy, desired, format)?;
+    print_plan(
+        planned.plan(),
+        &planned.live().hierarchy,
+        desired,
+        format,
+        global.verbose,
+    )?;
     if !planned.has_writes() {
         return Ok(Outcome::Success);
     }
@@ -63,7 +74,12 @@ pub fn apply(
         source: planned.plan().source.clone(),
         revision,
     };
+    let writing = progress::spinner(&format!(
+        "writing {}",
+        output::count(planned.plan().changes.len(), "change", "changes")
+    ));
     let applied = planned.apply(&context)?;
+    drop(writing);
     output::note(&format!(
         "Applied {} ({} created).",
         output::count(applied.plan.changes.len(), "change", "changes"),

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::{GlobalArgs, Outcome};
+use super::{GlobalArgs, Outcome, progress};
 use crate::manifest;
 use crate::model::{Hierarchy, Node, ServicePlan};
 use crate::store;
@@ -22,13 +22,27 @@ pub fn export(
     only: Option<&str>,
 ) -> anyhow::Result<Outcome> {
     let mut store = store::open_existing(&global.database_url)?;
-    let snapshot = store.snapshot()?;
+    let snapshot = {
+        let _progress = progress::spinner("reading the live state");
+        store.snapshot()?
+    };
     let mut selected = select(snapshot.hierarchy, source, all);
     if let Some(name) = only {
         selected = subtree(selected, name)?;
     }
+    tracing::info!(
+        nodes = selected.nodes.len(),
+        plans = selected.plans.len(),
+        "export: selected the objects to write"
+    );
     match out {
-        None => print!("{}", manifest::to_yaml(&selected)),
+        None => {
+            let yaml = {
+                let _progress = progress::spinner("exporting");
+                manifest::to_yaml(&selected)
+            };
+            print!("{yaml}");
+        }
         Some(dir) => write_files(dir, selected)?,
     }
     Ok(Outcome::Success)
@@ -103,7 +117,9 @@ fn write_files(dir: &Path, selected: Hierarchy) -> anyhow::Result<()> {
         let plans = Hierarchy::new(Vec::new(), selected.plans.clone());
         write(&dir.join("plans.yaml"), &manifest::to_yaml(&plans))?;
     }
+    let progress = progress::bar("exporting accounts and groups", selected.nodes.len());
     for (root, nodes) in files {
+        progress.advance(nodes.len());
         let tree = Hierarchy::new(nodes, Vec::new());
         write(&dir.join(format!("{root}.yaml")), &manifest::to_yaml(&tree))?;
     }

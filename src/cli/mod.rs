@@ -14,6 +14,7 @@ mod help;
 mod history;
 pub mod output;
 mod plan;
+mod progress;
 mod run;
 mod store;
 mod suspend;
@@ -43,24 +44,16 @@ pub enum Outcome {
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: GlobalFlags,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The flags every command takes.
 #[derive(Debug, Clone, Args)]
-pub struct GlobalArgs {
-    /// Database URL: sqlite://PATH (default: an embedded SQLite file canopy.db in the
-    /// working directory) or postgres://USER@HOST:PORT/DB.
-    #[arg(
-        long,
-        global = true,
-        env = "CANOPY_DATABASE_URL",
-        hide_env_values = true,
-        default_value = "sqlite://canopy.db"
-    )]
-    pub database_url: String,
-    /// Log verbosity (repeat for more).
+pub struct GlobalFlags {
+    /// Log what canopy does on standard error: -v phases with durations and row
+    /// counts, -vv details, -vvv everything (`CANOPY_LOG` overrides).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors on standard error: no notes, warnings or progress.
@@ -72,6 +65,36 @@ pub struct GlobalArgs {
     /// Never colour output (same as `--color never`).
     #[arg(long, global = true)]
     pub no_color: bool,
+}
+
+/// The database flags, on the commands that use a database only.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: sqlite://PATH (default: an embedded SQLite file canopy.db in the
+    /// working directory) or postgres://USER@HOST:PORT/DB.
+    #[arg(
+        long,
+        env = "CANOPY_DATABASE_URL",
+        hide_env_values = true,
+        default_value = "sqlite://canopy.db"
+    )]
+    pub database_url: String,
+}
+
+/// What a command that uses a database is given: its URL and the global flags.
+#[derive(Debug, Clone)]
+pub struct GlobalArgs {
+    pub database_url: String,
+    pub verbose: u8,
+}
+
+impl GlobalArgs {
+    fn new(flags: &GlobalFlags, database: DatabaseArgs) -> GlobalArgs {
+        GlobalArgs {
+            database_url: database.database_url,
+            verbose: flags.verbose,
+        }
+    }
 }
 
 /// Options shared by `plan` and `apply` that decide what a plan may do.
@@ -113,6 +136,9 @@ pub enum ReportFormat {
 pub enum GetFormat {
     Tree,
     Table,
+    /// The table plus group, users, disabled services and display name.
+    Wide,
+    /// Every field of each object: spec, effective values, usage.
     Json,
     Yaml,
     /// One name per line.
@@ -148,6 +174,9 @@ pub enum Command {
         detailed_exitcode: bool,
         #[command(flatten)]
         options: PlanArgs,
+        /// Ignored with --against (two directories need no database).
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Make the database equal to the manifests (or apply a saved plan), in one transaction.
     #[command(after_help = help::APPLY)]
@@ -162,6 +191,8 @@ pub enum Command {
         format: PlanFormat,
         #[command(flatten)]
         options: PlanArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Print the live hierarchy.
     #[command(after_help = help::GET)]
@@ -170,6 +201,8 @@ pub enum Command {
         name: Option<String>,
         #[arg(short = 'o', long = "output", value_enum, default_value_t = GetFormat::Tree)]
         output: GetFormat,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Write the live state as manifests.
     #[command(after_help = help::EXPORT)]
@@ -186,6 +219,8 @@ pub enum Command {
         /// Only this account or group and everything below it (and the plans they use).
         #[arg(long, value_name = "NAME")]
         only: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Show usage against plan limits (>= 80% approaching, > 100% exceeding).
     #[command(after_help = help::USAGE)]
@@ -195,14 +230,24 @@ pub enum Command {
         period: Option<String>,
         #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text)]
         output: ReportFormat,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Show the audit log: who changed what, when, from which revision.
     #[command(after_help = help::HISTORY)]
-    History(history::HistoryArgs),
+    History {
+        #[command(flatten)]
+        args: history::HistoryArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Create the database or upgrade its schema (apply does this too; read-only
     /// commands never create a database).
     #[command(after_help = help::MIGRATE)]
-    Migrate,
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Print the CustomResourceDefinitions of all kinds as YAML.
     #[command(after_help = help::CRDS)]
     Crds,
@@ -211,12 +256,19 @@ pub enum Command {
     Schema,
     /// Run the daemon: keep the database equal to a checkout, continuously.
     #[command(after_help = help::RUN)]
-    Run(run::RunArgs),
+    Run {
+        #[command(flatten)]
+        args: run::RunArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Apply a plan the daemon held (blast-radius gate), if the live state is unchanged.
     #[command(after_help = help::APPROVE)]
     Approve {
         /// The plan id shown in the daemon's /status and logs.
         id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Suspend every daemon on this database (stored in the database; expires by itself).
     #[command(after_help = help::SUSPEND)]
@@ -227,10 +279,15 @@ pub enum Command {
         /// Why (shown in /status and logs).
         #[arg(long)]
         reason: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Lift a suspension.
     #[command(after_help = help::RESUME)]
-    Resume,
+    Resume {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Print canopy's version and the database schema version it knows.
     #[command(after_help = help::VERSION)]
     Version {
@@ -257,10 +314,15 @@ pub fn main() -> ExitCode {
         }
     };
     match &cli.command {
-        Command::Run(args) => run::init_tracing(args, cli.global.verbose),
-        _ => init_tracing(cli.global.verbose),
+        Command::Run { args, .. } => run::init_tracing(args, cli.global.verbose),
+        _ => init_tracing(&cli.global),
     }
-    output::init(cli.global.color, cli.global.no_color, cli.global.quiet);
+    output::init(
+        cli.global.color,
+        cli.global.no_color,
+        cli.global.quiet,
+        cli.global.verbose,
+    );
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ChangesPending) => ExitCode::from(2),
@@ -272,7 +334,8 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let global = cli.global;
+    let flags = cli.global;
+    let global = |database| GlobalArgs::new(&flags, database);
     match cli.command {
         Command::Validate { paths, format } => validate::validate(&paths, format),
         Command::Crds => validate::crds(),
@@ -284,8 +347,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             out,
             detailed_exitcode,
             options,
+            database,
         } => plan::plan(
-            &global,
+            &global(database),
             &plan::PlanRequest {
                 paths,
                 against,
@@ -300,31 +364,59 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             yes,
             format,
             options,
-        } => apply::apply(&global, &paths, yes, format, &options),
-        Command::Get { name, output } => store::get(&global, name.as_deref(), output),
+            database,
+        } => apply::apply(&global(database), &paths, yes, format, &options),
+        Command::Get {
+            name,
+            output,
+            database,
+        } => store::get(&global(database), name.as_deref(), output),
         Command::Export {
             out,
             source,
             all,
             only,
-        } => export::export(&global, out.as_deref(), &source, all, only.as_deref()),
-        Command::Usage { period, output } => store::usage(&global, period.as_deref(), output),
-        Command::History(args) => history::history(&global, &args),
-        Command::Migrate => store::migrate(&global),
-        Command::Run(args) => run::run(&global, args),
-        Command::Approve { id } => approve::approve(&global, &id),
-        Command::Suspend { duration, reason } => suspend::suspend(&global, duration, &reason),
-        Command::Resume => suspend::resume(&global),
+            database,
+        } => export::export(
+            &global(database),
+            out.as_deref(),
+            &source,
+            all,
+            only.as_deref(),
+        ),
+        Command::Usage {
+            period,
+            output,
+            database,
+        } => store::usage(&global(database), period.as_deref(), output),
+        Command::History { args, database } => history::history(&global(database), &args),
+        Command::Migrate { database } => store::migrate(&global(database)),
+        Command::Run { args, database } => run::run(&global(database), args),
+        Command::Approve { id, database } => approve::approve(&global(database), &id),
+        Command::Suspend {
+            duration,
+            reason,
+            database,
+        } => suspend::suspend(&global(database), duration, &reason),
+        Command::Resume { database } => suspend::resume(&global(database)),
         Command::Version { output } => version::version(output),
         Command::Completions { shell } => completions::completions(shell),
     }
 }
 
-fn init_tracing(verbose: u8) {
+/// `-v` logs the phases of a pass (durations, row counts, the lock wait), `-vv` every
+/// canopy detail, `-vvv` everything, libraries included. Coloured only on a terminal
+/// and when colour is not turned off.
+fn init_tracing(flags: &GlobalFlags) {
+    let verbose = flags.verbose;
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && !flags.no_color
+        && flags.color != output::ColorChoice::Never
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let default = match verbose {
         0 => "warn",
-        1 => "info",
-        2 => "debug",
+        1 => "warn,canopy=info,canopy::reconcile=debug",
+        2 => "warn,canopy=debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CANOPY_LOG")
@@ -332,5 +424,6 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .try_init();
 }

@@ -1,5 +1,6 @@
 //! The output vocabulary every command shares: colour (`--color`, `--no-color`,
-//! `NO_COLOR`), `--quiet`, and counted nouns ("1 change", "2 changes").
+//! `NO_COLOR`), `--quiet`, progress (only on a terminal, see [`super::progress`]), and
+//! counted nouns ("1 change", "2 changes").
 //!
 //! The choices are made once from the global flags ([`init`]) and read where output is
 //! written, so that commands need not thread them through every function.
@@ -23,12 +24,15 @@ pub enum ColorChoice {
 struct Choices {
     color: bool,
     quiet: bool,
+    progress: bool,
 }
 
 static CHOICES: OnceLock<Choices> = OnceLock::new();
 
-/// Decides colour and quietness from the global flags (the first call wins).
-pub fn init(color: ColorChoice, no_color: bool, quiet: bool) {
+/// Decides colour, quietness and progress from the global flags (the first call wins).
+/// Progress is drawn only on a terminal, and neither with `--quiet` nor with `-v` (the
+/// log lines take its place).
+pub fn init(color: ColorChoice, no_color: bool, quiet: bool, verbose: u8) {
     let color = match (no_color, color) {
         (true, _) | (false, ColorChoice::Never) => false,
         (false, ColorChoice::Always) => true,
@@ -37,13 +41,19 @@ pub fn init(color: ColorChoice, no_color: bool, quiet: bool) {
                 && std::io::stdout().is_terminal()
         }
     };
-    let _ = CHOICES.set(Choices { color, quiet });
+    let progress = !quiet && verbose == 0 && std::io::stderr().is_terminal();
+    let _ = CHOICES.set(Choices {
+        color,
+        quiet,
+        progress,
+    });
 }
 
 fn choices() -> Choices {
     *CHOICES.get_or_init(|| Choices {
         color: false,
         quiet: false,
+        progress: false,
     })
 }
 
@@ -57,10 +67,15 @@ pub fn quiet() -> bool {
     choices().quiet
 }
 
+/// Whether progress is drawn on standard error.
+pub fn progress() -> bool {
+    choices().progress
+}
+
 /// Prints an informational line on standard error, unless `--quiet`.
 pub fn note(message: &str) {
     if !quiet() {
-        eprintln!("{message}");
+        super::progress::eprintln(message);
     }
 }
 

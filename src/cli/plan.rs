@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat, output};
+use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat, output, progress};
 use crate::manifest;
 use crate::model::{Hierarchy, effective};
 use crate::plan::saved::SavedPlan;
@@ -24,9 +24,12 @@ pub struct PlanRequest {
 }
 
 pub fn plan(global: &GlobalArgs, request: &PlanRequest) -> anyhow::Result<Outcome> {
-    let planned = match &request.against {
-        Some(old) => plan_against(old, &request.paths, &request.options),
-        None => plan_against_database(global, &request.paths, &request.options),
+    let planned = {
+        let _progress = progress::spinner("loading the manifests and planning");
+        match &request.against {
+            Some(old) => plan_against(old, &request.paths, &request.options),
+            None => plan_against_database(global, &request.paths, &request.options),
+        }
     };
     let (live, desired, plan) = match planned {
         // Machine output on failure too: the diagnostics as `validate -o json` prints them.
@@ -38,7 +41,7 @@ pub fn plan(global: &GlobalArgs, request: &PlanRequest) -> anyhow::Result<Outcom
         }
         planned => planned?,
     };
-    print_plan(&plan, &live, &desired, request.format)?;
+    print_plan(&plan, &live, &desired, request.format, global.verbose)?;
     if let Some(out) = &request.out {
         let options = plan_options(&request.options, plan.base_fingerprint.clone());
         let saved = SavedPlan::new(&plan, desired, &options, request.options.revision.clone())?;
@@ -132,14 +135,19 @@ pub fn plan_options(options: &PlanArgs, base_fingerprint: String) -> PlanOptions
     }
 }
 
-/// Renders a plan to standard output in the chosen format.
+/// Renders a plan to standard output in the chosen format. A text plan of more than
+/// [`render::BRIEF_ABOVE`] changes shows only the risky ones unless `-v` asks for all.
 pub fn print_plan(
     plan: &Plan,
     live: &Hierarchy,
     desired: &Hierarchy,
     format: PlanFormat,
+    verbose: u8,
 ) -> anyhow::Result<()> {
     let rendered = match format {
+        PlanFormat::Text if plan.changes.len() > render::BRIEF_ABOVE && verbose == 0 => {
+            render::brief(plan, output::color())
+        }
         PlanFormat::Text => render::text(plan, output::color()),
         PlanFormat::Json => render::json(plan),
         PlanFormat::Markdown => render::markdown(plan),

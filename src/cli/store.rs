@@ -6,7 +6,7 @@ mod usage_output;
 
 use anyhow::Context;
 
-use super::{GetFormat, GlobalArgs, Outcome, ReportFormat};
+use super::{GetFormat, GlobalArgs, Outcome, ReportFormat, progress};
 use crate::store;
 
 fn open(global: &GlobalArgs) -> anyhow::Result<Box<dyn store::Store>> {
@@ -16,13 +16,22 @@ fn open(global: &GlobalArgs) -> anyhow::Result<Box<dyn store::Store>> {
 
 pub fn get(global: &GlobalArgs, name: Option<&str>, output: GetFormat) -> anyhow::Result<Outcome> {
     let mut live = open(global)?;
+    let reading = progress::spinner("reading the live state");
     let snapshot = live.snapshot().context("reading the live state")?;
     let usage_rows = live.usage(None).context("reading usage")?;
+    drop(reading);
+    tracing::info!(
+        nodes = snapshot.hierarchy.nodes.len(),
+        plans = snapshot.hierarchy.plans.len(),
+        usage_rows = usage_rows.len(),
+        "get: read the live state"
+    );
     let usage = store::usage::report(&snapshot.hierarchy, &usage_rows, None);
     let objects = get_output::objects(&snapshot.hierarchy, &usage, name)?;
     let text = match output {
         GetFormat::Tree => get_output::tree(&objects),
         GetFormat::Table => get_output::table(&objects),
+        GetFormat::Wide => get_output::wide(&objects),
         GetFormat::Json => {
             let mut text = serde_json::to_string_pretty(&objects)?;
             text.push('\n');

@@ -6,6 +6,7 @@ use std::io::Write;
 use anyhow::Context;
 use serde_json::json;
 
+use super::output::count;
 use super::{Outcome, ReportFormat};
 use crate::manifest::{self, Diagnostic, Severity};
 
@@ -46,12 +47,15 @@ fn write_text(
         writeln!(out, "{diagnostic}")?;
     }
     if let Some((files, documents, hierarchy)) = counts {
+        let accounts = hierarchy.account_count();
         writeln!(
             out,
-            "valid: {} accounts, {} groups, {} plans in {files} files ({documents} documents); {}",
-            hierarchy.account_count(),
-            hierarchy.nodes.len() - hierarchy.account_count(),
-            hierarchy.plans.len(),
+            "valid: {}, {}, {} in {} ({}); {}",
+            count(accounts, "account", "accounts"),
+            count(hierarchy.nodes.len() - accounts, "group", "groups"),
+            count(hierarchy.plans.len(), "plan", "plans"),
+            count(*files, "file", "files"),
+            count(*documents, "document", "documents"),
             manifest::diagnostic::summary(diagnostics)
         )?;
     }

@@ -9,8 +9,7 @@ use serde::Serialize;
 
 use super::declare::{account_manifest, group_manifest, metadata, plan_manifest};
 use super::types::{Account, AccountGroup, ServicePlan};
-use crate::model::Hierarchy;
-use crate::model::natural;
+use crate::model::{self, Hierarchy, Node, natural};
 
 /// The hierarchy as YAML manifests, one `---` document per object.
 pub fn to_yaml(hierarchy: &Hierarchy) -> String {
@@ -55,4 +54,19 @@ fn push_document(out: &mut String, name: &str, resource: &impl Serialize) {
         // it ever happen, the gap is visible in the output rather than silent.
         Err(error) => out.push_str(&format!("# canopy could not write `{name}`: {error}\n")),
     }
+}
+
+/// The `spec` a manifest would declare for a node, as a JSON value (`canopy get -o
+/// json` shows it whole). `None` only if serialising fails, which the manifest types,
+/// whose map keys are all strings, never do.
+pub fn node_spec_value(node: &Node) -> Option<serde_json::Value> {
+    match group_manifest(node) {
+        Some(spec) => serde_json::to_value(spec).ok(),
+        None => account_manifest(node).and_then(|spec| serde_json::to_value(spec).ok()),
+    }
+}
+
+/// The `spec` a manifest would declare for a service plan, as a JSON value.
+pub fn plan_spec_value(plan: &model::ServicePlan) -> Option<serde_json::Value> {
+    serde_json::to_value(plan_manifest(plan)).ok()
 }

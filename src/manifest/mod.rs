@@ -39,7 +39,7 @@ use rustc_hash::FxHashMap;
 pub use cache::ParseCache;
 pub use declare::DEFAULT_TRIAL_LICENSES;
 pub use diagnostic::{Diagnostic, Location, Rule, Severity};
-pub use export::to_yaml;
+pub use export::{node_spec_value, plan_spec_value, to_yaml};
 pub use parse::{ParsedFile, Resource, parse_file};
 pub use schema::{crds_yaml, json_schema};
 pub use tree::AccountTree;

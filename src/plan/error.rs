@@ -60,7 +60,8 @@ pub enum Problem {
         name: String,
     },
     #[error(
-        "refusing to prune {pruned} of {managed} accounts managed by {source_name} ({percent:.1}%, more than the {limit}% allowed by --max-prune); first pruned: {}",
+        "refusing to prune {pruned} of {managed} {} managed by {source_name} ({percent:.1}%, more than the {limit}% allowed by --max-prune); first pruned: {}",
+        if *.managed == 1 { "account" } else { "accounts" },
         .examples.join(", ")
     )]
     PruneLimit {

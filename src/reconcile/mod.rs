@@ -16,9 +16,13 @@
 //! manifest may refer to parents and plans that only the database has: it is given as a
 //! [`Desired`] (any `FnOnce(&Hierarchy) -> Result<Loaded, LoadError>`). Errors say
 //! whether to retry ([`ReconcileError::retry_class`]).
+//!
+//! Each phase logs its duration and row counts at `debug` level ([`log`]): `canopy -v`
+//! shows them, the daemon with `-v`.
 
 mod error;
 pub mod gate;
+mod log;
 
 use crate::manifest::{LoadError, Loaded};
 use crate::model::Hierarchy;
@@ -109,8 +113,8 @@ pub fn preview(
     desired: impl Desired,
     options: &PlanOptions,
 ) -> Result<Preview, ReconcileError> {
-    let live = store.snapshot()?;
-    let loaded = desired.load(&live.hierarchy)?;
+    let live = log::snapshot(|| store.snapshot())?;
+    let loaded = log::load(|| desired.load(&live.hierarchy))?;
     let plan = diff(&live, &loaded, options)?;
     Ok(Preview {
         plan,
@@ -136,8 +140,8 @@ pub struct Pass<'s> {
 impl<'s> Pass<'s> {
     /// Takes the single-writer lock and reads the live state under it.
     pub fn begin(store: &'s mut dyn Store) -> Result<Pass<'s>, ReconcileError> {
-        let mut txn = store.begin()?;
-        let live = txn.snapshot()?;
+        let mut txn = log::lock(|| store.begin())?;
+        let live = log::snapshot(|| txn.snapshot())?;
         Ok(Pass { txn, live })
     }
 
@@ -151,7 +155,7 @@ impl<'s> Pass<'s> {
         desired: impl Desired,
         options: &PlanOptions,
     ) -> Result<Planned<'s>, ReconcileError> {
-        let loaded = desired.load(&self.live.hierarchy)?;
+        let loaded = log::load(|| desired.load(&self.live.hierarchy))?;
         let plan = diff(&self.live, &loaded, options)?;
         Ok(Planned {
             pass: self,
@@ -205,8 +209,9 @@ impl<'s> Planned<'s> {
 
     /// Writes the plan and commits; nothing is written if any step fails.
     pub fn apply(mut self, context: &ApplyContext) -> Result<Applied, ReconcileError> {
-        let report = self.pass.txn.apply(&self.plan, context)?;
-        self.pass.txn.commit()?;
+        let report = log::write(&self.plan, || self.pass.txn.apply(&self.plan, context))?;
+        let txn = self.pass.txn;
+        log::commit(|| txn.commit())?;
         Ok(Applied {
             report,
             plan: self.plan,
@@ -248,7 +253,9 @@ fn diff(live: &Snapshot, desired: &Loaded, options: &PlanOptions) -> Result<Plan
         base_fingerprint: live.fingerprint.clone(),
         ..options.clone()
     };
-    Ok(plan::diff(&live.hierarchy, &desired.hierarchy, &options)?)
+    Ok(log::diff(|| {
+        plan::diff(&live.hierarchy, &desired.hierarchy, &options)
+    })?)
 }
 
 fn empty_loaded() -> Loaded {

@@ -7,7 +7,8 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::model::{Hierarchy, Kind, Node, ServicePlan, natural};
+use crate::manifest;
+use crate::model::{Effective, Hierarchy, Kind, Node, ServicePlan, natural};
 use crate::store::usage::{UsageReport, UsageStatus};
 
 /// One object of `get -o json|yaml`.
@@ -31,6 +32,14 @@ pub struct GetObject {
     /// The source that manages it; `null` is unmanaged.
     pub managed_by: Option<String>,
     pub users: usize,
+    /// The account group it is in: its parent, when that is a group.
+    pub group: Option<String>,
+    /// The declared spec as a manifest writes it: users, services, settings, locked
+    /// settings, address, contact...
+    pub spec: Option<serde_json::Value>,
+    /// The values after inheritance: activation, services, settings, locked settings
+    /// (`null` for service plans).
+    pub effective: Option<Effective>,
     /// Usage of the latest period against the plan's limits.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub usage: Vec<UsageEntry>,
@@ -56,8 +65,20 @@ pub enum GetError {
     UnknownName(String),
 }
 
-fn node_object(node: &Node, depth: usize, usage: Vec<UsageEntry>) -> GetObject {
+fn node_object(
+    hierarchy: &Hierarchy,
+    node: &Node,
+    depth: usize,
+    usage: Vec<UsageEntry>,
+) -> GetObject {
     let kind = node.spec.node_type.kind();
+    let group = node
+        .spec
+        .parent
+        .as_deref()
+        .and_then(|parent| hierarchy.node(parent))
+        .filter(|parent| parent.spec.node_type.is_group())
+        .map(|parent| parent.name.clone());
     GetObject {
         name: node.name.clone(),
         kind,
@@ -74,6 +95,9 @@ fn node_object(node: &Node, depth: usize, usage: Vec<UsageEntry>) -> GetObject {
         plan: node.spec.plan.clone(),
         managed_by: node.live.managed_by.clone(),
         users: node.spec.users.len(),
+        group,
+        spec: manifest::node_spec_value(node),
+        effective: node.effective.clone(),
         usage,
         depth,
     }
@@ -129,7 +153,7 @@ pub fn objects(
     let mut stack: Vec<(&Node, usize)> = start.into_iter().rev().map(|node| (node, 0)).collect();
     while let Some((node, depth)) = stack.pop() {
         let usage = usage_by_name.remove(node.name.as_str()).unwrap_or_default();
-        result.push(node_object(node, depth, usage));
+        result.push(node_object(hierarchy, node, depth, usage));
         if let Some(kids) = children.get(node.name.as_str()) {
             stack.extend(kids.iter().rev().map(|kid| (*kid, depth + 1)));
         }
@@ -150,6 +174,9 @@ pub fn objects(
                 plan: None,
                 managed_by: plan.live.managed_by.clone(),
                 users: 0,
+                group: None,
+                spec: manifest::plan_spec_value(plan),
+                effective: None,
                 usage: Vec::new(),
                 depth: 0,
             });
@@ -236,7 +263,17 @@ pub fn tree(objects: &[GetObject]) -> String {
 
 /// `get -o table`: aligned columns.
 pub fn table(objects: &[GetObject]) -> String {
-    let header = [
+    columns(objects, false)
+}
+
+/// `get -o wide`: the table plus the group, the display name, the number of users and
+/// the services disabled after inheritance.
+pub fn wide(objects: &[GetObject]) -> String {
+    columns(objects, true)
+}
+
+fn columns(objects: &[GetObject], wide: bool) -> String {
+    let mut header = vec![
         "NAME",
         "KIND",
         "TYPE",
@@ -247,10 +284,13 @@ pub fn table(objects: &[GetObject]) -> String {
         "MANAGED-BY",
         "USAGE",
     ];
-    let rows: Vec<[String; 9]> = objects
+    if wide {
+        header.extend(["GROUP", "USERS", "DISABLED-SERVICES", "DISPLAY-NAME"]);
+    }
+    let rows: Vec<Vec<String>> = objects
         .iter()
         .map(|object| {
-            [
+            let mut row = vec![
                 object.name.clone(),
                 object.kind.as_str().to_string(),
                 object.object_type.clone(),
@@ -262,10 +302,14 @@ pub fn table(objects: &[GetObject]) -> String {
                 usage_flag(object)
                     .map_or("-", UsageStatus::as_str)
                     .to_string(),
-            ]
+            ];
+            if wide {
+                row.extend(wide_cells(object));
+            }
+            row
         })
         .collect();
-    let mut widths = header.map(str::len);
+    let mut widths: Vec<usize> = header.iter().map(|cell| cell.len()).collect();
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
@@ -274,8 +318,8 @@ pub fn table(objects: &[GetObject]) -> String {
     let mut out = String::new();
     let mut line = |cells: &[&str]| {
         let mut text = String::new();
-        for (cell, width) in cells.iter().zip(widths) {
-            let _ = write!(text, "{cell:<width$}  ");
+        for (cell, width) in cells.iter().zip(&widths) {
+            let _ = write!(text, "{cell:<width$}  ", width = *width);
         }
         out.push_str(text.trim_end());
         out.push('\n');
@@ -286,6 +330,26 @@ pub fn table(objects: &[GetObject]) -> String {
         line(&cells);
     }
     out
+}
+
+fn wide_cells(object: &GetObject) -> [String; 4] {
+    let disabled: Vec<&str> = object
+        .effective
+        .iter()
+        .flat_map(|effective| &effective.services)
+        .filter(|(_, enabled)| !**enabled)
+        .map(|(service, _)| service.as_str())
+        .collect();
+    let dash = |text: String| if text.is_empty() { "-".into() } else { text };
+    [
+        object.group.clone().unwrap_or_else(|| "-".into()),
+        match object.kind {
+            Kind::ServicePlan => "-".into(),
+            _ => object.users.to_string(),
+        },
+        dash(disabled.join(",")),
+        dash(object.display_name.clone().unwrap_or_default()),
+    ]
 }
 
 #[cfg(test)]

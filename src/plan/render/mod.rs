@@ -14,7 +14,7 @@ mod tests;
 
 pub use json::json;
 pub use markdown::markdown;
-pub use text::text;
+pub use text::{BRIEF_ABOVE, brief, is_risky, text};
 pub use yaml_diff::yaml_diff;
 
 use rustc_hash::FxHashSet;

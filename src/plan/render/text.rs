@@ -11,6 +11,9 @@
 //!
 //! Plan: 2 to create, 1 to update, 1 to deactivate (cascades to 2 accounts).
 //! ```
+//!
+//! A plan of more than [`BRIEF_ABOVE`] changes is shown by [`brief`]: only what takes
+//! something away or moves it, then the counts.
 
 use std::fmt::Write;
 
@@ -57,36 +60,102 @@ impl Style {
     }
 }
 
-/// Renders the plan for a terminal (`color`) or a log (plain).
+/// Plans with more changes than this are rendered by [`brief`] unless every change
+/// is asked for (`canopy plan -v`, or a machine format).
+pub const BRIEF_ABOVE: usize = 50;
+
+/// Renders the plan for a terminal (`color`) or a log (plain): every change.
 pub fn text(plan: &Plan, color: bool) -> String {
     let style = Style { color };
     let mut out = String::new();
     let depths = nesting(plan);
-    let created: FxHashMap<&str, NodeType> = plan
-        .writes
-        .nodes
-        .iter()
-        .filter(|write| write.create)
-        .map(|write| (write.name.as_str(), write.spec.node_type))
-        .collect();
+    let created = created_types(plan);
     for change in &plan.changes {
         let depth = depths.get(change.name.as_str()).copied().unwrap_or(0);
-        let created_type = match change.op {
-            Op::Create => created.get(change.name.as_str()).copied(),
-            _ => None,
-        };
-        write_change(&mut out, change, created_type, depth, &style);
+        write_change(
+            &mut out,
+            change,
+            created_type(&created, change),
+            depth,
+            &style,
+        );
     }
     if !plan.changes.is_empty() {
         out.push('\n');
     }
+    write_tail(&mut out, plan, None, &style);
+    out
+}
+
+/// Whether a change deserves a reader's eye in a large plan: it takes something away
+/// or moves it (deactivations with their cascade, prunes, moves, plan changes, removed
+/// users).
+pub fn is_risky(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Deactivate
+            | Op::Delete
+            | Op::Move
+            | Op::Group
+            | Op::Ungroup
+            | Op::ChangePlan
+            | Op::RemoveUser
+    )
+}
+
+/// Renders a large plan: the risky changes (at most [`BRIEF_ABOVE`] of them), a count
+/// of the rest, the warnings and orphans (as many), and the summary line.
+pub fn brief(plan: &Plan, color: bool) -> String {
+    let style = Style { color };
+    let mut out = String::new();
+    let created = created_types(plan);
+    let risky: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|change| is_risky(change.op))
+        .collect();
+    for change in risky.iter().take(BRIEF_ABOVE) {
+        write_change(&mut out, change, created_type(&created, change), 0, &style);
+    }
+    if risky.len() > BRIEF_ABOVE {
+        let more = risky.len() - BRIEF_ABOVE;
+        let noun = if more == 1 {
+            "risky change"
+        } else {
+            "risky changes"
+        };
+        let _ = writeln!(out, "  … and {more} more {noun}");
+    }
+    let rest = plan.changes.len() - risky.len();
+    if !risky.is_empty() {
+        out.push('\n');
+    }
+    let listed = if risky.is_empty() {
+        "No deactivations, prunes, moves or plan changes"
+    } else {
+        "Above: the deactivations, prunes, moves and plan changes"
+    };
+    let changes = if rest == 1 { "change" } else { "changes" };
+    let _ = writeln!(
+        out,
+        "{listed}; not listed: {rest} other {changes} (creations, updates, activations, \
+         users added or updated). `-v` or `-o json` lists every change.\n"
+    );
+    write_tail(&mut out, plan, Some(BRIEF_ABOVE), &style);
+    out
+}
+
+/// Warnings, orphans (each list cut at `limit` entries, if given) and the summary line.
+fn write_tail(out: &mut String, plan: &Plan, limit: Option<usize>, style: &Style) {
+    let limit = limit.unwrap_or(usize::MAX);
     if !plan.warnings.is_empty() {
         out.push_str(&style.paint(BOLD, "Warnings:"));
         out.push('\n');
-        for warning in &plan.warnings {
+        for warning in plan.warnings.iter().take(limit) {
             let code = style.paint(YELLOW, &format!("! {}", warning.code));
             let _ = writeln!(out, "  {code} {}: {}", warning.name, warning.message);
         }
+        more(out, plan.warnings.len(), limit, "warning", "warnings");
         out.push('\n');
     }
     let orphans = kept_orphans(plan);
@@ -97,9 +166,10 @@ pub fn text(plan: &Plan, color: bool) -> String {
         );
         out.push_str(&style.paint(BOLD, &heading));
         out.push('\n');
-        for orphan in orphans {
+        for orphan in orphans.iter().take(limit) {
             let _ = writeln!(out, "  {}", style.paint(DIM, orphan));
         }
+        more(out, orphans.len(), limit, "orphan", "orphans");
         out.push('\n');
     }
     let summary = plan.summary();
@@ -110,7 +180,32 @@ pub fn text(plan: &Plan, color: bool) -> String {
     };
     out.push_str(&style.paint(BOLD, &line));
     out.push('\n');
-    out
+}
+
+/// `  … and 3 more warnings` when a list of `total` was cut at `limit`.
+fn more(out: &mut String, total: usize, limit: usize, singular: &str, plural: &str) {
+    if total > limit {
+        let more = total - limit;
+        let noun = if more == 1 { singular } else { plural };
+        let _ = writeln!(out, "  … and {more} more {noun}");
+    }
+}
+
+/// The type of every node the plan creates, by name.
+fn created_types(plan: &Plan) -> FxHashMap<&str, NodeType> {
+    plan.writes
+        .nodes
+        .iter()
+        .filter(|write| write.create)
+        .map(|write| (write.name.as_str(), write.spec.node_type))
+        .collect()
+}
+
+fn created_type(created: &FxHashMap<&str, NodeType>, change: &Change) -> Option<NodeType> {
+    match change.op {
+        Op::Create => created.get(change.name.as_str()).copied(),
+        _ => None,
+    }
 }
 
 /// How deep each changed node sits below other changed nodes (post-apply parents come
