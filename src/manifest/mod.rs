@@ -25,11 +25,13 @@ mod locate;
 pub mod parse;
 mod resolve;
 mod schema;
+mod suggest;
 pub mod tree;
 pub mod types;
 pub mod users_csv;
 mod users_file;
 mod validate;
+mod yaml_error;
 
 use std::path::{Path, PathBuf};
 

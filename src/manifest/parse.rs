@@ -25,13 +25,13 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde::{Deserialize, Serialize};
 
 use super::diagnostic::{FieldPath, Problem, Rule, Segment, Severity, Spot, Target};
-use super::guard;
 use super::input::saturating_u32;
 use super::tree::{AccountTree, TreeNode};
 use super::types::{
     API_GROUP, API_VERSION, Account, AccountGroup, AccountGroupSpec, AccountSpec, ServicePlan,
     ServicePlanSpec,
 };
+use super::{guard, suggest, yaml_error};
 
 /// One canopy resource read from a file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -286,12 +286,20 @@ fn buffered_problem(document: u32, path: FieldPath, message: &str) -> Problem {
         path: full,
         target,
     };
+    let message = if rule == Rule::UnknownField {
+        suggest::unknown_field(message)
+    } else {
+        message.to_string()
+    };
     Problem::error(rule, spot, format!("{context}: {message}"))
 }
 
 fn unknown_top_level_key(document: u32, key: String) -> Problem {
-    let message =
-        format!("unknown field `{key}`, expected one of `apiVersion`, `kind`, `metadata`, `spec`");
+    const FIELDS: [&str; 4] = ["apiVersion", "kind", "metadata", "spec"];
+    let message = format!(
+        "unknown field `{key}`, expected one of `apiVersion`, `kind`, `metadata`, `spec`{}",
+        suggest::did_you_mean(&key, FIELDS.into_iter())
+    );
     let spot = Spot::Path {
         document,
         path: FieldPath::new().key(key),
@@ -310,18 +318,35 @@ fn skipped(start: Spot, what: &str) -> Problem {
     }
 }
 
-/// A problem from serde_yaml, with its position moved from the chunk to the file.
+/// A problem from serde_yaml, with its position moved from the chunk to the file and,
+/// for a syntax error canopy recognises, its message in plain words
+/// ([`yaml_error`]).
 fn yaml_problem(error: &serde_yaml::Error, chunk: Chunk<'_>, start: &Spot) -> Problem {
     let text = error.to_string();
-    let spot = match error.location() {
-        Some(location) => Spot::Position {
-            line: saturating_u32(chunk.first_line + location.line()),
-            column: saturating_u32(location.column()),
-        },
-        None => start.clone(),
+    let in_file = |line: usize, column: usize| Spot::Position {
+        line: saturating_u32(chunk.first_line + line),
+        column: saturating_u32(column),
     };
     let message = strip_location(&text);
-    Problem::error(classify(&message), spot, message)
+    let rule = classify(&message);
+    let Some(location) = error.location() else {
+        return Problem::error(rule, start.clone(), message);
+    };
+    let (line, column) = (location.line(), location.column());
+    let explained = match rule {
+        Rule::YamlSyntax => yaml_error::explain_syntax(&text, chunk.text, line, column),
+        Rule::WrongType | Rule::InvalidValue => yaml_error::explain_value(chunk.text, line, column),
+        _ => None,
+    };
+    if let Some(explained) = explained {
+        let spot = in_file(explained.line, explained.column);
+        return Problem::error(Rule::YamlSyntax, spot, explained.message);
+    }
+    let message = match rule {
+        Rule::UnknownField => suggest::unknown_field(&message),
+        _ => message,
+    };
+    Problem::error(rule, in_file(line, column), message)
 }
 
 /// serde_yaml and libyaml put ` at line L column C` into messages, relative to the

@@ -247,14 +247,7 @@ fn suggestion<'a>(
         return String::new();
     }
     left.set(left.get() - 1);
-    let best = candidates
-        .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))
-        .filter(|(score, _)| *score >= 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)));
-    match best {
-        Some((_, candidate)) => format!("; did you mean `{candidate}`?"),
-        None => String::new(),
-    }
+    crate::manifest::suggest::did_you_mean(name, candidates)
 }
 
 /// Finds parent cycles (through declared nodes, and through live nodes where a
