@@ -2,85 +2,14 @@
 //! directory: the README's quick start as written, exit codes, read-only commands that
 //! never create a database, saved plans, and the shared flag vocabulary.
 
-use std::path::{Path, PathBuf};
+mod support;
 
-use assert_cmd::Command;
+use std::path::Path;
+
 use canopy::plan::saved::SavedPlan;
 use predicates::prelude::*;
 use serde_json::Value;
-
-/// A temporary working directory holding a copy of `examples/realistic` as
-/// `manifests/`, where `canopy.db` is the default database.
-struct Desk {
-    directory: tempfile::TempDir,
-}
-
-impl Desk {
-    fn new() -> Desk {
-        let directory = tempfile::tempdir().expect("temporary directory");
-        copy_dir(
-            Path::new("examples/realistic"),
-            &directory.path().join("manifests"),
-        );
-        Desk { directory }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.directory.path().join(name)
-    }
-
-    fn database(&self) -> PathBuf {
-        self.path("canopy.db")
-    }
-
-    fn canopy(&self, args: &[&str]) -> Command {
-        let mut command = Command::cargo_bin("canopy").expect("the canopy binary");
-        command
-            .current_dir(self.directory.path())
-            .env_remove("CANOPY_DATABASE_URL")
-            .env_remove("CANOPY_SOURCE")
-            .env_remove("NO_COLOR")
-            .args(args);
-        command
-    }
-
-    /// Runs canopy and returns (exit code, stdout, stderr).
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let output = self.canopy(args).output().expect("run canopy");
-        (
-            output.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    }
-
-    fn apply(&self) {
-        self.canopy(&["apply", "manifests", "--yes"])
-            .assert()
-            .success();
-    }
-
-    fn get(&self) -> Value {
-        let (code, stdout, stderr) = self.run(&["get", "-o", "json"]);
-        assert_eq!(code, 0, "{stderr}");
-        serde_json::from_str(&stdout).expect("get JSON")
-    }
-
-    fn edit(&self, file: &str, from: &str, to: &str) {
-        let path = self.path("manifests").join(file);
-        let text = std::fs::read_to_string(&path).expect("read manifest");
-        assert_eq!(text.matches(from).count(), 1, "{from:?} once in {file}");
-        std::fs::write(&path, text.replacen(from, to, 1)).expect("write manifest");
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create directory");
-    for entry in std::fs::read_dir(from).expect("read directory") {
-        let entry = entry.expect("directory entry");
-        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy file");
-    }
-}
+use support::workspace::{Workspace, copy_dir};
 
 /// The README's quick-start command line: the first line of the first `sh` block
 /// after "## Quick start".
@@ -97,10 +26,10 @@ fn quick_start() -> String {
 #[test]
 fn the_readme_quick_start_works_as_written() {
     let line = quick_start();
-    let desk = Desk::new();
+    let workspace = Workspace::default_database();
     copy_dir(
         Path::new("examples/realistic"),
-        &desk.path("examples/realistic"),
+        &workspace.path("examples/realistic"),
     );
     let mut outputs = Vec::new();
     for step in line.split("&&") {
@@ -108,7 +37,7 @@ fn the_readme_quick_start_works_as_written() {
         let args = words
             .strip_prefix(&["cargo", "run", "--release", "--"][..])
             .unwrap_or_else(|| panic!("`{step}` is not `cargo run --release -- ARGS`"));
-        let output = desk.canopy(args).output().expect("run canopy");
+        let output = workspace.canopy(args).output().expect("run canopy");
         assert!(
             output.status.success(),
             "`{step}` failed: {}",
@@ -117,7 +46,7 @@ fn the_readme_quick_start_works_as_written() {
         outputs.push(String::from_utf8_lossy(&output.stdout).into_owned());
     }
     assert_eq!(outputs.len(), 2, "apply, then get: {line}");
-    assert!(desk.database().is_file(), "apply created canopy.db");
+    assert!(workspace.database().is_file(), "apply created canopy.db");
     let tree = &outputs[1];
     for name in ["holding", "partner-nordic", "acme-eu", "fika-cafe"] {
         assert!(tree.contains(name), "get shows {name}:\n{tree}");
@@ -133,7 +62,7 @@ fn the_readme_says_how_to_install_and_how_long_the_first_build_takes() {
 
 #[test]
 fn usage_errors_exit_1_not_2() {
-    let desk = Desk::new();
+    let workspace = Workspace::default_database();
     for args in [
         &["plan", "manifests", "--detailed-exitcode", "--bogus"][..],
         &["apply"][..],
@@ -141,17 +70,18 @@ fn usage_errors_exit_1_not_2() {
         &["frobnicate"][..],
         &[][..],
     ] {
-        let (code, _, stderr) = desk.run(args);
+        let (code, _, stderr) = workspace.run(args);
         assert_eq!(code, 1, "{args:?}: {stderr}");
         assert!(!stderr.is_empty(), "{args:?} explains the usage error");
     }
-    assert!(!desk.database().exists());
+    assert!(!workspace.database().exists());
 }
 
 #[test]
 fn help_documents_the_exit_codes_and_every_command_has_an_example() {
-    let desk = Desk::new();
-    desk.canopy(&["--help"])
+    let workspace = Workspace::default_database();
+    workspace
+        .canopy(&["--help"])
         .assert()
         .success()
         .stdout(predicate::str::contains("Exit codes:"))
@@ -174,7 +104,8 @@ fn help_documents_the_exit_codes_and_every_command_has_an_example() {
         "suspend",
         "resume",
     ] {
-        desk.canopy(&[command, "--help"])
+        workspace
+            .canopy(&[command, "--help"])
             .assert()
             .success()
             .stdout(predicate::str::contains("Examples:\n  canopy "));
@@ -183,7 +114,7 @@ fn help_documents_the_exit_codes_and_every_command_has_an_example() {
 
 #[test]
 fn read_only_commands_never_create_a_database() {
-    let desk = Desk::new();
+    let workspace = Workspace::default_database();
     for args in [
         &["get"][..],
         &["get", "-o", "json"][..],
@@ -192,7 +123,7 @@ fn read_only_commands_never_create_a_database() {
         &["export"][..],
         &["history"][..],
     ] {
-        let (code, stdout, stderr) = desk.run(args);
+        let (code, stdout, stderr) = workspace.run(args);
         assert_eq!(code, 1, "{args:?}");
         assert_eq!(stdout, "", "{args:?}");
         assert_eq!(
@@ -201,47 +132,51 @@ fn read_only_commands_never_create_a_database() {
              CANOPY_DATABASE_URL; `canopy apply` creates it)\n",
             "{args:?}"
         );
-        assert!(!desk.database().exists(), "{args:?} created canopy.db");
+        assert!(!workspace.database().exists(), "{args:?} created canopy.db");
     }
-    desk.canopy(&["migrate"]).assert().success();
-    assert!(desk.database().is_file(), "migrate creates the database");
-    desk.canopy(&["get"]).assert().success();
+    workspace.canopy(&["migrate"]).assert().success();
+    assert!(
+        workspace.database().is_file(),
+        "migrate creates the database"
+    );
+    workspace.canopy(&["get"]).assert().success();
 }
 
 #[test]
 fn apply_creates_the_database() {
-    let desk = Desk::new();
-    desk.apply();
-    assert!(desk.database().is_file());
+    let workspace = Workspace::default_database();
+    workspace.apply();
+    assert!(workspace.database().is_file());
 }
 
 #[test]
 fn a_saved_plan_applies_without_asking_again() {
-    let desk = Desk::new();
-    desk.canopy(&["plan", "manifests", "--out", "plan.json"])
+    let workspace = Workspace::default_database();
+    workspace
+        .canopy(&["plan", "manifests", "--out", "plan.json"])
         .assert()
         .failure()
         .stderr(predicate::str::contains("no canopy database"));
-    desk.canopy(&["migrate"]).assert().success();
-    desk.canopy(&["plan", "manifests", "--out", "plan.json"])
+    workspace.canopy(&["migrate"]).assert().success();
+    workspace
+        .canopy(&["plan", "manifests", "--out", "plan.json"])
         .assert()
         .success()
         .stderr(predicate::str::contains("canopy apply plan.json"));
     // No terminal and no --yes: the review of the saved plan was the confirmation.
-    desk.canopy(&["apply", "plan.json"])
+    workspace
+        .canopy(&["apply", "plan.json"])
         .assert()
         .success()
         .stderr(predicate::str::contains("Applied "));
-    let names: Vec<Value> = desk
+    let names: Vec<Value> = workspace
         .get()
-        .as_array()
-        .expect("a list")
         .iter()
         .map(|object| object["name"].clone())
         .collect();
     assert!(names.contains(&Value::from("acme-eu")), "{names:?}");
     // The same plan again is stale: the live state moved on.
-    let (code, _, stderr) = desk.run(&["apply", "plan.json"]);
+    let (code, _, stderr) = workspace.run(&["apply", "plan.json"]);
     assert_eq!(code, 1);
     assert!(
         stderr.contains("changed since the plan was made"),
@@ -251,38 +186,40 @@ fn a_saved_plan_applies_without_asking_again() {
 
 #[test]
 fn a_plan_file_among_manifest_paths_is_an_error() {
-    let desk = Desk::new();
-    desk.apply();
-    desk.edit("nordic.yaml", "Fika Café AB", "Fika Kafé AB");
-    desk.canopy(&["plan", "manifests", "--out", "plan.json"])
+    let workspace = Workspace::default_database();
+    workspace.apply();
+    workspace.edit("nordic.yaml", "Fika Café AB", "Fika Kafé AB");
+    workspace
+        .canopy(&["plan", "manifests", "--out", "plan.json"])
         .assert()
         .success();
-    let before = desk.get();
-    let (code, _, stderr) = desk.run(&["apply", "plan.json", "manifests", "--yes"]);
+    let before = workspace.get();
+    let (code, _, stderr) = workspace.run(&["apply", "plan.json", "manifests", "--yes"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("not both"), "{stderr}");
-    let (code, _, stderr) = desk.run(&["apply", "plan.json", "--prune"]);
+    let (code, _, stderr) = workspace.run(&["apply", "plan.json", "--prune"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("give them to `canopy plan`"), "{stderr}");
-    assert_eq!(desk.get(), before);
+    assert_eq!(workspace.get(), before);
 }
 
 /// Plans a one-field change, edits the saved file with `tamper`, and checks that
 /// applying it is refused with `message` and writes nothing.
 fn assert_tampered_plan_is_refused(tamper: impl FnOnce(&Path), message: &str) {
-    let desk = Desk::new();
-    desk.apply();
-    desk.edit("nordic.yaml", "Fika Café AB", "Fika Kafé AB");
-    desk.canopy(&["plan", "manifests", "--out", "plan.json"])
+    let workspace = Workspace::default_database();
+    workspace.apply();
+    workspace.edit("nordic.yaml", "Fika Café AB", "Fika Kafé AB");
+    workspace
+        .canopy(&["plan", "manifests", "--out", "plan.json"])
         .assert()
         .success();
-    tamper(&desk.path("plan.json"));
-    let database = std::fs::read(desk.database()).expect("read canopy.db");
-    let (code, _, stderr) = desk.run(&["apply", "plan.json", "--yes"]);
+    tamper(&workspace.path("plan.json"));
+    let database = std::fs::read(workspace.database()).expect("read canopy.db");
+    let (code, _, stderr) = workspace.run(&["apply", "plan.json", "--yes"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains(message), "{stderr}");
     assert_eq!(
-        std::fs::read(desk.database()).expect("read canopy.db"),
+        std::fs::read(workspace.database()).expect("read canopy.db"),
         database,
         "a refused plan leaves the database byte for byte"
     );
@@ -343,15 +280,15 @@ fn a_resealed_plan_with_a_changed_operation_is_refused() {
 
 #[test]
 fn plan_json_of_invalid_manifests_prints_the_diagnostics_as_json() {
-    let desk = Desk::new();
-    desk.apply();
+    let workspace = Workspace::default_database();
+    workspace.apply();
     std::fs::copy(
         "examples/invalid/dangling-parent.yaml",
-        desk.path("manifests/dangling-parent.yaml"),
+        workspace.path("manifests/dangling-parent.yaml"),
     )
     .expect("copy");
     for flag in ["-o", "--format"] {
-        let (code, stdout, stderr) = desk.run(&["plan", "manifests", flag, "json"]);
+        let (code, stdout, stderr) = workspace.run(&["plan", "manifests", flag, "json"]);
         assert_eq!(code, 1, "{stderr}");
         let report: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
         assert_eq!(report["valid"], false);
@@ -369,10 +306,10 @@ fn plan_json_of_invalid_manifests_prints_the_diagnostics_as_json() {
 
 #[test]
 fn color_follows_the_flags_and_no_color() {
-    let desk = Desk::new();
-    desk.canopy(&["migrate"]).assert().success();
+    let workspace = Workspace::default_database();
+    workspace.canopy(&["migrate"]).assert().success();
     let colored = |args: &[&str], no_color: bool| {
-        let mut command = desk.canopy(args);
+        let mut command = workspace.canopy(args);
         if no_color {
             command.env("NO_COLOR", "1");
         }
@@ -392,12 +329,14 @@ fn color_follows_the_flags_and_no_color() {
 
 #[test]
 fn quiet_leaves_only_errors_on_standard_error() {
-    let desk = Desk::new();
-    desk.canopy(&["apply", "manifests", "--yes", "-q"])
+    let workspace = Workspace::default_database();
+    workspace
+        .canopy(&["apply", "manifests", "--yes", "-q"])
         .assert()
         .success()
         .stderr("");
-    desk.canopy(&["get", "nobody", "-q"])
+    workspace
+        .canopy(&["get", "nobody", "-q"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("nobody"));
@@ -405,15 +344,16 @@ fn quiet_leaves_only_errors_on_standard_error() {
 
 #[test]
 fn version_names_the_schema_version() {
-    let desk = Desk::new();
-    desk.canopy(&["version"])
+    let workspace = Workspace::default_database();
+    workspace
+        .canopy(&["version"])
         .assert()
         .success()
         .stdout(predicate::str::starts_with(format!(
             "canopy {}\ndatabase schema version ",
             env!("CARGO_PKG_VERSION")
         )));
-    let (_, stdout, _) = desk.run(&["version", "-o", "json"]);
+    let (_, stdout, _) = workspace.run(&["version", "-o", "json"]);
     let version: Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(version["schemaVersion"], canopy::store::migrations::LATEST);
@@ -421,20 +361,21 @@ fn version_names_the_schema_version() {
 
 #[test]
 fn completions_cover_four_shells() {
-    let desk = Desk::new();
+    let workspace = Workspace::default_database();
     for (shell, marker) in [
         ("bash", "complete -F"),
         ("zsh", "#compdef canopy"),
         ("fish", "complete -c canopy"),
         ("powershell", "Register-ArgumentCompleter"),
     ] {
-        desk.canopy(&["completions", shell])
+        workspace
+            .canopy(&["completions", shell])
             .assert()
             .success()
             .stdout(predicate::str::contains(marker))
             .stdout(predicate::str::contains("detailed-exitcode"));
     }
-    desk.canopy(&["completions", "tcsh"]).assert().code(1);
+    workspace.canopy(&["completions", "tcsh"]).assert().code(1);
 }
 
 /// `metadata.name` of every document of a multi-document YAML stream, in order.
@@ -466,20 +407,21 @@ spec:
 
 #[test]
 fn get_and_export_list_names_in_natural_order() {
-    let desk = Desk::new();
-    std::fs::create_dir(desk.path("shops")).expect("mkdir");
-    std::fs::write(desk.path("shops/shops.yaml"), NUMBERED).expect("write");
-    let (code, stdout, stderr) = desk.run(&["apply", "shops", "--yes"]);
+    let workspace = Workspace::default_database();
+    std::fs::create_dir(workspace.path("shops")).expect("mkdir");
+    std::fs::write(workspace.path("shops/shops.yaml"), NUMBERED).expect("write");
+    let (code, stdout, stderr) = workspace.run(&["apply", "shops", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
         !stderr.contains("similar-name") && !stdout.contains("similar"),
         "Shop One / Shop Ten are no near-duplicates: {stdout}{stderr}"
     );
-    desk.canopy(&["get", "-o", "name"])
+    workspace
+        .canopy(&["get", "-o", "name"])
         .assert()
         .success()
         .stdout("shops\nshop-1\nshop-2\nshop-10\n");
-    let (_, exported, _) = desk.run(&["export"]);
+    let (_, exported, _) = workspace.run(&["export"]);
     assert_eq!(
         metadata_names(&exported),
         ["shops", "shop-1", "shop-2", "shop-10"],
@@ -489,16 +431,16 @@ fn get_and_export_list_names_in_natural_order() {
 
 #[test]
 fn export_only_writes_one_subtree_and_its_plans() {
-    let desk = Desk::new();
-    desk.apply();
-    let (code, exported, stderr) = desk.run(&["export", "--only", "nordic-smb"]);
+    let workspace = Workspace::default_database();
+    workspace.apply();
+    let (code, exported, stderr) = workspace.run(&["export", "--only", "nordic-smb"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         metadata_names(&exported),
         ["smb-pooled", "nordic-smb", "acme-eu", "fika-cafe"],
         "{exported}"
     );
-    let (code, _, stderr) = desk.run(&["export", "--only", "nobody"]);
+    let (code, _, stderr) = workspace.run(&["export", "--only", "nobody"]);
     assert_eq!(code, 1);
     assert!(
         stderr.contains("`nobody` is not an exported account or group"),
@@ -516,11 +458,12 @@ fn history_lines(stdout: &str) -> Vec<Value> {
 
 #[test]
 fn history_lists_the_audit_log_by_name_and_after_a_sequence() {
-    let desk = Desk::new();
-    desk.canopy(&["apply", "manifests", "--yes", "--revision", "r1"])
+    let workspace = Workspace::default_database();
+    workspace
+        .canopy(&["apply", "manifests", "--yes", "--revision", "r1"])
         .assert()
         .success();
-    let (code, stdout, stderr) = desk.run(&["history", "-o", "json"]);
+    let (code, stdout, stderr) = workspace.run(&["history", "-o", "json"]);
     assert_eq!(code, 0, "{stderr}");
     let entries = history_lines(&stdout);
     assert!(entries.len() > 10, "{stdout}");
@@ -534,7 +477,7 @@ fn history_lists_the_audit_log_by_name_and_after_a_sequence() {
         assert!(entry["at"].is_string() && entry["actor"].is_string());
     }
 
-    let (_, stdout, _) = desk.run(&["history", "acme-eu", "-o", "json"]);
+    let (_, stdout, _) = workspace.run(&["history", "acme-eu", "-o", "json"]);
     let acme = history_lines(&stdout);
     assert!(!acme.is_empty());
     assert!(
@@ -543,14 +486,14 @@ fn history_lists_the_audit_log_by_name_and_after_a_sequence() {
     );
 
     let middle = sequences[sequences.len() / 2];
-    let (_, stdout, _) = desk.run(&["history", "-o", "json", "--after", &middle.to_string()]);
+    let (_, stdout, _) = workspace.run(&["history", "-o", "json", "--after", &middle.to_string()]);
     let rest: Vec<i64> = history_lines(&stdout)
         .iter()
         .map(|entry| entry["sequence"].as_i64().expect("sequence"))
         .collect();
     assert_eq!(rest, sequences[sequences.len() / 2 + 1..]);
 
-    let (_, text, _) = desk.run(&["history", "acme-eu"]);
+    let (_, text, _) = workspace.run(&["history", "acme-eu"]);
     assert!(text.starts_with('#') && text.contains("create"), "{text}");
 }
 
@@ -558,16 +501,16 @@ fn history_lists_the_audit_log_by_name_and_after_a_sequence() {
 fn history_follow_streams_new_entries_in_order() {
     use std::io::BufRead;
 
-    let desk = Desk::new();
-    desk.apply();
-    let (_, stdout, _) = desk.run(&["history", "-o", "json"]);
+    let workspace = Workspace::default_database();
+    workspace.apply();
+    let (_, stdout, _) = workspace.run(&["history", "-o", "json"]);
     let last = history_lines(&stdout)
         .last()
         .and_then(|entry| entry["sequence"].as_i64())
         .expect("entries");
     let binary = assert_cmd::cargo::cargo_bin("canopy");
     let mut follower = std::process::Command::new(binary)
-        .current_dir(desk.directory.path())
+        .current_dir(workspace.directory.path())
         .env_remove("CANOPY_DATABASE_URL")
         .args([
             "history",
@@ -593,8 +536,8 @@ fn history_follow_streams_new_entries_in_order() {
             }
         }
     });
-    desk.edit("nordic.yaml", "Fika Café AB", "Fika Kafé AB");
-    desk.apply();
+    workspace.edit("nordic.yaml", "Fika Café AB", "Fika Kafé AB");
+    workspace.apply();
     // Bounded wait for the streamed line (a hung follower fails instead of blocking).
     let line = received
         .recv_timeout(std::time::Duration::from_secs(60))

@@ -4,11 +4,11 @@
 #[macro_use]
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use assert_cmd::Command;
 use serde_json::Value;
-use support::{Backend, TestDb};
+use support::Backend;
+use support::workspace::{Workspace, copy_dir};
 
 fn fixture(backend: Backend) -> Workspace {
     Workspace::new(backend)
@@ -28,94 +28,13 @@ on_both_backends!(
     a_scoped_run_refuses_changes_outside_its_subtree,
 );
 
-/// A copy of examples/realistic in a temporary directory and a fresh database.
-struct Workspace {
-    db: TestDb,
-    directory: tempfile::TempDir,
-}
-
-impl Workspace {
-    fn new(backend: Backend) -> Workspace {
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let manifests = directory.path().join("manifests");
-        copy_dir(Path::new("examples/realistic"), &manifests);
-        Workspace {
-            db: TestDb::new(backend),
-            directory,
-        }
-    }
-
-    fn manifests(&self) -> PathBuf {
-        self.directory.path().join("manifests")
-    }
-
-    fn canopy(&self, args: &[&str]) -> Command {
-        let mut command = Command::cargo_bin("canopy").expect("the canopy binary");
-        command
-            .current_dir(self.directory.path())
-            .env("CANOPY_DATABASE_URL", &self.db.url)
-            .env("NO_COLOR", "1")
-            .env_remove("CANOPY_SOURCE")
-            .args(args);
-        command
-    }
-
-    /// Runs canopy and returns (exit code, stdout, stderr).
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let output = self.canopy(args).output().expect("run canopy");
-        (
-            output.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    }
-
-    fn apply(&self) {
-        self.canopy(&["apply", "manifests", "--yes"])
-            .assert()
-            .success();
-    }
-
-    fn plan_json(&self, extra: &[&str]) -> Value {
-        let mut args = vec!["plan", "manifests", "--format", "json"];
-        args.extend_from_slice(extra);
-        let (code, stdout, stderr) = self.run(&args);
-        assert_eq!(code, 0, "plan failed: {stderr}");
-        serde_json::from_str(&stdout).expect("plan JSON")
-    }
-
-    fn get(&self) -> Vec<Value> {
-        let (code, stdout, stderr) = self.run(&["get", "-o", "json"]);
-        assert_eq!(code, 0, "get failed: {stderr}");
-        serde_json::from_str(&stdout).expect("get JSON")
-    }
-
-    fn object(&self, name: &str) -> Value {
-        self.get()
-            .into_iter()
-            .find(|object| object["name"] == name)
-            .unwrap_or_else(|| panic!("{name} is not live"))
-    }
-
-    /// Replaces `from` by `to` in a manifest file (exactly once).
-    fn edit(&self, file: &str, from: &str, to: &str) {
-        let path = self.manifests().join(file);
-        let text = std::fs::read_to_string(&path).expect("read manifest");
-        assert_eq!(
-            text.matches(from).count(),
-            1,
-            "{from:?} must occur once in {file}"
-        );
-        std::fs::write(&path, text.replacen(from, to, 1)).expect("write manifest");
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create directory");
-    for entry in std::fs::read_dir(from).expect("read directory") {
-        let entry = entry.expect("directory entry");
-        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy file");
-    }
+/// `canopy plan manifests --format json EXTRA...`, which must succeed, parsed.
+fn plan_json(workspace: &Workspace, extra: &[&str]) -> Value {
+    let mut args = vec!["plan", "manifests", "--format", "json"];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = workspace.run(&args);
+    assert_eq!(code, 0, "plan failed: {stderr}");
+    serde_json::from_str(&stdout).expect("plan JSON")
 }
 
 fn changes<'a>(plan: &'a Value, op: &str) -> Vec<&'a Value> {
@@ -150,7 +69,7 @@ fn deactivating_a_partner_cascades_and_reactivating_restores(workspace: &Workspa
         "displayName: Nordic Service Bureau AB\n",
         "displayName: Nordic Service Bureau AB\n  active: false\n",
     );
-    let plan = workspace.plan_json(&[]);
+    let plan = plan_json(workspace, &[]);
     let deactivate = changes(&plan, "deactivate");
     assert_eq!(deactivate.len(), 1);
     assert_eq!(deactivate[0]["name"], "partner-nordic");
@@ -173,7 +92,7 @@ fn deactivating_a_partner_cascades_and_reactivating_restores(workspace: &Workspa
     }
 
     workspace.edit("holding.yaml", "  active: false\n", "");
-    let plan = workspace.plan_json(&[]);
+    let plan = plan_json(workspace, &[]);
     assert_eq!(changes(&plan, "activate")[0]["cascade"]["count"], 4);
     workspace.apply();
     for name in NORDIC_CUSTOMERS {
@@ -196,7 +115,7 @@ fn ungrouping_and_grouping_keep_the_account_number(workspace: &Workspace) {
         fika,
         "displayName: Fika Café AB\n  parent: partner-nordic\n",
     );
-    let plan = workspace.plan_json(&[]);
+    let plan = plan_json(workspace, &[]);
     assert_eq!(
         plan["changes"].as_array().map(Vec::len),
         Some(1),
@@ -220,7 +139,7 @@ fn ungrouping_and_grouping_keep_the_account_number(workspace: &Workspace) {
         "parent: partner-nordic\n  users:\n    - {email: owner@fika",
         "parent: nordic-smb\n  users:\n    - {email: owner@fika",
     );
-    let plan = workspace.plan_json(&[]);
+    let plan = plan_json(workspace, &[]);
     assert_eq!(changes(&plan, "group").len(), 1, "{plan}");
     workspace.apply();
     assert_eq!(workspace.object("fika-cafe")["accountNumber"], number);
@@ -229,7 +148,7 @@ fn ungrouping_and_grouping_keep_the_account_number(workspace: &Workspace) {
 fn changing_a_customer_groups_plan_is_one_change_plan(workspace: &Workspace) {
     workspace.apply();
     workspace.edit("nordic.yaml", "plan: smb-pooled", "plan: standard");
-    let plan = workspace.plan_json(&[]);
+    let plan = plan_json(workspace, &[]);
     let change = changes(&plan, "change-plan");
     assert_eq!(change.len(), 1, "{plan}");
     assert_eq!(
@@ -313,7 +232,7 @@ fn export_then_plan_shows_no_changes(workspace: &Workspace) {
 fn an_unmanaged_account_is_adopted_only_with_the_annotation(workspace: &Workspace) {
     workspace.apply();
     workspace
-        .db
+        .test_db()
         .execute("UPDATE accounts SET managed_by = NULL WHERE name = 'globex'");
     let (code, _, stderr) = workspace.run(&["plan", "manifests"]);
     assert_eq!(
@@ -330,7 +249,7 @@ fn an_unmanaged_account_is_adopted_only_with_the_annotation(workspace: &Workspac
         "metadata:\n  name: globex\n",
         "metadata:\n  name: globex\n  annotations: {canopy.dev/adopt: \"true\"}\n",
     );
-    let plan = workspace.plan_json(&[]);
+    let plan = plan_json(workspace, &[]);
     let updates = changes(&plan, "update");
     assert_eq!(updates.len(), 1, "{plan}");
     assert_eq!(updates[0]["name"], "globex");
@@ -348,7 +267,7 @@ fn orphans_are_listed_and_pruned_only_within_the_guard(workspace: &Workspace) {
     let globex = std::fs::read_to_string(workspace.manifests().join("globex.yaml")).expect("read");
     std::fs::remove_file(workspace.manifests().join("globex.yaml")).expect("remove");
 
-    let plan = workspace.plan_json(&[]);
+    let plan = plan_json(workspace, &[]);
     assert!(
         changes(&plan, "delete").is_empty(),
         "no deletes without --prune"
@@ -435,7 +354,7 @@ fn a_scoped_run_refuses_changes_outside_its_subtree(workspace: &Workspace) {
 
 /// Every file of the SQLite database (main file, WAL, shared memory), by name.
 fn sqlite_files(workspace: &Workspace) -> Vec<(String, Vec<u8>)> {
-    let path = PathBuf::from(workspace.db.url.trim_start_matches("sqlite://"));
+    let path = PathBuf::from(workspace.url().trim_start_matches("sqlite://"));
     let directory = path.parent().expect("database directory");
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(directory)
         .expect("read directory")
@@ -490,6 +409,6 @@ fn plan_against_compares_two_directories_without_a_database() {
         stdout.contains("change-plan") && stdout.contains("nordic-smb"),
         "{stdout}"
     );
-    let database = PathBuf::from(workspace.db.url.trim_start_matches("sqlite://"));
+    let database = PathBuf::from(workspace.url().trim_start_matches("sqlite://"));
     assert!(!database.exists(), "--against must not open the database");
 }

@@ -218,7 +218,7 @@ fn a_path_that_does_not_exist_is_an_error() {
 fn standard_input_is_read_with_dash() {
     let (code, stdout) = validate(&[], Some(HEAD.as_bytes().to_vec()));
     assert_eq!(code, Some(0), "{stdout}");
-    assert!(stdout.starts_with("valid: 1 accounts"), "{stdout}");
+    assert!(stdout.starts_with("valid: 1 account, "), "{stdout}");
 }
 
 #[test]

@@ -161,7 +161,7 @@ fn the_realistic_example_is_valid() {
 #[case::unknown_field(
     "examples/invalid/unknown-field.yaml",
     &[
-        "examples/invalid/unknown-field.yaml:7:3: error[unknown-field]: spec: unknown field `displayname`, expected one of `type`, `displayName`, `parent`, `active`, `customerType`, `reseller`, `plan`, `address`, `contact`, `services`, `settings`, `lockedSettings`, `users`, `usersFrom`, `deletionPolicy`",
+        "examples/invalid/unknown-field.yaml:7:3: error[unknown-field]: spec: unknown field `displayname`, expected one of `type`, `displayName`, `parent`, `active`, `customerType`, `reseller`, `plan`, `address`, `contact`, `services`, `settings`, `lockedSettings`, `users`, `usersFrom`, `deletionPolicy`; did you mean `displayName`?",
     ]
 )]
 #[case::unknown_kind(
@@ -234,7 +234,7 @@ fn warnings_are_reported_without_failing() {
             "examples/warnings/ineffective.yaml:19:3: warning[ineffective-field]: `reseller` has no effect on enterprise `globex`: it applies to customers",
             "examples/warnings/ineffective.yaml:20:14: warning[ineffective-service]: service `scanning` enabled on `globex` has no effect: ancestor `partner-south` disables it",
             "examples/warnings/ineffective.yaml:21:14: warning[ineffective-setting]: setting `dataResidency` on `globex` has no effect: ancestor `partner-south` locks it",
-            "valid: 2 accounts, 0 groups, 0 plans in 1 files (2 documents); 0 errors, 3 warnings",
+            "valid: 2 accounts, 0 groups, 0 plans in 1 file (2 documents); 0 errors, 3 warnings",
         ]
     );
 }

@@ -1,6 +1,7 @@
 //! Shared test harness: a fresh database on either backend ([`TestDb`]), raw SQL for
-//! hand edits and fault injection, and a realistic hierarchy with the plan that
-//! creates it ([`fixtures`]).
+//! hand edits and fault injection, a realistic hierarchy with the plan that
+//! creates it ([`fixtures`]), and a working directory for the real binary
+//! ([`workspace`]).
 
 #![allow(dead_code)]
 
@@ -21,6 +22,7 @@ macro_rules! on_both_backends {
 
 pub mod fixtures;
 pub mod postgres;
+pub mod workspace;
 
 use canopy::store::{self, Store};
 
