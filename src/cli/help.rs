@@ -16,7 +16,9 @@ pub const VALIDATE: &str = "\
 Examples:
   canopy validate manifests/
   canopy validate manifests/ -o json        # diagnostics for CI annotations
-  kustomize build . | canopy validate -";
+  kustomize build . | canopy validate -
+
+Exit codes: 0 valid (warnings allowed), 1 any error. Needs no database.";
 
 pub const PLAN: &str = "\
 Examples:
@@ -27,7 +29,12 @@ Examples:
 
 Exit codes: 0 success (no changes with --detailed-exitcode), 1 error, 2 changes pending
 (--detailed-exitcode only). With -o json, invalid manifests print their diagnostics as
-JSON (the schema of `canopy validate -o json`) and exit 1.";
+JSON (the schema of `canopy validate -o json`) and exit 1.
+
+A text plan of more than 50 changes lists only the risky ones (deactivations with their
+cascade, prunes, moves, plan changes, removed users) and counts the rest; -v, or -o
+json|markdown|diff, lists every change. Progress is drawn on standard error when it is a
+terminal (not with -q or -v).";
 
 pub const APPLY: &str = "\
 Examples:
@@ -35,14 +42,19 @@ Examples:
   canopy apply plan.json                   # apply a saved plan exactly (no question asked)
 
 A saved plan is refused (exit 1, nothing written) when the live state changed since it
-was made or when the file was edited.";
+was made or when the file was edited.
+
+Exit codes: 0 applied (or nothing to do), 1 any error (nothing written). Like `plan`, a
+text plan of more than 50 changes lists only the risky ones unless -v is given.";
 
 pub const GET: &str = "\
 Examples:
   canopy get                               # the whole tree
   canopy get partner-nordic -o table       # one subtree
   canopy get -o json | jq '.[] | select(.effectiveActive == false) | .name'
-  canopy get -o name";
+  canopy get -o name
+  canopy get acme-eu -o yaml               # everything: spec, users, effective values
+  canopy get -o wide                       # the table plus group, users, display name";
 
 pub const EXPORT: &str = "\
 Examples:
@@ -102,3 +114,15 @@ Examples:
 pub const RESUME: &str = "\
 Examples:
   canopy resume";
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::render::BRIEF_ABOVE;
+
+    #[test]
+    fn the_large_plan_threshold_in_help_is_the_one_rendering_uses() {
+        let phrase = format!("more than {BRIEF_ABOVE} changes");
+        assert!(super::PLAN.contains(&phrase));
+        assert!(super::APPLY.contains(&phrase));
+    }
+}

@@ -2,7 +2,7 @@
 
 use crate::model::{Hierarchy, NodeType, Role};
 use crate::plan::fixtures::{SOURCE, customer, edit, example, live_of, node, remove, user};
-use crate::plan::render::{json, markdown, text, yaml_diff};
+use crate::plan::render::{BRIEF_ABOVE, brief, json, markdown, text, yaml_diff};
 use crate::plan::{Plan, PlanOptions, diff};
 
 fn planned(live: &Hierarchy, desired: &Hierarchy, options: &PlanOptions) -> Plan {
@@ -147,4 +147,52 @@ fn yaml_diff_of_no_changes_is_empty() {
     let live = live_of(&desired, Some(SOURCE));
     let plan = planned(&live, &desired, &PlanOptions::new(SOURCE));
     assert_eq!(yaml_diff(&live, &desired, &plan), "");
+}
+
+/// `count` new customers under partner-x, and partner-x deactivated.
+fn large(count: usize) -> Plan {
+    let live = live_of(&example(), Some(SOURCE));
+    let mut desired = example();
+    edit(&mut desired, "partner-x", |node| node.spec.active = false);
+    let shops = (1..=count).map(|index| customer(&format!("shop-{index}"), "partner-x"));
+    let desired = Hierarchy::new(
+        desired.nodes.into_iter().chain(shops).collect(),
+        desired.plans,
+    );
+    planned(&live, &desired, &PlanOptions::new(SOURCE))
+}
+
+#[test]
+fn a_brief_plan_lists_only_the_risky_changes_and_counts_the_rest() {
+    let plan = large(BRIEF_ABOVE + 10);
+    let text = brief(&plan, false);
+    assert!(text.contains("↓ deactivate Account partner-x"), "{text}");
+    assert!(!text.contains("shop-1 "), "{text}");
+    assert!(text.contains("not listed: 60 other changes"), "{text}");
+    assert!(
+        text.ends_with("Plan: 60 to create, 1 to deactivate (cascades to 2 accounts).\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_brief_plan_cuts_a_long_list_of_risky_changes() {
+    let shops = |active: bool| {
+        let mut hierarchy = example();
+        hierarchy.nodes.extend((1..=BRIEF_ABOVE + 3).map(|index| {
+            let mut shop = customer(&format!("shop-{index}"), "partner-x");
+            shop.spec.active = active;
+            shop
+        }));
+        Hierarchy::new(hierarchy.nodes, hierarchy.plans)
+    };
+    let plan = planned(
+        &live_of(&shops(true), Some(SOURCE)),
+        &shops(false),
+        &PlanOptions::new(SOURCE),
+    );
+    let text = brief(&plan, false);
+    assert_eq!(text.matches("↓ deactivate").count(), BRIEF_ABOVE, "{text}");
+    assert!(text.contains("  … and 3 more risky changes\n"), "{text}");
+    assert!(text.contains("not listed: 0 other changes"), "{text}");
 }
