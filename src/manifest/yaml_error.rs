@@ -231,9 +231,7 @@ mod tests {
 
     /// What canopy says about a document, through the real parser.
     fn explained(text: &str) -> Explained {
-        let error = serde_yaml::from_str::<serde_yaml::Value>(text)
-            .err()
-            .expect("a syntax error");
+        let error = serde_yaml::from_str::<serde_yaml::Value>(text).expect_err("a syntax error");
         let location = error.location().expect("a location");
         explain_syntax(&error.to_string(), text, location.line(), location.column())
             .unwrap_or_else(|| panic!("not recognised: {error}"))

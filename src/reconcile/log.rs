@@ -6,92 +6,96 @@
 use std::time::{Duration, Instant};
 
 use crate::manifest::Loaded;
+use crate::model::Hierarchy;
 use crate::plan::Plan;
 use crate::store::{ApplyReport, Snapshot};
 
-/// Runs `phase`, returning its result and how long it took.
-fn timed<T>(phase: impl FnOnce() -> T) -> (T, Duration) {
+/// Runs `phase` and, if it succeeds, `log`s its value and how long it took.
+fn logged<T, E>(
+    phase: impl FnOnce() -> Result<T, E>,
+    log: impl FnOnce(&T, Duration),
+) -> Result<T, E> {
     let start = Instant::now();
     let result = phase();
-    (result, start.elapsed())
+    if let Ok(value) = &result {
+        log(value, start.elapsed());
+    }
+    result
+}
+
+/// (accounts, groups, plans) of a hierarchy.
+fn counts(hierarchy: &Hierarchy) -> (usize, usize, usize) {
+    let accounts = hierarchy.account_count();
+    (
+        accounts,
+        hierarchy.nodes.len() - accounts,
+        hierarchy.plans.len(),
+    )
 }
 
 /// Beginning the write transaction: the wait for the single-writer lock.
 pub(super) fn lock<T, E>(begin: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-    let (result, took) = timed(begin);
-    if result.is_ok() {
-        tracing::debug!(took = ?took, "lock: took the single-writer lock");
-    }
-    result
+    logged(begin, |_, took| {
+        tracing::debug!(?took, "lock: took the single-writer lock");
+    })
 }
 
 pub(super) fn snapshot<E>(read: impl FnOnce() -> Result<Snapshot, E>) -> Result<Snapshot, E> {
-    let (result, took) = timed(read);
-    if let Ok(snapshot) = &result {
-        let hierarchy = &snapshot.hierarchy;
+    logged(read, |snapshot, took| {
+        let (accounts, groups, plans) = counts(&snapshot.hierarchy);
         tracing::debug!(
-            took = ?took,
-            accounts = hierarchy.account_count(),
-            groups = hierarchy.nodes.len() - hierarchy.account_count(),
-            plans = hierarchy.plans.len(),
+            ?took,
+            accounts,
+            groups,
+            plans,
             "snapshot: read the live state"
         );
-    }
-    result
+    })
 }
 
 pub(super) fn load<E>(load: impl FnOnce() -> Result<Loaded, E>) -> Result<Loaded, E> {
-    let (result, took) = timed(load);
-    if let Ok(loaded) = &result {
-        let hierarchy = &loaded.hierarchy;
+    logged(load, |loaded, took| {
+        let (accounts, groups, plans) = counts(&loaded.hierarchy);
+        let (files, documents) = (loaded.files, loaded.documents);
         tracing::debug!(
-            took = ?took,
-            files = loaded.files,
-            documents = loaded.documents,
-            accounts = hierarchy.account_count(),
-            groups = hierarchy.nodes.len() - hierarchy.account_count(),
-            plans = hierarchy.plans.len(),
+            ?took,
+            files,
+            documents,
+            accounts,
+            groups,
+            plans,
             "load: read the desired state"
         );
-    }
-    result
+    })
 }
 
 pub(super) fn diff<E>(diff: impl FnOnce() -> Result<Plan, E>) -> Result<Plan, E> {
-    let (result, took) = timed(diff);
-    if let Ok(plan) = &result {
-        tracing::debug!(
-            took = ?took,
-            changes = plan.changes.len(),
-            node_writes = plan.writes.nodes.len(),
-            "diff: planned"
-        );
-    }
-    result
+    logged(diff, |plan, took| {
+        let (changes, node_writes) = (plan.changes.len(), plan.writes.nodes.len());
+        tracing::debug!(?took, changes, node_writes, "diff: planned");
+    })
 }
 
 pub(super) fn write<E>(
     plan: &Plan,
     write: impl FnOnce() -> Result<ApplyReport, E>,
 ) -> Result<ApplyReport, E> {
-    let (result, took) = timed(write);
-    if let Ok(report) = &result {
+    logged(write, |report, took| {
+        let (changes, node_writes) = (plan.changes.len(), plan.writes.nodes.len());
+        let (created, audit_rows) = (report.assigned.len(), report.audit_rows);
         tracing::debug!(
-            took = ?took,
-            changes = plan.changes.len(),
-            node_writes = plan.writes.nodes.len(),
-            created = report.assigned.len(),
-            audit_rows = report.audit_rows,
+            ?took,
+            changes,
+            node_writes,
+            created,
+            audit_rows,
             "write: wrote the plan"
         );
-    }
-    result
+    })
 }
 
 pub(super) fn commit<E>(commit: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
-    let (result, took) = timed(commit);
-    if result.is_ok() {
-        tracing::debug!(took = ?took, "commit: committed");
-    }
-    result
+    logged(commit, |(), took| {
+        tracing::debug!(?took, "commit: committed")
+    })
 }
