@@ -41,17 +41,7 @@ pub(crate) fn explain_syntax(
         })
     };
     if raw.contains("while scanning a quoted scalar") {
-        let (open_line, open_column) =
-            mark_after(raw, "while scanning a quoted scalar").unwrap_or((line, column));
-        let quote = char_at(&lines, open_line, open_column).unwrap_or('"');
-        return at(
-            open_line,
-            open_column,
-            format!(
-                "unclosed quote: the string opened with {quote} here never ends; \
-                 close it with {quote} on the same line"
-            ),
-        );
+        return Some(unclosed_quote(raw, &lines, line, column));
     }
     if raw.contains("could not find expected ':'") {
         let (key_line, key_column) =
@@ -87,6 +77,21 @@ pub(crate) fn explain_syntax(
         );
     }
     None
+}
+
+/// The opening quote of a string that never ends, from the parser's context mark.
+fn unclosed_quote(raw: &str, lines: &[&str], line: usize, column: usize) -> Explained {
+    let (line, column) =
+        mark_after(raw, "while scanning a quoted scalar").unwrap_or((line, column));
+    let quote = char_at(lines, line, column).unwrap_or('"');
+    Explained {
+        message: format!(
+            "unclosed quote: the string opened with {quote} here never ends; \
+             close it with {quote} on the same line"
+        ),
+        line,
+        column,
+    }
 }
 
 /// Recognises a value that swallowed the line after it (a wrong type or an unknown
