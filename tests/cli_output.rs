@@ -185,6 +185,8 @@ fn counts_are_singular_for_one() {
     std::fs::write(&path, format!("{text}  active: false\n")).expect("write");
     let (_, stdout, _) = workspace.run(&["plan", "one"]);
     assert!(stdout.contains("Plan: 1 to deactivate."), "{stdout}");
+    let (_, _, stderr) = workspace.run(&["apply", "one", "--yes"]);
+    assert!(stderr.contains("Applied 1 change.\n"), "{stderr}");
 }
 
 #[test]
@@ -251,6 +253,19 @@ fn database_flags_appear_only_where_a_database_is_used() {
         stderr.contains("unexpected argument '--database-url'"),
         "{stderr}"
     );
+    let (code, _, stderr) =
+        workspace.run(&["--database-url", "sqlite://x.db", "validate", "manifests"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("`canopy validate` uses no database"),
+        "{stderr}"
+    );
+    // Before the command it is accepted too, where a database is used.
+    let url = workspace.url();
+    let (code, _, stderr) = workspace.run(&["--database-url", &url, "migrate"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(workspace.database().exists());
+    std::fs::remove_file(workspace.database()).expect("remove canopy.db");
     // Two directories need no database: none is opened or created.
     let (code, _, stderr) = workspace.run(&["plan", "--against", "manifests", "manifests"]);
     assert_eq!(code, 0, "{stderr}");

@@ -80,11 +80,14 @@ pub fn apply(
     ));
     let applied = planned.apply(&context)?;
     drop(writing);
-    output::note(&format!(
-        "Applied {} ({} created).",
-        output::count(applied.plan.changes.len(), "change", "changes"),
-        output::count(applied.report.assigned.len(), "account", "accounts")
-    ));
+    let changes = output::count(applied.plan.changes.len(), "change", "changes");
+    output::note(&match applied.report.assigned.len() {
+        0 => format!("Applied {changes}."),
+        created => format!(
+            "Applied {changes} ({} created).",
+            output::count(created, "account", "accounts")
+        ),
+    });
     Ok(Outcome::Success)
 }
 

@@ -45,6 +45,10 @@ pub enum Outcome {
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalFlags,
+    /// Accepted before the command too (`canopy --database-url URL get`), for the
+    /// commands that use a database.
+    #[arg(long = "database-url", value_name = "URL", hide = true)]
+    pub database_url: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -70,16 +74,15 @@ pub struct GlobalFlags {
 /// The database flags, on the commands that use a database only.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// Database URL: sqlite://PATH (default: an embedded SQLite file canopy.db in the
-    /// working directory) or postgres://USER@HOST:PORT/DB.
-    #[arg(
-        long,
-        env = "CANOPY_DATABASE_URL",
-        hide_env_values = true,
-        default_value = "sqlite://canopy.db"
-    )]
-    pub database_url: String,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST:PORT/DB [env:
+    /// CANOPY_DATABASE_URL] [default: sqlite://canopy.db, an embedded SQLite file in the
+    /// working directory].
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
 }
+
+/// The database when neither a flag nor `CANOPY_DATABASE_URL` names one.
+const DEFAULT_DATABASE_URL: &str = "sqlite://canopy.db";
 
 /// What a command that uses a database is given: its URL and the global flags.
 #[derive(Debug, Clone)]
@@ -89,9 +92,17 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
-    fn new(flags: &GlobalFlags, database: DatabaseArgs) -> GlobalArgs {
+    /// The command's `--database-url`, else one given before the command, else
+    /// `CANOPY_DATABASE_URL`, else the default.
+    fn new(flags: &GlobalFlags, database: DatabaseArgs, before: Option<&str>) -> GlobalArgs {
+        let database_url = database
+            .database_url
+            .or_else(|| before.map(str::to_string))
+            .or_else(|| std::env::var("CANOPY_DATABASE_URL").ok())
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
         GlobalArgs {
-            database_url: database.database_url,
+            database_url,
             verbose: flags.verbose,
         }
     }
@@ -299,6 +310,29 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
 }
 
+impl Command {
+    fn uses_a_database(&self) -> bool {
+        !matches!(
+            self,
+            Command::Validate { .. }
+                | Command::Crds
+                | Command::Schema
+                | Command::Version { .. }
+                | Command::Completions { .. }
+        )
+    }
+
+    /// The command's name as typed (for messages).
+    fn name(&self) -> String {
+        let debug = format!("{self:?}");
+        let word: String = debug
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        word.to_lowercase()
+    }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -335,7 +369,14 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let flags = cli.global;
-    let global = |database| GlobalArgs::new(&flags, database);
+    let before = cli.database_url;
+    let global = |database| GlobalArgs::new(&flags, database, before.as_deref());
+    if before.is_some() && !cli.command.uses_a_database() {
+        anyhow::bail!(
+            "--database-url: `canopy {}` uses no database",
+            cli.command.name()
+        );
+    }
     match cli.command {
         Command::Validate { paths, format } => validate::validate(&paths, format),
         Command::Crds => validate::crds(),
