@@ -145,12 +145,15 @@ pub enum ReportFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GetFormat {
+    /// One line per object, indented under its parent.
     Tree,
+    /// Aligned columns.
     Table,
     /// The table plus group, users, disabled services and display name.
     Wide,
     /// Every field of each object: spec, effective values, usage.
     Json,
+    /// The same as json, in YAML.
     Yaml,
     /// One name per line.
     Name,
