@@ -143,6 +143,10 @@ fn verbose_logs_every_phase_with_its_duration() {
     "spec:\n  type: customer\n   displayName: Acme\n",
     "bad.yaml:8:4: error[yaml-syntax]: inconsistent indentation: `displayName` is indented 3 spaces, its sibling `type` 2"
 )]
+#[case::duplicate_key(
+    "spec:\n  type: customer\n  displayName: Acme\n  type: partner\n",
+    "bad.yaml:9:3: error[yaml-syntax]: `type` is given twice in this mapping; keep one"
+)]
 #[case::unknown_field(
     "spec:\n  type: customer\n  dispalyName: Acme\n",
     "did you mean `displayName`?"

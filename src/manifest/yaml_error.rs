@@ -70,13 +70,27 @@ pub(crate) fn explain_syntax(
         });
     }
     if let Some(field) = between(raw, "duplicate field `", "`") {
-        return at(
-            line,
-            column,
-            format!("`{field}` is given twice in this mapping; keep one"),
-        );
+        return Some(duplicate_key(field, &lines, line, column));
     }
     None
+}
+
+/// A key given twice: the parser points at the mapping, this at the second `field:`.
+fn duplicate_key(field: &str, lines: &[&str], line: usize, column: usize) -> Explained {
+    let indent = line
+        .checked_sub(1)
+        .and_then(|index| lines.get(index))
+        .map_or(0, |text| indent_of(text));
+    let (line, column) = (line.saturating_sub(1)..lines.len())
+        .filter(|&index| indent_of(lines[index]) == indent)
+        .filter(|&index| key_of(lines[index]) == Some(field))
+        .nth(1)
+        .map_or((line, column), |index| (index + 1, indent + 1));
+    Explained {
+        message: format!("`{field}` is given twice in this mapping; keep one"),
+        line,
+        column,
+    }
 }
 
 /// The opening quote of a string that never ends, from the parser's context mark.
