@@ -79,6 +79,6 @@ fn filesystem(directory: &Path) -> Option<Filesystem> {
     let stat = unsafe { stat.assume_init() };
     Some(Filesystem {
         read_only: stat.f_flag & libc::ST_RDONLY != 0,
-        available: u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)),
+        available: stat.f_bavail.saturating_mul(stat.f_frsize),
     })
 }
