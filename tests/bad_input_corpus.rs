@@ -170,43 +170,6 @@ fn generated_cases(root: &Path) -> Vec<Case> {
     cases
 }
 
-/// A dump of every table, as bytes to compare: SQLite's file itself; on PostgreSQL
-/// every row of every table in the schema, in a fixed order.
-fn dump(db: &TestDb) -> Vec<u8> {
-    match db.backend {
-        Backend::Sqlite => {
-            let path = PathBuf::from(db.url.trim_start_matches("sqlite://"));
-            let mut bytes = std::fs::read(&path).unwrap();
-            let mut wal = path.into_os_string();
-            wal.push("-wal");
-            if let Ok(more) = std::fs::read(&wal) {
-                bytes.extend(more);
-            }
-            bytes
-        }
-        Backend::Postgres => {
-            let tables = db.query_text(
-                "SELECT table_name::text FROM information_schema.tables
-                 WHERE table_schema = 'public' ORDER BY table_name",
-            );
-            let mut text = String::new();
-            for row in tables {
-                let table = row[0].clone().unwrap();
-                // Table names from the catalog, quoted; no user data in the SQL.
-                let rows = db.query_text(&format!(
-                    "SELECT t::text FROM \"{table}\" t ORDER BY t::text COLLATE \"C\""
-                ));
-                text.push_str(&format!("== {table}\n"));
-                for row in rows {
-                    text.push_str(row[0].as_deref().unwrap_or("NULL"));
-                    text.push('\n');
-                }
-            }
-            text.into_bytes()
-        }
-    }
-}
-
 fn canopy(db: &TestDb) -> Command {
     let mut command = Command::cargo_bin("canopy").unwrap();
     command
@@ -222,7 +185,7 @@ fn every_bad_input_is_refused_located_and_writes_nothing(db: &TestDb) {
         .output()
         .unwrap();
     assert!(populated.status.success());
-    let before = dump(db);
+    let before = db.dump();
     let scratch = tempfile::tempdir().unwrap();
     let mut cases = stored_cases();
     assert!(cases.len() >= 80, "{} stored cases", cases.len());
@@ -258,7 +221,7 @@ fn every_bad_input_is_refused_located_and_writes_nothing(db: &TestDb) {
         if text.contains("panicked") {
             wrong.push("panicked".to_string());
         }
-        if dump(db) != before {
+        if db.dump() != before {
             wrong.push("the database changed".to_string());
         }
         if !wrong.is_empty() {
