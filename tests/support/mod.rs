@@ -24,6 +24,8 @@ pub mod fixtures;
 pub mod postgres;
 pub mod workspace;
 
+use std::path::PathBuf;
+
 use canopy::store::{self, Store};
 
 /// Which backend a test database lives on.
@@ -73,7 +75,12 @@ impl TestDb {
 
     /// Opens the store (migrating on first use).
     pub fn open(&self) -> Box<dyn Store> {
-        store::open(&self.url).unwrap_or_else(|error| panic!("open {}: {error}", self.url))
+        store::open(&self.url).unwrap_or_else(|error| {
+            let cause = std::error::Error::source(&error)
+                .map(|cause| format!(": {cause}"))
+                .unwrap_or_default();
+            panic!("open {}: {error}{cause}", self.url)
+        })
     }
 
     pub fn server(&self) -> Option<&postgres::PostgresServer> {
@@ -96,6 +103,23 @@ impl TestDb {
                     .execute(sql)
                     .unwrap_or_else(|error| panic!("{sql}: {error}"));
             }
+        }
+    }
+
+    /// Runs SQL behind canopy's back and returns the database's refusal, if any.
+    pub fn try_execute(&self, sql: &str) -> Result<(), String> {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let connection = rusqlite::Connection::open(path).expect("open sqlite");
+                connection
+                    .execute_batch(sql)
+                    .map_err(|error| error.to_string())
+            }
+            Backend::Postgres => self
+                .raw_postgres()
+                .execute(sql)
+                .map_err(|error| error.to_string()),
         }
     }
 
@@ -122,6 +146,43 @@ impl TestDb {
                 client
                     .query_text(sql, &[])
                     .unwrap_or_else(|error| panic!("{sql}: {error}"))
+            }
+        }
+    }
+
+    /// A dump of every table, as bytes to compare: SQLite's file itself; on PostgreSQL
+    /// every row of every table in the schema, in a fixed order.
+    pub fn dump(&self) -> Vec<u8> {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = PathBuf::from(self.url.trim_start_matches("sqlite://"));
+                let mut bytes = std::fs::read(&path).unwrap();
+                let mut wal = path.into_os_string();
+                wal.push("-wal");
+                if let Ok(more) = std::fs::read(&wal) {
+                    bytes.extend(more);
+                }
+                bytes
+            }
+            Backend::Postgres => {
+                let tables = self.query_text(
+                    "SELECT table_name::text FROM information_schema.tables
+                     WHERE table_schema = 'public' ORDER BY table_name",
+                );
+                let mut text = String::new();
+                for row in tables {
+                    let table = row[0].clone().unwrap();
+                    // Table names from the catalog, quoted; no user data in the SQL.
+                    let rows = self.query_text(&format!(
+                        "SELECT t::text FROM \"{table}\" t ORDER BY t::text COLLATE \"C\""
+                    ));
+                    text.push_str(&format!("== {table}\n"));
+                    for row in rows {
+                        text.push_str(row[0].as_deref().unwrap_or("NULL"));
+                        text.push('\n');
+                    }
+                }
+                text.into_bytes()
             }
         }
     }
