@@ -32,7 +32,9 @@ fn progress_is_drawn_on_a_terminal_only_and_never_with_quiet() {
     let workspace = Workspace::default_database();
     let terminal = on_a_terminal(&workspace, &["apply", "manifests", "--yes"]);
     assert!(
-        terminal.contains("reading the live state") && terminal.contains("writing 23 changes"),
+        terminal.contains("reading the live state")
+            && terminal.contains("loading the manifests")
+            && terminal.contains("writing 23 changes"),
         "{terminal}"
     );
     let (code, _, stderr) = workspace.run(&["get"]);

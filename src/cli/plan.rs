@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
 
@@ -13,6 +14,9 @@ use crate::plan::saved::SavedPlan;
 use crate::plan::{self, Plan, PlanOptions, render};
 use crate::reconcile;
 use crate::store;
+
+/// How many files are read between two updates of the progress line.
+const FILES_PER_MESSAGE: usize = 16;
 
 pub struct PlanRequest {
     pub paths: Vec<String>,
@@ -113,12 +117,23 @@ fn load_error(error: &anyhow::Error) -> Option<&manifest::LoadError> {
     })
 }
 
-/// Loads manifests, printing warnings and notes to standard error; errors fail.
+/// Loads manifests, printing warnings and notes to standard error; errors fail. The
+/// phase on screen counts the files read, then says `planning`.
 pub fn load_manifests(
     paths: &[String],
     external: Option<&Hierarchy>,
 ) -> Result<manifest::Loaded, manifest::LoadError> {
-    let loaded = manifest::load(paths, external)?;
+    let files = AtomicUsize::new(0);
+    let file_read = || {
+        let read = files.fetch_add(1, Ordering::Relaxed) + 1;
+        if read.is_multiple_of(FILES_PER_MESSAGE) {
+            progress::message(&format!("loading the manifests: {read} files read"));
+        }
+    };
+    let cache = manifest::ParseCache::from_environment();
+    let loaded = manifest::load_reporting(paths, external, &cache, &file_read);
+    progress::message("planning");
+    let loaded = loaded?;
     for diagnostic in &loaded.diagnostics {
         output::note(&diagnostic.to_string());
     }

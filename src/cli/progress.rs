@@ -33,6 +33,13 @@ pub fn eprintln(line: &str) {
     }
 }
 
+/// Changes the message of the phase on screen, if there is one.
+pub fn message(message: &str) {
+    if let Some(bar) = CURRENT.lock().ok().and_then(|current| current.clone()) {
+        bar.set_message(message.to_string());
+    }
+}
+
 fn show(bar: ProgressBar) -> Phase {
     if let Ok(mut current) = CURRENT.lock() {
         *current = Some(bar.clone());

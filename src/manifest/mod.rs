@@ -111,6 +111,17 @@ pub fn load_with_cache(
     external: Option<&Hierarchy>,
     cache: &ParseCache,
 ) -> Result<Loaded, LoadError> {
+    load_reporting(inputs, external, cache, &|| {})
+}
+
+/// [`load_with_cache`] calling `file_read` once per file parsed, from the parsing
+/// threads: the hook progress displays count with (one call per file, not per object).
+pub fn load_reporting(
+    inputs: &[String],
+    external: Option<&Hierarchy>,
+    cache: &ParseCache,
+    file_read: &(dyn Fn() + Sync),
+) -> Result<Loaded, LoadError> {
     let (mut sources, listing) = input::expand(inputs);
     let mut findings = Vec::new();
     for (display, problem) in listing {
@@ -126,7 +137,11 @@ pub fn load_with_cache(
     let manifest_count = sources.len();
     let results: Vec<Result<ParsedFile, Problem>> = sources
         .par_iter()
-        .map(|source| parse_source(source, cache))
+        .map(|source| {
+            let parsed = parse_source(source, cache);
+            file_read();
+            parsed
+        })
         .collect();
     let mut parsed = Vec::with_capacity(results.len());
     for (source, result) in results.into_iter().enumerate() {
