@@ -6,11 +6,9 @@
 #[macro_use]
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use support::daemon::Daemon;
 use support::postgres::PostgresServer;
 
 const PASSWORD: &str = "Zebra-Quartz-7731-Secret";
@@ -29,21 +27,6 @@ fn canopy(url: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
-}
-
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some(response)
 }
 
 #[test]
@@ -104,57 +87,33 @@ fn the_password_is_never_printed_logged_or_served() {
         let path = file.unwrap().path();
         std::fs::copy(&path, repo.path().join(path.file_name().unwrap())).unwrap();
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = repo.path().join("daemon.log");
-    let mut daemon = Command::new(assert_cmd::cargo::cargo_bin!("canopy"))
-        .env("CANOPY_DATABASE_URL", &url)
-        .env("CANOPY_LOG", "trace")
-        .args(["run", "--watch"])
-        .arg(repo.path())
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--log-format",
-            "json",
-        ])
-        .args(["--resync-interval", "200ms"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = get(port, "/status")
-            && status.contains("\"ready\":true")
-        {
-            break status;
-        }
-        assert!(daemon.try_wait().unwrap().is_none(), "the daemon exited");
-        assert!(Instant::now() < deadline, "the daemon never became ready");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    seen.push(("/status".into(), status));
+    // The URL comes from the environment (the command line would show it in `ps`).
+    let logs = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::start_logging(
+        &url,
+        repo.path(),
+        logs.path(),
+        &["--log-format", "json", "--resync-interval", "200ms"],
+        "trace",
+    );
+    daemon.wait_ready();
+    seen.push(("/status".into(), daemon.get("/status").unwrap_or_default()));
     for path in ["/metrics", "/healthz", "/readyz"] {
-        seen.push((path.into(), get(port, path).unwrap_or_default()));
+        seen.push((path.into(), daemon.get(path).unwrap_or_default()));
     }
     // A database outage while it runs: its errors are logged too.
     server.stop();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !get(port, "/readyz").is_some_and(|response| response.starts_with("HTTP/1.1 503")) {
-        assert!(Instant::now() < deadline, "the outage was never noticed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    daemon.eventually("the outage to be noticed", |daemon| {
+        daemon
+            .get("/readyz")
+            .is_some_and(|response| response.starts_with("HTTP/1.1 503"))
+    });
     seen.push((
         "/status in an outage".into(),
-        get(port, "/status").unwrap_or_default(),
+        daemon.get("/status").unwrap_or_default(),
     ));
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
-    seen.push(("daemon log".into(), std::fs::read_to_string(&log).unwrap()));
+    seen.push(("daemon log".into(), daemon.log()));
+    drop(daemon);
 
     for (what, text) in &seen {
         assert!(!text.is_empty(), "{what}: no output at all");

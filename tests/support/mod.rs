@@ -20,6 +20,7 @@ macro_rules! on_both_backends {
     };
 }
 
+pub mod daemon;
 pub mod fixtures;
 pub mod postgres;
 pub mod workspace;
