@@ -52,7 +52,10 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         "canopy daemon started"
     );
     let mut recorder = Recorder::new(shared.clone(), config.clone());
-    let mut worker = Some(Worker::new(config.clone()));
+    let first_worker = Worker::new(config.clone());
+    let (wake, mut notified) = unbounded_channel();
+    let listener = super::listen::spawn(&config.database_url, first_worker.known_counter(), wake);
+    let mut worker = Some(first_worker);
     let mut resync = interval_at(
         tokio::time::Instant::now() + config.resync_interval,
         config.resync_interval.max(Duration::from_millis(10)),
@@ -77,15 +80,16 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     trigger
                 }
                 _ = resync.tick() => Trigger::Resync,
+                Some(()) = notified.recv() => {
+                    while notified.try_recv().is_ok() {}
+                    Trigger::Notify
+                }
                 _ = control.tick(), if recorder.needs_control() => Trigger::Control,
                 _ = sleep_until(retry_at.unwrap_or_else(tokio::time::Instant::now)), if retry_at.is_some() => Trigger::Retry,
             },
         };
         if retry_at.is_some() && trigger != Trigger::Retry {
             // Backing off: the change waits for the retry, which re-reads everything.
-            if let Some(worker) = worker.as_mut() {
-                worker.mark_files_dirty(matches!(trigger, Trigger::Files | Trigger::Rescan));
-            }
             continue;
         }
         let Some(mut current) = worker.take() else {
@@ -136,6 +140,9 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         let _ = tokio::task::spawn_blocking(move || worker.shut_down()).await;
     }
     server.abort();
+    if let Some(listener) = listener {
+        listener.abort();
+    }
     Ok(())
 }
 
