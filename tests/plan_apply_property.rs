@@ -20,7 +20,7 @@ use canopy::store::{ApplyContext, Store};
 use support::fixtures::{SOURCE, assert_round_trip};
 use support::{Backend, TestDb};
 
-/// At least 500 cases per backend per CI run (issue 4); `CANOPY_PROPERTY_CASES` overrides.
+/// At least 500 cases per backend per CI run; `CANOPY_PROPERTY_CASES` overrides.
 fn cases() -> usize {
     std::env::var("CANOPY_PROPERTY_CASES")
         .ok()

@@ -175,6 +175,10 @@ pub enum StoreError {
         .0.display()
     )]
     NoDatabase(std::path::PathBuf),
+    /// The single-writer lease of `canopy_lock=table` expired and was taken over: this
+    /// process must stand by (transient: it may take the role again later).
+    #[error("this process no longer holds the single-writer lease (another canopy took over)")]
+    LostSessionLock,
 }
 
 impl StoreError {
@@ -201,6 +205,7 @@ impl StoreError {
             | StoreError::BrokenReferences { .. }
             | StoreError::InvalidRow { .. }
             | StoreError::NoDatabase(_) => Retry::Permanent,
+            StoreError::LostSessionLock => Retry::Transient,
         }
     }
 

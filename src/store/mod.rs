@@ -118,13 +118,21 @@ pub trait Store: Send {
     fn change_counter(&mut self) -> Result<i64>;
     /// Takes the session-level single-writer lock (a daemon's role) without waiting:
     /// `false` when another store holds it. Held until [`Store::unlock_session`], or
-    /// until the connection or the process dies. Taking it again is a no-op.
+    /// until the connection or the process dies (or, for a lease, until it is not
+    /// renewed in time). Taking it again is a no-op.
     fn try_lock_session(&mut self) -> Result<bool>;
     /// Releases the session lock if this store holds it.
     fn unlock_session(&mut self) -> Result<()>;
     /// Whether this store still holds the session lock, asked of the database (a lost
-    /// connection lost it): a writer checks it before commit to fence itself.
+    /// connection lost it): a writer checks it before commit to fence itself. Renews
+    /// a lease ([`Store::session_lease`]).
     fn holds_session_lock(&mut self) -> Result<bool>;
+    /// `Some(length)` when the session lock is a lease that expires unless
+    /// [`Store::holds_session_lock`] renews it within `length` (PostgreSQL with
+    /// `canopy_lock=table`); `None` when it lasts as long as the connection.
+    fn session_lease(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// A write transaction under the single-writer lock. Dropping it without `commit`

@@ -26,6 +26,43 @@ use crate::plan::NodeWrite;
 
 use super::StoreError;
 
+/// The `accounts` columns a snapshot reads, in [`AccountRow::read`]'s order: one list
+/// for both backends.
+const ACCOUNT_COLUMNS: &str = "name, node_type, display_name, parent, account_number, active,
+    customer_type, reseller, plan, address, contact, services, settings, locked_settings,
+    effective_active, effective_services, effective_settings, effective_locked_settings,
+    managed_by, archived_at IS NOT NULL";
+
+/// The `users` columns a snapshot reads, in [`UserRow::read`]'s order.
+const USER_COLUMNS: &str =
+    "account, email, CAST(position AS BIGINT), name, role, language, timezone";
+
+/// The `service_plans` query of a snapshot, columns in [`PlanRow::read`]'s order.
+pub(crate) const SELECT_PLANS: &str = "SELECT name, billing, licenses, limits, display_name,
+    managed_by, archived_at IS NOT NULL FROM service_plans ORDER BY name";
+
+/// The `accounts` query of a snapshot; `filter` is empty or a backend's `WHERE` clause
+/// naming the rows (the order is the one [`UserAttacher`] and the fingerprint expect).
+pub(crate) fn select_accounts(filter: &str) -> String {
+    format!("SELECT {ACCOUNT_COLUMNS} FROM accounts {filter} ORDER BY name")
+}
+
+/// The `users` query of a snapshot, grouped by account in position order.
+pub(crate) fn select_users(filter: &str) -> String {
+    format!("SELECT {USER_COLUMNS} FROM users {filter} ORDER BY account, position, email")
+}
+
+/// One driver row, read by column position: what each backend supplies so that the
+/// row shapes below are read by one function per table.
+pub(crate) trait Columns<'r> {
+    type Error;
+    fn text(&self, index: usize) -> Result<&'r str, Self::Error>;
+    fn optional_text(&self, index: usize) -> Result<Option<&'r str>, Self::Error>;
+    fn integer(&self, index: usize) -> Result<i64, Self::Error>;
+    fn optional_integer(&self, index: usize) -> Result<Option<i64>, Self::Error>;
+    fn flag(&self, index: usize) -> Result<bool, Self::Error>;
+}
+
 /// One `accounts` row as read, borrowing from the driver's row buffer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AccountRow<'a> {
@@ -73,6 +110,64 @@ pub(crate) struct PlanRow<'a> {
     pub display_name: Option<&'a str>,
     pub managed_by: Option<&'a str>,
     pub archived: bool,
+}
+
+impl<'r> AccountRow<'r> {
+    /// Reads a row of [`select_accounts`].
+    pub(crate) fn read<C: Columns<'r>>(row: &C) -> Result<AccountRow<'r>, C::Error> {
+        Ok(AccountRow {
+            name: row.text(0)?,
+            node_type: row.text(1)?,
+            display_name: row.text(2)?,
+            parent: row.optional_text(3)?,
+            account_number: row.optional_integer(4)?,
+            active: row.flag(5)?,
+            customer_type: row.optional_text(6)?,
+            reseller: row.flag(7)?,
+            plan: row.optional_text(8)?,
+            address: row.optional_text(9)?,
+            contact: row.optional_text(10)?,
+            services: row.text(11)?,
+            settings: row.text(12)?,
+            locked_settings: row.text(13)?,
+            effective_active: row.flag(14)?,
+            effective_services: row.text(15)?,
+            effective_settings: row.text(16)?,
+            effective_locked_settings: row.text(17)?,
+            managed_by: row.optional_text(18)?,
+            archived: row.flag(19)?,
+        })
+    }
+}
+
+impl<'r> UserRow<'r> {
+    /// Reads a row of [`select_users`].
+    pub(crate) fn read<C: Columns<'r>>(row: &C) -> Result<UserRow<'r>, C::Error> {
+        Ok(UserRow {
+            account: row.text(0)?,
+            email: row.text(1)?,
+            position: row.integer(2)?,
+            name: row.text(3)?,
+            role: row.text(4)?,
+            language: row.optional_text(5)?,
+            timezone: row.optional_text(6)?,
+        })
+    }
+}
+
+impl<'r> PlanRow<'r> {
+    /// Reads a row of [`SELECT_PLANS`].
+    pub(crate) fn read<C: Columns<'r>>(row: &C) -> Result<PlanRow<'r>, C::Error> {
+        Ok(PlanRow {
+            name: row.text(0)?,
+            billing: row.text(1)?,
+            licenses: row.optional_integer(2)?,
+            limits: row.text(3)?,
+            display_name: row.optional_text(4)?,
+            managed_by: row.optional_text(5)?,
+            archived: row.flag(6)?,
+        })
+    }
 }
 
 /// A hash over every row a snapshot reads, fed in the order the rows are read.

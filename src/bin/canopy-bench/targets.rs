@@ -1,5 +1,5 @@
-//! Issue 5's targets, judged on the figures of one run: ratios to the baselines at
-//! every size (the issue sets them at 100k), absolute limits at 1M and above.
+//! canopy's performance targets, judged on the figures of one run: ratios to the baselines at
+//! every size (the targets are set at 100k), absolute limits at 1M and above.
 
 use crate::report::{Report, Target, Unit, value_text};
 

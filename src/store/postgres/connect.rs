@@ -20,6 +20,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError};
 
 use super::super::error::retry_of_sqlstate;
 use super::super::{Cause, Result, Retry, StoreError, redact};
+use super::lock::Locking;
 
 /// Applied when neither the URL nor `PGCONNECT_TIMEOUT` sets one.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +32,8 @@ pub(super) struct Settings {
     pub(super) connect_timeout: Option<Duration>,
     /// The URL with its password replaced, for messages.
     pub(super) shown: String,
+    /// `canopy_lock` and `canopy_lock_ttl`.
+    pub(super) locking: Locking,
 }
 
 impl Settings {
@@ -40,7 +43,11 @@ impl Settings {
             url: shown.clone(),
             message,
         };
-        let (url_for_sqlx, timeout) = take_connect_timeout(url).map_err(invalid)?;
+        let Taken {
+            url: url_for_sqlx,
+            timeout,
+            locking,
+        } = take_canopy_settings(url).map_err(invalid)?;
         let timeout = match timeout {
             Some(seconds) => seconds,
             None => match std::env::var("PGCONNECT_TIMEOUT") {
@@ -68,6 +75,7 @@ impl Settings {
             options,
             connect_timeout: timeout,
             shown,
+            locking,
         })
     }
 
@@ -110,33 +118,64 @@ fn parse_timeout(value: &str) -> std::result::Result<Option<Duration>, String> {
     })
 }
 
-/// Removes `connect_timeout` from the query (sqlx does not know it) and returns it.
-fn take_connect_timeout(
-    url: &str,
-) -> std::result::Result<(String, Option<Option<Duration>>), String> {
+/// What [`take_canopy_settings`] removed from the URL.
+struct Taken {
+    url: String,
+    /// `None`: not in the URL.
+    timeout: Option<Option<Duration>>,
+    locking: Locking,
+}
+
+/// Removes the settings sqlx does not know from the query (`connect_timeout`,
+/// `canopy_lock`, `canopy_lock_ttl`) and returns them.
+fn take_canopy_settings(url: &str) -> std::result::Result<Taken, String> {
     let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_string(), None));
+        return Ok(Taken {
+            url: url.to_string(),
+            timeout: None,
+            locking: Locking::Advisory,
+        });
     };
     let mut timeout = None;
+    let mut lock = None;
+    let mut lease = None;
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|pair| !pair.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if key == "connect_timeout" {
-            timeout = Some(parse_timeout(value)?);
-        } else if key.starts_with("canopy_") {
-            return Err(format!(
-                "unknown setting `{key}` (canopy_lock=table is documented but not built yet)"
-            ));
-        } else {
-            kept.push(pair);
+        match key {
+            "connect_timeout" => timeout = Some(parse_timeout(value)?),
+            "canopy_lock" => lock = Some(value),
+            "canopy_lock_ttl" => lease = Some(parse_lease(value)?),
+            _ if key.starts_with("canopy_") => {
+                return Err(format!(
+                    "unknown setting `{key}` (canopy knows canopy_lock and canopy_lock_ttl)"
+                ));
+            }
+            _ => kept.push(pair),
         }
     }
+    let locking = Locking::parse(lock.unwrap_or("advisory"), lease)?;
     let url = if kept.is_empty() {
         base.to_string()
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    Ok((url, timeout))
+    Ok(Taken {
+        url,
+        timeout,
+        locking,
+    })
+}
+
+/// `canopy_lock_ttl`: whole seconds, at least 2 (a standby takes over this long after
+/// the holder stopped renewing).
+fn parse_lease(value: &str) -> std::result::Result<Duration, String> {
+    match value.trim().parse::<u64>() {
+        Ok(seconds) if seconds >= 2 => Ok(Duration::from_secs(seconds)),
+        _ => Err(format!(
+            "canopy_lock_ttl `{value}` is not a whole number of seconds, 2 or more"
+        )),
+    }
 }
 
 /// The text of an error and of its sources, each once, joined by `: `.
@@ -262,17 +301,65 @@ mod tests {
 
     #[test]
     fn connect_timeout_is_taken_out_of_the_url() {
-        let (url, timeout) =
-            take_connect_timeout("postgres://db/canopy?sslmode=require&connect_timeout=5").unwrap();
-        assert_eq!(url, "postgres://db/canopy?sslmode=require");
-        assert_eq!(timeout, Some(Some(Duration::from_secs(5))));
-        let (_, forever) = take_connect_timeout("postgres://db/canopy?connect_timeout=0").unwrap();
-        assert_eq!(forever, Some(None));
+        let taken =
+            take_canopy_settings("postgres://db/canopy?sslmode=require&connect_timeout=5").unwrap();
+        assert_eq!(taken.url, "postgres://db/canopy?sslmode=require");
+        assert_eq!(taken.timeout, Some(Some(Duration::from_secs(5))));
+        assert_eq!(taken.locking, Locking::Advisory);
+        let forever = take_canopy_settings("postgres://db/canopy?connect_timeout=0").unwrap();
+        assert_eq!(forever.timeout, Some(None));
     }
 
     #[test]
     fn a_bad_connect_timeout_is_refused() {
-        assert!(take_connect_timeout("postgres://db/x?connect_timeout=soon").is_err());
+        assert!(take_canopy_settings("postgres://db/x?connect_timeout=soon").is_err());
+    }
+
+    #[test]
+    fn canopy_lock_is_taken_out_of_the_url() {
+        let taken =
+            take_canopy_settings("postgres://db/canopy?canopy_lock=table&sslmode=require").unwrap();
+        assert_eq!(taken.url, "postgres://db/canopy?sslmode=require");
+        assert_eq!(
+            taken.locking,
+            Locking::Table {
+                lease: super::super::lock::DEFAULT_LEASE
+            }
+        );
+        let short = take_canopy_settings("postgres://db/c?canopy_lock=table&canopy_lock_ttl=4")
+            .unwrap()
+            .locking;
+        assert_eq!(
+            short,
+            Locking::Table {
+                lease: Duration::from_secs(4)
+            }
+        );
+        let advisory = take_canopy_settings("postgres://db/c?canopy_lock=advisory").unwrap();
+        assert_eq!(advisory.locking, Locking::Advisory);
+    }
+
+    #[test]
+    fn bad_canopy_settings_are_refused_and_named() {
+        for (url, named) in [
+            ("postgres://db/c?canopy_lock=row", "canopy_lock `row`"),
+            (
+                "postgres://db/c?canopy_lock=table&canopy_lock_ttl=1",
+                "canopy_lock_ttl",
+            ),
+            (
+                "postgres://db/c?canopy_lock_ttl=10",
+                "only with canopy_lock=table",
+            ),
+            (
+                "postgres://db/c?canopy_locks=table",
+                "unknown setting `canopy_locks`",
+            ),
+        ] {
+            let error = Settings::parse(url).err().expect("refused");
+            assert!(matches!(error, StoreError::InvalidUrl { .. }), "{error}");
+            assert!(error.to_string().contains(named), "{url}: {error}");
+        }
     }
 
     #[test]
@@ -295,13 +382,5 @@ mod tests {
             .err()
             .expect("refused");
         assert!(matches!(error, StoreError::InvalidUrl { .. }), "{error}");
-    }
-
-    #[test]
-    fn canopy_lock_table_is_not_built_and_says_so() {
-        let error = Settings::parse("postgres://db/canopy?canopy_lock=table")
-            .err()
-            .expect("refused");
-        assert!(error.to_string().contains("canopy_lock"), "{error}");
     }
 }

@@ -17,9 +17,9 @@
 //! this works there (a test proves it). Never call a store directly on an async
 //! worker thread: `block_on` panics there, as any blocking call would stall it.
 //!
-//! A write transaction starts with `pg_advisory_xact_lock(WRITER_LOCK)`, the single-
-//! writer lock, released by commit or rollback (or by the server when the connection
-//! dies, which also rolls back). Snapshots outside a write transaction read in one
+//! A write transaction starts with the writer lock ([`lock`]: `pg_advisory_xact_lock`,
+//! or a row lock with `canopy_lock=table`), released by commit or rollback (or by the
+//! server when the connection dies, which also rolls back). Snapshots outside a write transaction read in one
 //! `REPEATABLE READ` transaction so the three queries see one state. Reads are
 //! streamed ([`read`]); bulk writes use binary `COPY` ([`copy`]) for new rows and
 //! `unnest` arrays for updates ([`write`]): a constant number of round trips per apply,
@@ -31,6 +31,7 @@ mod connect;
 mod control;
 mod copy;
 mod listen;
+mod lock;
 mod read;
 mod write;
 
@@ -55,18 +56,11 @@ pub const WRITER_LOCK: i64 = 0x6361_6e6f_7079;
 /// "canopyd" in ASCII, distinct from [`WRITER_LOCK`].
 pub const SESSION_LOCK: i64 = 0x0063_616e_6f70_7964;
 
-/// Whether this connection holds the session lock: its row in `pg_locks` (a bigint
-/// advisory key is `classid` (high half), `objid` (low half), `objsubid` 1).
-const HOLDS_SESSION_LOCK: &str = "SELECT EXISTS (
-    SELECT 1 FROM pg_locks
-    WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
-      AND classid::int8 = ($1::int8 >> 32) AND objid::int8 = ($1::int8 & 4294967295)
-      AND objsubid = 1)";
-
 /// A PostgreSQL database.
 pub struct PostgresStore {
     runtime: tokio::runtime::Runtime,
     connection: PgConnection,
+    locks: lock::Locks,
 }
 
 fn database(operation: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
@@ -90,7 +84,10 @@ impl PostgresStore {
     /// Connects and migrates.
     pub fn connect(url: &str) -> Result<(PostgresStore, Migrated)> {
         let mut store = PostgresStore::connect_unmigrated(url)?;
-        let migrated = store.run(migrate)?;
+        let migrated = store.run_locked(async |connection, locks| {
+            locks.prepare(connection).await?;
+            migrate(connection, locks).await
+        })?;
         Ok((store, migrated))
     }
 
@@ -109,6 +106,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             runtime,
             connection,
+            locks: lock::Locks::new(settings.locking),
         })
     }
 
@@ -120,8 +118,22 @@ impl PostgresStore {
         let PostgresStore {
             runtime,
             connection,
+            ..
         } = self;
         runtime.block_on(work(connection))
+    }
+
+    /// [`run`](Self::run), with this store's locking state.
+    fn run_locked<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut PgConnection, &mut lock::Locks) -> Result<T>,
+    ) -> Result<T> {
+        let PostgresStore {
+            runtime,
+            connection,
+            locks,
+        } = self;
+        runtime.block_on(work(connection, locks))
     }
 }
 
@@ -140,7 +152,7 @@ async fn schema_version(connection: &mut PgConnection) -> Result<i64> {
         .map_err(database("read schema version"))
 }
 
-async fn migrate(connection: &mut PgConnection) -> Result<Migrated> {
+async fn migrate(connection: &mut PgConnection, locks: &lock::Locks) -> Result<Migrated> {
     let found = schema_version(connection).await?;
     if migrations::pending(migrations::POSTGRES, found)?.is_empty() {
         return Ok(Migrated {
@@ -149,7 +161,7 @@ async fn migrate(connection: &mut PgConnection) -> Result<Migrated> {
         });
     }
     simple(connection, "begin migration", "BEGIN").await?;
-    let migrated = migrate_in_transaction(connection).await;
+    let migrated = migrate_in_transaction(connection, locks).await;
     let end = if migrated.is_ok() {
         "COMMIT"
     } else {
@@ -161,12 +173,11 @@ async fn migrate(connection: &mut PgConnection) -> Result<Migrated> {
     Ok(migrated)
 }
 
-async fn migrate_in_transaction(connection: &mut PgConnection) -> Result<Migrated> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(WRITER_LOCK)
-        .execute(&mut *connection)
-        .await
-        .map_err(database("lock for migration"))?;
+async fn migrate_in_transaction(
+    connection: &mut PgConnection,
+    locks: &lock::Locks,
+) -> Result<Migrated> {
+    locks.lock_writer(connection, "lock for migration").await?;
     simple(
         connection,
         "create canopy_schema_version",
@@ -192,14 +203,6 @@ async fn migrate_in_transaction(connection: &mut PgConnection) -> Result<Migrate
     Ok(Migrated { from, to })
 }
 
-async fn holds_session_lock(connection: &mut PgConnection) -> Result<bool> {
-    sqlx::query_scalar(HOLDS_SESSION_LOCK)
-        .bind(SESSION_LOCK)
-        .fetch_one(connection)
-        .await
-        .map_err(database("check the session lock"))
-}
-
 impl Store for PostgresStore {
     fn snapshot(&mut self) -> Result<Snapshot> {
         self.run(async |connection| {
@@ -218,13 +221,9 @@ impl Store for PostgresStore {
     }
 
     fn begin(&mut self) -> Result<Box<dyn WriteTxn + '_>> {
-        self.run(async |connection| {
+        self.run_locked(async |connection, locks| {
             simple(connection, "begin write", "BEGIN").await?;
-            let locked = sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(WRITER_LOCK)
-                .execute(&mut *connection)
-                .await
-                .map_err(database("take the writer lock"));
+            let locked = locks.lock_writer(connection, "take the writer lock").await;
             if let Err(error) = locked {
                 let _ = simple(connection, "roll back", "ROLLBACK").await;
                 return Err(error);
@@ -353,38 +352,26 @@ impl Store for PostgresStore {
     }
 
     fn try_lock_session(&mut self) -> Result<bool> {
-        self.run(async |connection| {
-            // Advisory locks nest: take it only when not held, so one unlock releases it.
-            if holds_session_lock(connection).await? {
-                return Ok(true);
-            }
-            sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(SESSION_LOCK)
-                .fetch_one(connection)
-                .await
-                .map_err(database("take the session lock"))
-        })
+        self.run_locked(async |connection, locks| locks.try_lock_session(connection).await)
     }
 
     fn unlock_session(&mut self) -> Result<()> {
-        self.run(async |connection| {
-            if holds_session_lock(connection).await? {
-                sqlx::query("SELECT pg_advisory_unlock($1)")
-                    .bind(SESSION_LOCK)
-                    .execute(connection)
-                    .await
-                    .map_err(database("release the session lock"))?;
-            }
-            Ok(())
-        })
+        self.run_locked(async |connection, locks| locks.unlock_session(connection).await)
     }
 
     fn holds_session_lock(&mut self) -> Result<bool> {
-        self.run(holds_session_lock)
+        self.run_locked(async |connection, locks| locks.holds_session_lock(connection).await)
+    }
+
+    fn session_lease(&self) -> Option<std::time::Duration> {
+        match self.locks.mode {
+            lock::Locking::Advisory => None,
+            lock::Locking::Table { lease } => Some(lease),
+        }
     }
 }
 
-/// A write transaction holding the advisory writer lock; rolled back when dropped
+/// A write transaction holding the writer lock; rolled back when dropped
 /// uncommitted.
 struct PostgresTxn<'a> {
     store: &'a mut PostgresStore,

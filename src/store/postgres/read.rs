@@ -11,7 +11,10 @@ use crate::plan::Plan;
 
 use super::super::Result;
 use super::super::batch::{self, Loaded};
-use super::super::rows::{AccountRow, Fingerprinter, PlanRow, UserAttacher, UserRow};
+use super::super::rows::{
+    AccountRow, Columns, Fingerprinter, PlanRow, SELECT_PLANS, UserAttacher, UserRow,
+    select_accounts, select_users,
+};
 use super::database;
 
 /// Which rows a load reads: all of them (a snapshot), or those of some node names
@@ -53,6 +56,25 @@ async fn each_row(
     Ok(())
 }
 
+impl<'r> Columns<'r> for &'r PgRow {
+    type Error = sqlx::Error;
+    fn text(&self, index: usize) -> std::result::Result<&'r str, sqlx::Error> {
+        Row::try_get(*self, index)
+    }
+    fn optional_text(&self, index: usize) -> std::result::Result<Option<&'r str>, sqlx::Error> {
+        Row::try_get(*self, index)
+    }
+    fn integer(&self, index: usize) -> std::result::Result<i64, sqlx::Error> {
+        Row::try_get(*self, index)
+    }
+    fn optional_integer(&self, index: usize) -> std::result::Result<Option<i64>, sqlx::Error> {
+        Row::try_get(*self, index)
+    }
+    fn flag(&self, index: usize) -> std::result::Result<bool, sqlx::Error> {
+        Row::try_get(*self, index)
+    }
+}
+
 async fn load_accounts(
     connection: &mut PgConnection,
     rows: Rows<'_>,
@@ -61,40 +83,9 @@ async fn load_accounts(
     const OPERATION: &str = "read accounts";
     hasher.table("accounts");
     let mut nodes = Vec::new();
-    let sql = format!(
-        "SELECT name, node_type, display_name, parent, account_number, active,
-                customer_type, reseller, plan, address, contact, services, settings,
-                locked_settings, effective_active, effective_services, effective_settings,
-                effective_locked_settings, managed_by, archived_at IS NOT NULL
-         FROM accounts {} ORDER BY name",
-        rows.filter("name")
-    );
+    let sql = select_accounts(&rows.filter("name"));
     each_row(connection, OPERATION, &sql, rows, |row| {
-        let read = || -> std::result::Result<AccountRow<'_>, sqlx::Error> {
-            Ok(AccountRow {
-                name: row.try_get(0)?,
-                node_type: row.try_get(1)?,
-                display_name: row.try_get(2)?,
-                parent: row.try_get(3)?,
-                account_number: row.try_get(4)?,
-                active: row.try_get(5)?,
-                customer_type: row.try_get(6)?,
-                reseller: row.try_get(7)?,
-                plan: row.try_get(8)?,
-                address: row.try_get(9)?,
-                contact: row.try_get(10)?,
-                services: row.try_get(11)?,
-                settings: row.try_get(12)?,
-                locked_settings: row.try_get(13)?,
-                effective_active: row.try_get(14)?,
-                effective_services: row.try_get(15)?,
-                effective_settings: row.try_get(16)?,
-                effective_locked_settings: row.try_get(17)?,
-                managed_by: row.try_get(18)?,
-                archived: row.try_get(19)?,
-            })
-        };
-        let account = read().map_err(database(OPERATION))?;
+        let account = AccountRow::read(&row).map_err(database(OPERATION))?;
         hasher.account(&account);
         nodes.push(account.decode()?);
         Ok(())
@@ -113,24 +104,9 @@ async fn load_users(
     const OPERATION: &str = "read users";
     hasher.table("users");
     let mut attacher = UserAttacher::new(nodes);
-    let sql = format!(
-        "SELECT account, email, position::int8, name, role, language, timezone
-         FROM users {} ORDER BY account, position, email",
-        rows.filter("account")
-    );
+    let sql = select_users(&rows.filter("account"));
     each_row(connection, OPERATION, &sql, rows, |row| {
-        let read = || -> std::result::Result<UserRow<'_>, sqlx::Error> {
-            Ok(UserRow {
-                account: row.try_get(0)?,
-                email: row.try_get(1)?,
-                position: row.try_get(2)?,
-                name: row.try_get(3)?,
-                role: row.try_get(4)?,
-                language: row.try_get(5)?,
-                timezone: row.try_get(6)?,
-            })
-        };
-        let user = read().map_err(database(OPERATION))?;
+        let user = UserRow::read(&row).map_err(database(OPERATION))?;
         hasher.user(&user);
         attacher.attach(user.account, user.decode()?);
         Ok(())
@@ -147,22 +123,8 @@ async fn load_plans(
     const OPERATION: &str = "read service_plans";
     hasher.table("service_plans");
     let mut plans = Vec::new();
-    let sql = "SELECT name, billing, licenses, limits, display_name, managed_by,
-                      archived_at IS NOT NULL
-               FROM service_plans ORDER BY name";
-    each_row(connection, OPERATION, sql, Rows::All, |row| {
-        let read = || -> std::result::Result<PlanRow<'_>, sqlx::Error> {
-            Ok(PlanRow {
-                name: row.try_get(0)?,
-                billing: row.try_get(1)?,
-                licenses: row.try_get(2)?,
-                limits: row.try_get(3)?,
-                display_name: row.try_get(4)?,
-                managed_by: row.try_get(5)?,
-                archived: row.try_get(6)?,
-            })
-        };
-        let plan = read().map_err(database(OPERATION))?;
+    each_row(connection, OPERATION, SELECT_PLANS, Rows::All, |row| {
+        let plan = PlanRow::read(&row).map_err(database(OPERATION))?;
         hasher.plan(&plan);
         plans.push(plan.decode()?);
         Ok(())

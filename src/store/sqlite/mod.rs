@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::model::{Node, ServicePlan};
@@ -20,7 +19,10 @@ mod write;
 
 use super::batch::{self, Batch, Loaded};
 use super::migrations::{self, Migrated};
-use super::rows::{AccountRow, Fingerprinter, PlanRow, UserAttacher, UserRow};
+use super::rows::{
+    AccountRow, Columns, Fingerprinter, PlanRow, SELECT_PLANS, UserAttacher, UserRow,
+    select_accounts, select_users,
+};
 use super::{
     ApplyContext, ApplyReport, AuditRecord, Cause, Result, Retry, Snapshot, Store, StoreError,
     UsageRow, WriteTxn, redact,
@@ -241,16 +243,23 @@ impl SqliteStore {
     }
 }
 
-fn text<'a>(value: ValueRef<'a>) -> rusqlite::Result<&'a str> {
-    Ok(value.as_str()?)
-}
-
-fn optional_text<'a>(value: ValueRef<'a>) -> rusqlite::Result<Option<&'a str>> {
-    Ok(value.as_str_or_null()?)
-}
-
-fn flag(value: ValueRef<'_>) -> rusqlite::Result<bool> {
-    Ok(value.as_i64()? != 0)
+impl<'r> Columns<'r> for &'r rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+    fn text(&self, index: usize) -> rusqlite::Result<&'r str> {
+        Ok(self.get_ref(index)?.as_str()?)
+    }
+    fn optional_text(&self, index: usize) -> rusqlite::Result<Option<&'r str>> {
+        Ok(self.get_ref(index)?.as_str_or_null()?)
+    }
+    fn integer(&self, index: usize) -> rusqlite::Result<i64> {
+        Ok(self.get_ref(index)?.as_i64()?)
+    }
+    fn optional_integer(&self, index: usize) -> rusqlite::Result<Option<i64>> {
+        Ok(self.get_ref(index)?.as_i64_or_null()?)
+    }
+    fn flag(&self, index: usize) -> rusqlite::Result<bool> {
+        Ok(self.get_ref(index)?.as_i64()? != 0)
+    }
 }
 
 /// Which rows a load reads: all of them (a snapshot), or those of some node names
@@ -288,47 +297,14 @@ fn load_accounts(
 ) -> Result<Vec<Node>> {
     hasher.table("accounts");
     let mut statement = connection
-        .prepare_cached(&format!(
-            "SELECT name, node_type, display_name, parent, account_number, active,
-                    customer_type, reseller, plan, address, contact, services, settings,
-                    locked_settings, effective_active, effective_services,
-                    effective_settings, effective_locked_settings, managed_by,
-                    archived_at IS NOT NULL
-             FROM accounts {} ORDER BY name",
-            rows.filter("name")
-        ))
+        .prepare_cached(&select_accounts(&rows.filter("name")))
         .map_err(database("read accounts"))?;
     let mut result = Vec::new();
     let mut cursor = rows
         .query(&mut statement)
         .map_err(database("read accounts"))?;
     while let Some(row) = cursor.next().map_err(database("read accounts"))? {
-        let get = |index: usize| row.get_ref(index);
-        let read = || -> rusqlite::Result<AccountRow<'_>> {
-            Ok(AccountRow {
-                name: text(get(0)?)?,
-                node_type: text(get(1)?)?,
-                display_name: text(get(2)?)?,
-                parent: optional_text(get(3)?)?,
-                account_number: get(4)?.as_i64_or_null()?,
-                active: flag(get(5)?)?,
-                customer_type: optional_text(get(6)?)?,
-                reseller: flag(get(7)?)?,
-                plan: optional_text(get(8)?)?,
-                address: optional_text(get(9)?)?,
-                contact: optional_text(get(10)?)?,
-                services: text(get(11)?)?,
-                settings: text(get(12)?)?,
-                locked_settings: text(get(13)?)?,
-                effective_active: flag(get(14)?)?,
-                effective_services: text(get(15)?)?,
-                effective_settings: text(get(16)?)?,
-                effective_locked_settings: text(get(17)?)?,
-                managed_by: optional_text(get(18)?)?,
-                archived: flag(get(19)?)?,
-            })
-        };
-        let account = read().map_err(database("read accounts"))?;
+        let account = AccountRow::read(&row).map_err(database("read accounts"))?;
         hasher.account(&account);
         result.push(account.decode()?);
     }
@@ -344,28 +320,12 @@ fn load_users(
 ) -> Result<()> {
     hasher.table("users");
     let mut statement = connection
-        .prepare_cached(&format!(
-            "SELECT account, email, position, name, role, language, timezone
-             FROM users {} ORDER BY account, position, email",
-            rows.filter("account")
-        ))
+        .prepare_cached(&select_users(&rows.filter("account")))
         .map_err(database("read users"))?;
     let mut attacher = UserAttacher::new(nodes);
     let mut cursor = rows.query(&mut statement).map_err(database("read users"))?;
     while let Some(row) = cursor.next().map_err(database("read users"))? {
-        let get = |index: usize| row.get_ref(index);
-        let read = || -> rusqlite::Result<UserRow<'_>> {
-            Ok(UserRow {
-                account: text(get(0)?)?,
-                email: text(get(1)?)?,
-                position: get(2)?.as_i64()?,
-                name: text(get(3)?)?,
-                role: text(get(4)?)?,
-                language: optional_text(get(5)?)?,
-                timezone: optional_text(get(6)?)?,
-            })
-        };
-        let user = read().map_err(database("read users"))?;
+        let user = UserRow::read(&row).map_err(database("read users"))?;
         hasher.user(&user);
         attacher.attach(user.account, user.decode()?);
     }
@@ -376,30 +336,14 @@ fn load_users(
 fn load_plans(connection: &Connection, hasher: &mut Fingerprinter) -> Result<Vec<ServicePlan>> {
     hasher.table("service_plans");
     let mut statement = connection
-        .prepare_cached(
-            "SELECT name, billing, licenses, limits, display_name, managed_by,
-                    archived_at IS NOT NULL
-             FROM service_plans ORDER BY name",
-        )
+        .prepare_cached(SELECT_PLANS)
         .map_err(database("read service_plans"))?;
     let mut result = Vec::new();
     let mut cursor = statement
         .query([])
         .map_err(database("read service_plans"))?;
     while let Some(row) = cursor.next().map_err(database("read service_plans"))? {
-        let get = |index: usize| row.get_ref(index);
-        let read = || -> rusqlite::Result<PlanRow<'_>> {
-            Ok(PlanRow {
-                name: text(get(0)?)?,
-                billing: text(get(1)?)?,
-                licenses: get(2)?.as_i64_or_null()?,
-                limits: text(get(3)?)?,
-                display_name: optional_text(get(4)?)?,
-                managed_by: optional_text(get(5)?)?,
-                archived: flag(get(6)?)?,
-            })
-        };
-        let plan = read().map_err(database("read service_plans"))?;
+        let plan = PlanRow::read(&row).map_err(database("read service_plans"))?;
         hasher.plan(&plan);
         result.push(plan.decode()?);
     }
