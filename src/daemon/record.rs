@@ -260,6 +260,7 @@ fn apply_to_status(
         revision,
         changes,
         duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        phases: observed.phases,
     });
     match result {
         PassResult::Invalid(diagnostics) => {

@@ -22,6 +22,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Instant;
 
 use rustc_hash::FxHashSet;
 
@@ -30,6 +31,7 @@ use crate::plan::{Change, Plan};
 use crate::reconcile::{self, BlastRadius, LiveCache, ReconcileError, RetryClass};
 use crate::store::{self, ApplyContext, HeldPlan, Store, Suspension, control};
 
+use super::status::Phases;
 use super::{Config, DriftMode};
 
 /// What [`Worker::known_counter`] holds when no live state is kept.
@@ -123,6 +125,7 @@ pub struct Observed {
     pub held: Vec<HeldPlan>,
     pub suspension: Option<Suspension>,
     pub active: bool,
+    pub phases: Phases,
 }
 
 pub struct Worker {
@@ -135,6 +138,8 @@ pub struct Worker {
     known_counter: Arc<AtomicI64>,
     /// Names found drifted and reported (`--drift=report`), until a pass applies.
     drifted: FxHashSet<String>,
+    /// The steps of the last pass.
+    phases: Phases,
 }
 
 impl Worker {
@@ -146,6 +151,7 @@ impl Worker {
             kept: None,
             known_counter: Arc::new(AtomicI64::new(NO_COUNTER)),
             drifted: FxHashSet::default(),
+            phases: Phases::default(),
         }
     }
 
@@ -156,6 +162,7 @@ impl Worker {
 
     /// One pass; never panics on input, never returns an error (it is in the result).
     pub fn pass(&mut self, trigger: Trigger) -> (PassResult, Observed) {
+        self.phases = Phases::default();
         let result = match self.guarded_pass(trigger) {
             Ok(result) => result,
             Err(error) => {
@@ -209,6 +216,7 @@ impl Worker {
             config: &config,
             trigger,
             drifted: &mut self.drifted,
+            phases: &mut self.phases,
         };
         let (result, kept) = run.run(previous)?;
         self.kept = kept;
@@ -255,13 +263,18 @@ impl Worker {
 
     fn observe(&mut self) -> Observed {
         let active = self.active;
+        let phases = self.phases;
         let Some(store) = self.store.as_mut() else {
-            return Observed::default();
+            return Observed {
+                phases,
+                ..Observed::default()
+            };
         };
         Observed {
             held: store.held_plans().unwrap_or_default(),
             suspension: store.suspension().unwrap_or_default(),
             active,
+            phases,
         }
     }
 }
@@ -273,6 +286,7 @@ struct PassRun<'a> {
     config: &'a Config,
     trigger: Trigger,
     drifted: &'a mut FxHashSet<String>,
+    phases: &'a mut Phases,
 }
 
 impl PassRun<'_> {
@@ -288,7 +302,11 @@ impl PassRun<'_> {
             (previous, None)
         };
         let inputs = [config.watch.to_string_lossy().into_owned()];
+        let started = Instant::now();
+        let offered_kept = offered.is_some();
         let (pass, outdated) = reconcile::Pass::begin_kept(self.store, offered)?;
+        self.phases.read_live = !offered_kept || outdated.is_some();
+        self.phases.begin_ms = milliseconds(started);
         known = known.or(outdated);
         if let Some(known) = known {
             self.drifted.extend(reconcile::live::changed_names(
@@ -296,10 +314,18 @@ impl PassRun<'_> {
                 &pass.live().hierarchy,
             ));
         }
+        let started = Instant::now();
+        let mut load_ms = 0.0;
         let planned = pass.plan(
-            |live: &crate::model::Hierarchy| manifest::load(&inputs, Some(live)),
+            |live: &crate::model::Hierarchy| {
+                let loaded = manifest::load(&inputs, Some(live));
+                load_ms = milliseconds(started);
+                loaded
+            },
             &config.plan,
         )?;
+        self.phases.load_ms = load_ms;
+        self.phases.diff_ms = milliseconds(started) - load_ms;
         let plan_source = planned.plan().source.clone();
         if !planned.has_writes() {
             let (_, kept, _) = planned.into_kept();
@@ -337,7 +363,9 @@ impl PassRun<'_> {
                 .clone()
                 .or_else(|| git_revision(&config.watch)),
         };
+        let started = Instant::now();
         let applied = planned.apply_kept(&context)?;
+        self.phases.write_ms = milliseconds(started);
         self.drifted.clear();
         self.store.release_held_plans(&plan_source, None)?;
         Ok((
@@ -348,6 +376,10 @@ impl PassRun<'_> {
             Some(applied.kept),
         ))
     }
+}
+
+fn milliseconds(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
 }
 
 fn hold(
