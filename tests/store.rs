@@ -25,6 +25,7 @@ on_both_backends!(
     a_newer_schema_is_refused,
     migrating_twice_is_a_no_op,
     audit_rows_follow_plan_order,
+    the_audit_log_refuses_updates_and_deletes,
     usage_is_read_back_by_period,
     a_hand_edit_changes_the_fingerprint,
     unmanaged_rows_appear_unmanaged,
@@ -271,6 +272,38 @@ fn migrating_twice_is_a_no_op(db: &TestDb) {
     );
     let second = canopy::store::migrate(&db.url).unwrap();
     assert_eq!(second.from, second.to);
+}
+
+fn the_audit_log_refuses_updates_and_deletes(db: &TestDb) {
+    let (mut store, _) = with_example(db);
+    let before = store.audit(0, 10_000).unwrap();
+    assert!(!before.is_empty());
+    for tamper in [
+        "UPDATE audit_log SET actor = 'someone-else'",
+        "DELETE FROM audit_log",
+        "DELETE FROM audit_log WHERE sequence = (SELECT MAX(sequence) FROM audit_log)",
+    ] {
+        let refused = db.try_execute(tamper).err().unwrap_or_else(|| {
+            panic!("{tamper}: accepted");
+        });
+        assert!(refused.contains("append-only"), "{tamper}: {refused}");
+    }
+    if db.backend == Backend::Postgres {
+        let refused = db.try_execute("TRUNCATE audit_log").err().expect("refused");
+        assert!(refused.contains("append-only"), "{refused}");
+    }
+    let after = store.audit(0, 10_000).unwrap();
+    assert_eq!(after, before);
+    // Appending still works: a second apply adds its rows after the first ones.
+    let live = store.snapshot().unwrap();
+    let mut changed = example();
+    changed.nodes[1].spec.display_name = "Renamed".into();
+    let mut options = canopy::plan::PlanOptions::new(SOURCE);
+    options.base_fingerprint = live.fingerprint.clone();
+    let plan = canopy::plan::diff(&live.hierarchy, &changed, &options).unwrap();
+    assert!(!plan.changes.is_empty());
+    apply(store.as_mut(), &plan).unwrap();
+    assert!(store.audit(0, 10_000).unwrap().len() > before.len());
 }
 
 fn audit_rows_follow_plan_order(db: &TestDb) {

@@ -37,6 +37,10 @@ struct Lookup<'a, 'l> {
     plan: &'a Plan,
     live: &'l Hierarchy,
     node_writes: FxHashMap<&'a str, &'a NodeWrite>,
+    /// The users of the accounts whose users change, by (account, email), live and
+    /// desired: a lookup per user change, not a scan of the account's users.
+    live_users: FxHashMap<(&'l str, &'l str), &'l User>,
+    desired_users: FxHashMap<(&'a str, &'a str), &'a User>,
 }
 
 /// The audit rows for `plan`, in the order of `plan.changes`.
@@ -44,15 +48,40 @@ pub(crate) fn entries<'a>(
     plan: &'a Plan,
     live: &Hierarchy,
 ) -> Result<Vec<AuditEntry<'a>>, StoreError> {
+    let node_writes: FxHashMap<&str, &NodeWrite> = plan
+        .writes
+        .nodes
+        .iter()
+        .map(|write| (write.name.as_str(), write))
+        .collect();
+    let mut accounts: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|change| change.user.is_some())
+        .map(|change| change.name.as_str())
+        .collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    let mut live_users = FxHashMap::default();
+    let mut desired_users = FxHashMap::default();
+    for account in accounts {
+        if let Some(node) = live.node(account) {
+            for user in &node.spec.users {
+                live_users.insert((node.name.as_str(), user.email.as_str()), user);
+            }
+        }
+        if let Some(write) = node_writes.get(account) {
+            for user in &write.spec.users {
+                desired_users.insert((write.name.as_str(), user.email.as_str()), user);
+            }
+        }
+    }
     let lookup = Lookup {
         plan,
         live,
-        node_writes: plan
-            .writes
-            .nodes
-            .iter()
-            .map(|write| (write.name.as_str(), write))
-            .collect(),
+        node_writes,
+        live_users,
+        desired_users,
     };
     plan.changes
         .iter()
@@ -120,14 +149,16 @@ impl Lookup<'_, '_> {
 
     fn live_user(&self, change: &Change) -> Option<&User> {
         let email = change.user.as_deref()?;
-        let node = self.live.node(&change.name)?;
-        node.spec.users.iter().find(|user| user.email == email)
+        self.live_users
+            .get(&(change.name.as_str(), email))
+            .copied()
     }
 
     fn desired_user(&self, change: &Change) -> Option<&User> {
         let email = change.user.as_deref()?;
-        let write = self.node_writes.get(change.name.as_str())?;
-        write.spec.users.iter().find(|user| user.email == email)
+        self.desired_users
+            .get(&(change.name.as_str(), email))
+            .copied()
     }
 
     fn node_values(&self, change: &Change) -> Result<Values, StoreError> {

@@ -33,6 +33,11 @@ pub const SQLITE: &[Migration] = &[
         description: "daemon control: suspension, held plans",
         sql: include_str!("migrations/sqlite/0003_daemon_control.sql"),
     },
+    Migration {
+        version: 4,
+        description: "append-only audit log: TRUNCATE refused too",
+        sql: include_str!("migrations/sqlite/0004_audit_append_only.sql"),
+    },
 ];
 
 /// The scripts for PostgreSQL, oldest first; same versions and meaning as [`SQLITE`].
@@ -52,10 +57,15 @@ pub const POSTGRES: &[Migration] = &[
         description: "daemon control: suspension, held plans",
         sql: include_str!("migrations/postgres/0003_daemon_control.sql"),
     },
+    Migration {
+        version: 4,
+        description: "append-only audit log: TRUNCATE refused too",
+        sql: include_str!("migrations/postgres/0004_audit_append_only.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 4;
 
 /// What a migration run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

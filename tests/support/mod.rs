@@ -71,7 +71,12 @@ impl TestDb {
 
     /// Opens the store (migrating on first use).
     pub fn open(&self) -> Box<dyn Store> {
-        store::open(&self.url).unwrap_or_else(|error| panic!("open {}: {error}", self.url))
+        store::open(&self.url).unwrap_or_else(|error| {
+            let cause = std::error::Error::source(&error)
+                .map(|cause| format!(": {cause}"))
+                .unwrap_or_default();
+            panic!("open {}: {error}{cause}", self.url)
+        })
     }
 
     pub fn server(&self) -> Option<&postgres::PostgresServer> {
@@ -94,6 +99,21 @@ impl TestDb {
                     .execute(sql)
                     .unwrap_or_else(|error| panic!("{sql}: {error}"));
             }
+        }
+    }
+
+    /// Runs SQL behind canopy's back and returns the database's refusal, if any.
+    pub fn try_execute(&self, sql: &str) -> Result<(), String> {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let connection = rusqlite::Connection::open(path).expect("open sqlite");
+                connection.execute_batch(sql).map_err(|error| error.to_string())
+            }
+            Backend::Postgres => self
+                .raw_postgres()
+                .execute(sql)
+                .map_err(|error| error.to_string()),
         }
     }
 

@@ -46,6 +46,7 @@ use super::{
 };
 use read::Rows;
 
+#[cfg(feature = "testing")]
 pub(crate) use copy::BinaryCopy;
 pub use listen::{CHANNEL, Notification, listen};
 
