@@ -8,12 +8,11 @@
 //!
 //! The payload is the change counter after the writing statement. canopy's own commits
 //! notify too, with values up to the counter its worker keeps after committing
-//! ([`super::worker::Worker::known_counter`]): those are dropped here, so they never
-//! cause a pass. A lost connection is re-established (sqlx does it); notifications
-//! sent meanwhile are lost, so a reconnect wakes a pass that re-checks the counter.
+//! ([`super::worker::Worker::known_counter`]): the run loop compares them with that
+//! counter once the pass that committed has finished ([`is_foreign`]), so they never
+//! cause a pass. A lost connection is re-established (sqlx does it); notifications sent
+//! meanwhile are lost, so a reconnect wakes a pass that re-checks the counter.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -24,13 +23,18 @@ use crate::store::{self, Location};
 /// How long to wait before listening again after the listener failed to connect.
 const RECONNECT: Duration = Duration::from_secs(1);
 
-/// Spawns the listener when `url` is a PostgreSQL database; each notification that is
-/// not canopy's own sends `()` on `wake`.
-pub fn spawn(
-    url: &str,
-    known: Arc<AtomicI64>,
-    wake: UnboundedSender<()>,
-) -> Option<tokio::task::JoinHandle<()>> {
+/// What the listener passes on: the counter a notification carries, `None` when it
+/// carries none or notifications may have been lost (a reconnect, an error).
+pub type Wake = Option<i64>;
+
+/// Whether a notification calls for a pass, given the counter the worker keeps.
+pub fn is_foreign(wake: Wake, known: i64) -> bool {
+    wake.is_none_or(|counter| counter > known)
+}
+
+/// Spawns the listener when `url` is a PostgreSQL database; every notification goes
+/// to `wake`.
+pub fn spawn(url: &str, wake: UnboundedSender<Wake>) -> Option<tokio::task::JoinHandle<()>> {
     if !matches!(Location::parse(url), Ok(Location::Postgres(_))) {
         return None;
     }
@@ -43,21 +47,21 @@ pub fn spawn(
                     if failing {
                         tracing::info!("listening for database changes again");
                         // Writes may have been missed meanwhile.
-                        let _ = wake.send(());
+                        let _ = wake.send(None);
                     }
                     failing = false;
                     tracing::debug!("listening on {}", store::postgres::CHANNEL);
                     while let Some(item) = notifications.next().await {
-                        let foreign = match item {
-                            Ok(notification) => notification
-                                .counter
-                                .is_none_or(|counter| counter > known.load(Ordering::SeqCst)),
+                        let counter = match item {
+                            Ok(notification) => notification.counter,
                             Err(error) => {
+                                // The server is away: no busy reconnect loop.
                                 tracing::debug!(%error, "database change listener");
-                                true
+                                tokio::time::sleep(RECONNECT).await;
+                                None
                             }
                         };
-                        if foreign && wake.send(()).is_err() {
+                        if wake.send(counter).is_err() {
                             return;
                         }
                     }
@@ -72,4 +76,22 @@ pub fn spawn(
             tokio::time::sleep(RECONNECT).await;
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[rstest::rstest]
+    #[case(Some(7), 7, false)]
+    #[case(Some(6), 7, false)]
+    #[case(Some(8), 7, true)]
+    #[case(None, 7, true)]
+    fn only_counters_beyond_canopys_own_commit_wake_a_pass(
+        #[case] wake: Wake,
+        #[case] known: i64,
+        #[case] foreign: bool,
+    ) {
+        assert_eq!(is_foreign(wake, known), foreign);
+    }
 }

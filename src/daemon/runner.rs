@@ -1,6 +1,7 @@
 //! The run loop: waits for a trigger (file batch, resync, control tick, retry, signal),
 //! runs one pass on a blocking thread, records it (status, metrics, one log line).
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use tokio::time::{MissedTickBehavior, interval, interval_at, sleep_until, timeou
 
 use super::backoff::Backoff;
 use super::http::{self, Shared};
+use super::listen;
 use super::metrics::Metrics;
 use super::record::Recorder;
 use super::status::{Role, Status};
@@ -53,8 +55,9 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     );
     let mut recorder = Recorder::new(shared.clone(), config.clone());
     let first_worker = Worker::new(config.clone());
+    let known_counter = first_worker.known_counter();
     let (wake, mut notified) = unbounded_channel();
-    let listener = super::listen::spawn(&config.database_url, first_worker.known_counter(), wake);
+    let listener = listen::spawn(&config.database_url, wake);
     let mut worker = Some(first_worker);
     let mut resync = interval_at(
         tokio::time::Instant::now() + config.resync_interval,
@@ -80,8 +83,16 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     trigger
                 }
                 _ = resync.tick() => Trigger::Resync,
-                Some(()) = notified.recv() => {
-                    while notified.try_recv().is_ok() {}
+                Some(first) = notified.recv() => {
+                    // Checked now, after the pass that may have sent them committed.
+                    let known = known_counter.load(Ordering::SeqCst);
+                    let mut foreign = listen::is_foreign(first, known);
+                    while let Ok(more) = notified.try_recv() {
+                        foreign |= listen::is_foreign(more, known);
+                    }
+                    if !foreign {
+                        continue;
+                    }
                     Trigger::Notify
                 }
                 _ = control.tick(), if recorder.needs_control() => Trigger::Control,

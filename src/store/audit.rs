@@ -149,9 +149,7 @@ impl Lookup<'_, '_> {
 
     fn live_user(&self, change: &Change) -> Option<&User> {
         let email = change.user.as_deref()?;
-        self.live_users
-            .get(&(change.name.as_str(), email))
-            .copied()
+        self.live_users.get(&(change.name.as_str(), email)).copied()
     }
 
     fn desired_user(&self, change: &Change) -> Option<&User> {

@@ -108,7 +108,9 @@ impl TestDb {
             Backend::Sqlite => {
                 let path = self.url.trim_start_matches("sqlite://");
                 let connection = rusqlite::Connection::open(path).expect("open sqlite");
-                connection.execute_batch(sql).map_err(|error| error.to_string())
+                connection
+                    .execute_batch(sql)
+                    .map_err(|error| error.to_string())
             }
             Backend::Postgres => self
                 .raw_postgres()
