@@ -266,24 +266,31 @@ fn pick_edits(
         }
     }
     files.sort();
+    // Files with a customer (a subsidiary's own file has none).
+    let mut candidates = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file)?;
+        if let Some(account) = last_customer(&text, hierarchy) {
+            candidates.push((file, account));
+        }
+    }
     anyhow::ensure!(
-        !files.is_empty(),
-        "no manifest files under {}",
+        candidates.len() >= count,
+        "{} files with a customer under {}, {count} edits asked for",
+        candidates.len(),
         repo.display()
     );
-    let step = (files.len() / count.max(1)).max(1);
-    let mut edits = Vec::new();
-    for index in 0..count {
-        let file = files[(index * step) % files.len()].clone();
-        let text = std::fs::read_to_string(&file)?;
-        let account = last_customer(&text, hierarchy)
-            .with_context(|| format!("no customer in {}", file.display()))?;
-        edits.push(Edit {
-            file,
-            account,
-            display_name: format!("Bench edit {index}"),
-        });
-    }
+    let step = (candidates.len() / count.max(1)).max(1);
+    let edits = (0..count)
+        .map(|index| {
+            let (file, account) = candidates[index * step].clone();
+            Edit {
+                file,
+                account,
+                display_name: format!("Bench edit {index}"),
+            }
+        })
+        .collect();
     Ok(edits)
 }
 
