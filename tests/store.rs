@@ -289,7 +289,7 @@ fn the_audit_log_refuses_updates_and_deletes(db: &TestDb) {
         assert!(refused.contains("append-only"), "{tamper}: {refused}");
     }
     if db.backend == Backend::Postgres {
-        let refused = db.try_execute("TRUNCATE audit_log").err().expect("refused");
+        let refused = db.try_execute("TRUNCATE audit_log").expect_err("refused");
         assert!(refused.contains("append-only"), "{refused}");
     }
     let after = store.audit(0, 10_000).unwrap();

@@ -19,8 +19,11 @@ macro_rules! on_both_backends {
     };
 }
 
+pub mod daemon;
 pub mod fixtures;
 pub mod postgres;
+
+use std::path::PathBuf;
 
 use canopy::store::{self, Store};
 
@@ -142,6 +145,43 @@ impl TestDb {
                 client
                     .query_text(sql, &[])
                     .unwrap_or_else(|error| panic!("{sql}: {error}"))
+            }
+        }
+    }
+
+    /// A dump of every table, as bytes to compare: SQLite's file itself; on PostgreSQL
+    /// every row of every table in the schema, in a fixed order.
+    pub fn dump(&self) -> Vec<u8> {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = PathBuf::from(self.url.trim_start_matches("sqlite://"));
+                let mut bytes = std::fs::read(&path).unwrap();
+                let mut wal = path.into_os_string();
+                wal.push("-wal");
+                if let Ok(more) = std::fs::read(&wal) {
+                    bytes.extend(more);
+                }
+                bytes
+            }
+            Backend::Postgres => {
+                let tables = self.query_text(
+                    "SELECT table_name::text FROM information_schema.tables
+                     WHERE table_schema = 'public' ORDER BY table_name",
+                );
+                let mut text = String::new();
+                for row in tables {
+                    let table = row[0].clone().unwrap();
+                    // Table names from the catalog, quoted; no user data in the SQL.
+                    let rows = self.query_text(&format!(
+                        "SELECT t::text FROM \"{table}\" t ORDER BY t::text COLLATE \"C\""
+                    ));
+                    text.push_str(&format!("== {table}\n"));
+                    for row in rows {
+                        text.push_str(row[0].as_deref().unwrap_or("NULL"));
+                        text.push('\n');
+                    }
+                }
+                text.into_bytes()
             }
         }
     }

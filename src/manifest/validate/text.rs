@@ -1,5 +1,9 @@
 //! Text the databases would store differently or not at all: control characters (NUL,
-//! escape, line breaks, …) in the plain-text fields of accounts, users and plans.
+//! escape, line breaks, …) in the plain-text fields of accounts, users and plans; and
+//! the bidirectional embedding, override and isolate characters (U+202A–U+202E,
+//! U+2066–U+2069), which make a name display differently from what it stores
+//! ("invoice\u{202E}gpj.exe" shows as "invoiceexe.jpg"). The marks U+200E/U+200F that
+//! right-to-left names may need stay allowed.
 //! PostgreSQL cannot store NUL in text at all, SQLite would store it; no display name,
 //! user name, e-mail, language, timezone or address line needs any control character,
 //! so both backends refuse the same input here, located, before anything is written.
@@ -9,13 +13,17 @@
 use crate::manifest::declare::{Declared, DeclaredNode};
 use crate::manifest::diagnostic::{At, Finding, Rule, Target};
 
-/// The first control character of `text`: its position (in characters, from 1) and
-/// code point.
+/// The first control or bidirectional-override character of `text`: its position (in
+/// characters, from 1) and code point.
 fn first_control(text: &str) -> Option<(usize, char)> {
     text.chars()
         .enumerate()
-        .find(|(_, character)| character.is_control())
+        .find(|(_, character)| character.is_control() || is_bidi_control(*character))
         .map(|(index, character)| (index + 1, character))
+}
+
+fn is_bidi_control(character: char) -> bool {
+    matches!(character, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 fn check_field(
@@ -32,12 +40,21 @@ fn check_field(
         Finding::error(
             Rule::ControlCharacter,
             at(),
-            format!(
-                "{field} of `{object}` contains the control character U+{:04X} at \
-                 character {position}; remove it (no account field may contain control \
-                 characters)",
-                u32::from(character)
-            ),
+            if is_bidi_control(character) {
+                format!(
+                    "{field} of `{object}` contains the bidirectional control character \
+                     U+{:04X} at character {position}; remove it (it makes the text display \
+                     differently from what is stored)",
+                    u32::from(character)
+                )
+            } else {
+                format!(
+                    "{field} of `{object}` contains the control character U+{:04X} at \
+                     character {position}; remove it (no account field may contain control \
+                     characters)",
+                    u32::from(character)
+                )
+            },
         )
         .about(object),
     );

@@ -15,6 +15,7 @@ use crate::model::{Node, ServicePlan};
 use crate::plan::Plan;
 
 mod control;
+mod storage;
 mod write;
 
 use super::batch::{self, Batch, Loaded};
@@ -37,6 +38,8 @@ const NOW: &str = "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 pub struct SqliteStore {
     connection: Connection,
     session: SessionLock,
+    /// The database file (`None` in memory), to explain filesystem errors.
+    path: Option<PathBuf>,
 }
 
 /// The session lock: an exclusive `flock` on `<database file>.lock`, held by keeping
@@ -136,17 +139,22 @@ impl SqliteStore {
             url: redact(url),
             cause: error.into(),
         };
-        let connection = Connection::open(path).map_err(connect_error)?;
+        let connection = Connection::open(path)
+            .map_err(connect_error)
+            .map_err(|error| storage::explain(error, path))?;
         let session = SessionLock::File {
             path: lock_path(path),
             held: None,
         };
-        Self::configure(connection, session).map_err(|error| match error {
-            StoreError::Database { cause, .. } => StoreError::Connect {
-                url: redact(url),
-                cause,
-            },
-            other => other,
+        Self::configure(connection, session, Some(path.to_path_buf())).map_err(|error| {
+            let error = match error {
+                StoreError::Database { cause, .. } => StoreError::Connect {
+                    url: redact(url),
+                    cause,
+                },
+                other => other,
+            };
+            storage::explain(error, path)
         })
     }
 
@@ -156,10 +164,14 @@ impl SqliteStore {
             url: "sqlite::memory:".to_string(),
             cause: error.into(),
         })?;
-        Self::configure(connection, SessionLock::Memory { held: false })
+        Self::configure(connection, SessionLock::Memory { held: false }, None)
     }
 
-    fn configure(connection: Connection, session: SessionLock) -> Result<(SqliteStore, Migrated)> {
+    fn configure(
+        connection: Connection,
+        session: SessionLock,
+        path: Option<PathBuf>,
+    ) -> Result<(SqliteStore, Migrated)> {
         let file = matches!(session, SessionLock::File { .. });
         connection
             .busy_timeout(BUSY_TIMEOUT)
@@ -176,6 +188,7 @@ impl SqliteStore {
         let mut store = SqliteStore {
             connection,
             session,
+            path,
         };
         let migrated = store.migrate()?;
         Ok((store, migrated))
@@ -399,13 +412,16 @@ impl Store for SqliteStore {
     }
 
     fn begin(&mut self) -> Result<Box<dyn WriteTxn + '_>> {
+        let path = self.path.clone();
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(database("take the writer lock (BEGIN IMMEDIATE)"))?;
+            .map_err(database("take the writer lock (BEGIN IMMEDIATE)"))
+            .map_err(|error| explained(error, path.as_deref()))?;
         Ok(Box::new(SqliteTxn {
             transaction,
             handed_out: None,
+            path,
         }))
     }
 
@@ -536,6 +552,15 @@ struct SqliteTxn<'a> {
     /// The fingerprint of the snapshot handed out by `snapshot`, which is moved to the
     /// caller rather than copied.
     handed_out: Option<String>,
+    path: Option<PathBuf>,
+}
+
+/// [`storage::explain`] for a file database.
+fn explained(error: StoreError, path: Option<&Path>) -> StoreError {
+    match path {
+        Some(path) => storage::explain(error, path),
+        None => error,
+    }
 }
 
 impl WriteTxn for SqliteTxn<'_> {
@@ -569,6 +594,7 @@ impl WriteTxn for SqliteTxn<'_> {
         let handed_out = self.handed_out.take();
         let loaded = load_for_apply(&self.transaction, handed_out, plan)?;
         write_plan(&self.transaction, plan, &loaded, context)
+            .map_err(|error| explained(error, self.path.as_deref()))
     }
 
     fn commit(self: Box<Self>) -> Result<()> {
@@ -580,7 +606,7 @@ impl WriteTxn for SqliteTxn<'_> {
                 let broken = write::broken_references(&self.transaction);
                 Err(match broken {
                     Ok(list) if !list.is_empty() => StoreError::BrokenReferences { list },
-                    _ => database("commit")(error),
+                    _ => explained(database("commit")(error), self.path.as_deref()),
                 })
             }
         }
