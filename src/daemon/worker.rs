@@ -212,13 +212,12 @@ impl Worker {
         }
         let previous = self.kept.take();
         let mut run = PassRun {
-            store: store.as_mut(),
             config: &config,
             trigger,
             drifted: &mut self.drifted,
             phases: &mut self.phases,
         };
-        let (result, kept) = run.run(previous)?;
+        let (result, kept) = run.run(store.as_mut(), previous)?;
         self.kept = kept;
         Ok(result)
     }
@@ -282,7 +281,6 @@ impl Worker {
 /// One pass on the store: begin (trusting the kept live state unless this is a resync
 /// or someone else wrote) → load → diff, then the daemon's decision, then apply → commit.
 struct PassRun<'a> {
-    store: &'a mut dyn Store,
     config: &'a Config,
     trigger: Trigger,
     drifted: &'a mut FxHashSet<String>,
@@ -292,45 +290,16 @@ struct PassRun<'a> {
 impl PassRun<'_> {
     fn run(
         &mut self,
+        store: &mut dyn Store,
         previous: Option<LiveCache>,
     ) -> Result<(PassResult, Option<LiveCache>), ReconcileError> {
         let config = self.config;
-        let resync = self.trigger == Trigger::Resync;
-        let (offered, mut known) = if resync {
-            (None, previous)
-        } else {
-            (previous, None)
-        };
-        let inputs = [config.watch.to_string_lossy().into_owned()];
-        let started = Instant::now();
-        let offered_kept = offered.is_some();
-        let (pass, outdated) = reconcile::Pass::begin_kept(self.store, offered)?;
-        self.phases.read_live = !offered_kept || outdated.is_some();
-        self.phases.begin_ms = milliseconds(started);
-        known = known.or(outdated);
-        if let Some(known) = known {
-            self.drifted.extend(reconcile::live::changed_names(
-                &known.snapshot.hierarchy,
-                &pass.live().hierarchy,
-            ));
-        }
-        let started = Instant::now();
-        let mut load_ms = 0.0;
-        let planned = pass.plan(
-            |live: &crate::model::Hierarchy| {
-                let loaded = manifest::load(&inputs, Some(live));
-                load_ms = milliseconds(started);
-                loaded
-            },
-            &config.plan,
-        )?;
-        self.phases.load_ms = load_ms;
-        self.phases.diff_ms = milliseconds(started) - load_ms;
+        let planned = self.plan(store, previous)?;
         let plan_source = planned.plan().source.clone();
         if !planned.has_writes() {
             let (_, kept, _) = planned.into_kept();
             self.drifted.clear();
-            self.store.release_held_plans(&plan_source, None)?;
+            store.release_held_plans(&plan_source, None)?;
             return Ok((PassResult::Unchanged, kept));
         }
         let drift: Vec<Change> = planned
@@ -350,14 +319,68 @@ impl PassRun<'_> {
             if !planned.live_is_exact() {
                 // A held plan is approved against a full read: plan it on one.
                 drop(planned);
-                return self.run(None);
+                return self.run(store, None);
             }
             let (plan, kept, _) = planned.into_kept();
-            return Ok((hold(self.store, plan, radius)?, kept));
+            return Ok((hold(store, plan, radius)?, kept));
         }
+        let applied = self.apply(planned)?;
+        self.drifted.clear();
+        store.release_held_plans(&plan_source, None)?;
+        let result = PassResult::Applied {
+            plan: applied.plan,
+            drift,
+        };
+        Ok((result, Some(applied.kept)))
+    }
+
+    /// Begins (a resync reads the live state whole), records what changed behind
+    /// canopy's back since the state it knew, loads the manifests and diffs.
+    fn plan<'s>(
+        &mut self,
+        store: &'s mut dyn Store,
+        previous: Option<LiveCache>,
+    ) -> Result<reconcile::Planned<'s>, ReconcileError> {
+        let (offered, known) = if self.trigger == Trigger::Resync {
+            (None, previous)
+        } else {
+            (previous, None)
+        };
+        let started = Instant::now();
+        let offered_kept = offered.is_some();
+        let (pass, outdated) = reconcile::Pass::begin_kept(store, offered)?;
+        self.phases.read_live = !offered_kept || outdated.is_some();
+        self.phases.begin_ms = milliseconds(started);
+        if let Some(known) = known.or(outdated) {
+            self.drifted.extend(reconcile::live::changed_names(
+                &known.snapshot.hierarchy,
+                &pass.live().hierarchy,
+            ));
+        }
+        let inputs = [self.config.watch.to_string_lossy().into_owned()];
+        let started = Instant::now();
+        let mut load_ms = 0.0;
+        let planned = pass.plan(
+            |live: &crate::model::Hierarchy| {
+                let loaded = manifest::load(&inputs, Some(live));
+                load_ms = milliseconds(started);
+                loaded
+            },
+            &self.config.plan,
+        )?;
+        self.phases.load_ms = load_ms;
+        self.phases.diff_ms = milliseconds(started) - load_ms;
+        Ok(planned)
+    }
+
+    fn apply(
+        &mut self,
+        planned: reconcile::Planned<'_>,
+    ) -> Result<reconcile::AppliedKept, ReconcileError> {
+        let config = self.config;
         let context = ApplyContext {
             actor: config.actor.clone(),
-            source: plan_source.clone(),
+            source: planned.plan().source.clone(),
             revision: config
                 .revision
                 .clone()
@@ -366,15 +389,7 @@ impl PassRun<'_> {
         let started = Instant::now();
         let applied = planned.apply_kept(&context)?;
         self.phases.write_ms = milliseconds(started);
-        self.drifted.clear();
-        self.store.release_held_plans(&plan_source, None)?;
-        Ok((
-            PassResult::Applied {
-                plan: applied.plan,
-                drift,
-            },
-            Some(applied.kept),
-        ))
+        Ok(applied)
     }
 }
 
