@@ -20,6 +20,7 @@ on_both_backends!(
     an_atomic_save_and_a_thousand_file_checkout_are_one_reconcile_each,
     a_hand_edit_is_corrected_at_once_on_postgres_and_at_the_next_resync_on_sqlite,
     an_edit_after_a_hand_edit_applies_both_the_edit_and_the_correction,
+    a_file_edit_first_read_by_a_resync_is_not_drift,
     a_hand_edit_is_only_reported_with_drift_report,
     a_deactivation_over_the_gate_is_held_until_approved,
     an_approval_is_refused_when_the_live_state_moved,
@@ -513,6 +514,28 @@ fn an_edit_after_a_hand_edit_applies_both_the_edit_and_the_correction(workspace:
     assert!(
         !changes.contains("partner-nordic"),
         "a file edit is not drift: {status}"
+    );
+}
+
+/// With a debounce far longer than the resync interval, the resync is the pass that
+/// reads an edited file first: it applies it, and counts no drift (the live rows did
+/// not change behind canopy's back).
+fn a_file_edit_first_read_by_a_resync_is_not_drift(workspace: &Workspace) {
+    let mut daemon = workspace.daemon(&["--debounce", "20s", "--resync-interval", "200ms"]);
+    daemon.wait_started();
+    workspace.edit("nordic.yaml", "Fika Café AB", "Fika Read By Resync");
+    eventually("the edit applied by a resync", &mut daemon, || {
+        workspace.account("fika-cafe", "display_name").as_deref() == Some("Fika Read By Resync")
+    });
+    let status = daemon.wait_for("the status of that pass", |status| {
+        Daemon::applied(status) == 2
+    });
+    assert_eq!(status["lastReconcile"]["trigger"], "resync", "{status}");
+    assert!(status["drift"].is_null(), "{status}");
+    let (_, metrics) = daemon.request("GET", "/metrics").expect("metrics");
+    assert!(
+        metrics.contains("canopy_drift_corrections_total 0"),
+        "{metrics}"
     );
 }
 
