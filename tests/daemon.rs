@@ -18,7 +18,9 @@ on_both_backends!(
     an_edited_file_is_applied,
     a_broken_file_applies_nothing_until_it_is_fixed,
     an_atomic_save_and_a_thousand_file_checkout_are_one_reconcile_each,
-    a_hand_edit_is_corrected_at_the_next_resync,
+    a_hand_edit_is_corrected_at_once_on_postgres_and_at_the_next_resync_on_sqlite,
+    an_edit_after_a_hand_edit_applies_both_the_edit_and_the_correction,
+    a_file_edit_first_read_by_a_resync_is_not_drift,
     a_hand_edit_is_only_reported_with_drift_report,
     a_deactivation_over_the_gate_is_held_until_approved,
     an_approval_is_refused_when_the_live_state_moved,
@@ -451,8 +453,16 @@ fn an_atomic_save_and_a_thousand_file_checkout_are_one_reconcile_each(workspace:
     assert_eq!(Daemon::applied(&status), before + 2, "{status}");
 }
 
-fn a_hand_edit_is_corrected_at_the_next_resync(workspace: &Workspace) {
-    let mut daemon = workspace.daemon(&[]);
+fn a_hand_edit_is_corrected_at_once_on_postgres_and_at_the_next_resync_on_sqlite(
+    workspace: &Workspace,
+) {
+    // PostgreSQL: no resync within the test's patience, so only the notification of the
+    // hand edit (LISTEN canopy_changes) can correct it.
+    let (resync, trigger) = match workspace.db.backend {
+        Backend::Postgres => ("1h", "notify"),
+        Backend::Sqlite => ("300ms", "resync"),
+    };
+    let mut daemon = workspace.daemon(&["--resync-interval", resync]);
     daemon.wait_started();
     workspace
         .db
@@ -465,10 +475,66 @@ fn a_hand_edit_is_corrected_at_the_next_resync(workspace: &Workspace) {
     });
     let changes = status["drift"]["changes"].to_string();
     assert!(changes.contains("fika-cafe"), "{status}");
-    assert_eq!(status["lastReconcile"]["trigger"], "resync");
+    assert_eq!(status["lastReconcile"]["trigger"], trigger, "{status}");
     let (_, metrics) = daemon.request("GET", "/metrics").expect("metrics");
     assert!(
         metrics.contains("canopy_drift_corrections_total 1"),
+        "{metrics}"
+    );
+}
+
+/// The daemon keeps the live state between passes; a write behind its back must make
+/// the next pass read the database again (the change counter moved), not plan against
+/// the copy it kept.
+fn an_edit_after_a_hand_edit_applies_both_the_edit_and_the_correction(workspace: &Workspace) {
+    let mut daemon = workspace.daemon(&["--resync-interval", "1h"]);
+    daemon.wait_started();
+    workspace
+        .db
+        .execute("UPDATE accounts SET display_name = 'Edited by hand' WHERE name = 'fika-cafe'");
+    workspace.edit(
+        "holding.yaml",
+        "Nordic Service Bureau AB",
+        "Nordic Bureau Renamed",
+    );
+    eventually("the file edit", &mut daemon, || {
+        workspace
+            .account("partner-nordic", "display_name")
+            .as_deref()
+            == Some("Nordic Bureau Renamed")
+    });
+    eventually("the hand edit corrected", &mut daemon, || {
+        workspace.account("fika-cafe", "display_name").as_deref() == Some("Fika Café AB")
+    });
+    let status = daemon.wait_for("the correction counted as drift", |status| {
+        status["drift"]["action"] == "corrected"
+    });
+    let changes = status["drift"]["changes"].to_string();
+    assert!(changes.contains("fika-cafe"), "{status}");
+    assert!(
+        !changes.contains("partner-nordic"),
+        "a file edit is not drift: {status}"
+    );
+}
+
+/// With a debounce far longer than the resync interval, the resync is the pass that
+/// reads an edited file first: it applies it, and counts no drift (the live rows did
+/// not change behind canopy's back).
+fn a_file_edit_first_read_by_a_resync_is_not_drift(workspace: &Workspace) {
+    let mut daemon = workspace.daemon(&["--debounce", "20s", "--resync-interval", "200ms"]);
+    daemon.wait_started();
+    workspace.edit("nordic.yaml", "Fika Café AB", "Fika Read By Resync");
+    eventually("the edit applied by a resync", &mut daemon, || {
+        workspace.account("fika-cafe", "display_name").as_deref() == Some("Fika Read By Resync")
+    });
+    let status = daemon.wait_for("the status of that pass", |status| {
+        Daemon::applied(status) == 2
+    });
+    assert_eq!(status["lastReconcile"]["trigger"], "resync", "{status}");
+    assert!(status["drift"].is_null(), "{status}");
+    let (_, metrics) = daemon.request("GET", "/metrics").expect("metrics");
+    assert!(
+        metrics.contains("canopy_drift_corrections_total 0"),
         "{metrics}"
     );
 }
@@ -556,6 +622,11 @@ fn an_approval_is_refused_when_the_live_state_moved(workspace: &Workspace) {
     daemon.wait_started();
     workspace.edit("holding.yaml", DEACTIVATE_NORDIC.0, DEACTIVATE_NORDIC.1);
     let id = held_plan_id(&mut daemon);
+    // Suspended (committed before the hand edit, so any pass it wakes sees it), so that
+    // the daemon does not plan again on the hand edit (PostgreSQL notifies it at once)
+    // and replace the held plan.
+    let (code, _, stderr) = workspace.canopy(&["suspend", "--for", "1h", "--reason", "test"]);
+    assert_eq!(code, 0, "{stderr}");
     workspace
         .db
         .execute("UPDATE accounts SET display_name = 'Moved meanwhile' WHERE name = 'fika-cafe'");

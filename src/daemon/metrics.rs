@@ -75,6 +75,12 @@ impl Default for Metrics {
             active: Gauge::default(),
         };
         metrics.register();
+        for class in ["transient", "permanent"] {
+            // Both series exist from the start, at zero.
+            drop(metrics.database_errors.get_or_create(&ClassLabel {
+                class: class.to_string(),
+            }));
+        }
         metrics
     }
 }

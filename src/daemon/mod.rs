@@ -3,6 +3,7 @@
 //! ```text
 //!  watch (notify-debouncer-full) ──FileEvent──┐
 //!  resync interval ───────────────────────────┤
+//!  LISTEN canopy_changes (PostgreSQL) ────────┤
 //!  control tick (standby, suspended, retry) ──┼─> run loop ─spawn_blocking─> Worker::pass
 //!  SIGTERM / SIGINT ─────────────────────────┘      │                  (reconcile::Pass on
 //!                                                   │                   the store it owns)
@@ -10,10 +11,12 @@
 //! ```
 //!
 //! The store is synchronous: the [`worker::Worker`] that owns it moves onto a blocking
-//! thread for each pass and back. Every pass re-reads the whole checkout through the
-//! parse cache (unchanged files are decoded from the cache, not parsed) and reads the
-//! live state under the writer lock; a resync whose change counter shows no write since
-//! the last pass that found nothing to do, with no file event since, is skipped.
+//! thread for each pass and back. Every pass re-reads the checkout through the parse
+//! cache (unchanged files are decoded from the cache, not parsed). The live state is
+//! kept in memory between passes and trusted while the database's change counter is
+//! the one after canopy's own last commit (one row read, not every account); the
+//! periodic resync reads it whole and tells drift from file changes. On PostgreSQL,
+//! [`listen`] wakes a pass as soon as someone else writes.
 //! docs/daemon.md documents flags, endpoints, metrics, the gate, suspension and the
 //! single writer.
 
@@ -21,6 +24,7 @@ pub mod approve;
 pub mod backoff;
 pub mod duration;
 pub mod http;
+mod listen;
 pub mod metrics;
 mod record;
 mod runner;

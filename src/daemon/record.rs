@@ -86,11 +86,9 @@ impl Recorder {
                 for change in &plan.changes {
                     metrics.count_operation(change.op.as_str());
                 }
-                if *drift {
-                    metrics.drift_corrections.inc_by(plan.changes.len() as u64);
-                    for line in describe_changes(&plan.changes) {
-                        tracing::warn!(change = %line, "drift corrected");
-                    }
+                metrics.drift_corrections.inc_by(drift.len() as u64);
+                for line in describe_changes(drift) {
+                    tracing::warn!(change = %line, "drift corrected");
                 }
                 if let Some(first) = first_edit {
                     metrics
@@ -104,12 +102,12 @@ impl Recorder {
                 metrics.last_success.set(unix_seconds());
                 0
             }
-            PassResult::DriftReported { plan } => {
-                metrics.drift_found.inc_by(plan.changes.len() as u64);
-                for line in describe_changes(&plan.changes) {
+            PassResult::DriftReported { drift } => {
+                metrics.drift_found.inc_by(drift.len() as u64);
+                for line in describe_changes(drift) {
                     tracing::warn!(change = %line, "drift found (--drift=report: not corrected)");
                 }
-                plan.changes.len()
+                drift.len()
             }
             PassResult::Held { changes, .. } => *changes,
             PassResult::Invalid(diagnostics) => {
@@ -120,7 +118,10 @@ impl Recorder {
                 metrics.count_database_error("transient");
                 0
             }
-            PassResult::Failed(message) => {
+            PassResult::Failed { message, database } => {
+                if *database {
+                    metrics.count_database_error("permanent");
+                }
                 if self.logged_failure.as_deref() != Some(message) {
                     tracing::error!(error = %message, "reconcile failed; waiting for a change");
                     self.logged_failure = Some(message.clone());
@@ -153,7 +154,7 @@ impl Recorder {
         if !matches!(result, PassResult::Invalid(_)) {
             self.logged_errors.clear();
         }
-        if !matches!(result, PassResult::Failed(_)) {
+        if !matches!(result, PassResult::Failed { .. }) {
             self.logged_failure = None;
         }
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
@@ -259,6 +260,7 @@ fn apply_to_status(
         revision,
         changes,
         duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        phases: observed.phases,
     });
     match result {
         PassResult::Invalid(diagnostics) => {
@@ -272,14 +274,16 @@ fn apply_to_status(
         _ => status.manifest_errors.clear(),
     }
     status.plan_error = match result {
-        PassResult::Failed(message) => Some(message.clone()),
+        PassResult::Failed { message, .. } => Some(message.clone()),
         _ => None,
     };
     match result {
-        PassResult::Applied { plan, drift: true } => {
-            status.drift = Some(drift(&now, "corrected", plan));
+        PassResult::Applied { drift: changes, .. } if !changes.is_empty() => {
+            status.drift = Some(drift(&now, "corrected", changes));
         }
-        PassResult::DriftReported { plan } => status.drift = Some(drift(&now, "reported", plan)),
+        PassResult::DriftReported { drift: changes } => {
+            status.drift = Some(drift(&now, "reported", changes));
+        }
         PassResult::Unchanged => status.drift = None,
         _ => {}
     }
@@ -288,11 +292,11 @@ fn apply_to_status(
     }
 }
 
-fn drift(now: &str, action: &str, plan: &crate::plan::Plan) -> Drift {
+fn drift(now: &str, action: &str, changes: &[crate::plan::Change]) -> Drift {
     Drift {
         at: now.to_string(),
         action: action.to_string(),
-        changes: describe_changes(&plan.changes),
+        changes: describe_changes(changes),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The run loop: waits for a trigger (file batch, resync, control tick, retry, signal),
 //! runs one pass on a blocking thread, records it (status, metrics, one log line).
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use tokio::time::{MissedTickBehavior, interval, interval_at, sleep_until, timeou
 
 use super::backoff::Backoff;
 use super::http::{self, Shared};
+use super::listen;
 use super::metrics::Metrics;
 use super::record::Recorder;
 use super::status::{Role, Status};
@@ -52,7 +54,11 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         "canopy daemon started"
     );
     let mut recorder = Recorder::new(shared.clone(), config.clone());
-    let mut worker = Some(Worker::new(config.clone()));
+    let first_worker = Worker::new(config.clone());
+    let known_counter = first_worker.known_counter();
+    let (wake, mut notified) = unbounded_channel();
+    let listener = listen::spawn(&config.database_url, wake);
+    let mut worker = Some(first_worker);
     let mut resync = interval_at(
         tokio::time::Instant::now() + config.resync_interval,
         config.resync_interval.max(Duration::from_millis(10)),
@@ -77,15 +83,24 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     trigger
                 }
                 _ = resync.tick() => Trigger::Resync,
+                Some(first) = notified.recv() => {
+                    // Checked now, after the pass that may have sent them committed.
+                    let known = known_counter.load(Ordering::SeqCst);
+                    let mut foreign = listen::is_foreign(first, known);
+                    while let Ok(more) = notified.try_recv() {
+                        foreign |= listen::is_foreign(more, known);
+                    }
+                    if !foreign {
+                        continue;
+                    }
+                    Trigger::Notify
+                }
                 _ = control.tick(), if recorder.needs_control() => Trigger::Control,
                 _ = sleep_until(retry_at.unwrap_or_else(tokio::time::Instant::now)), if retry_at.is_some() => Trigger::Retry,
             },
         };
         if retry_at.is_some() && trigger != Trigger::Retry {
             // Backing off: the change waits for the retry, which re-reads everything.
-            if let Some(worker) = worker.as_mut() {
-                worker.mark_files_dirty(matches!(trigger, Trigger::Files | Trigger::Rescan));
-            }
             continue;
         }
         let Some(mut current) = worker.take() else {
@@ -136,6 +151,9 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         let _ = tokio::task::spawn_blocking(move || worker.shut_down()).await;
     }
     server.abort();
+    if let Some(listener) = listener {
+        listener.abort();
+    }
     Ok(())
 }
 

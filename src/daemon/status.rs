@@ -53,11 +53,27 @@ pub struct LastReconcile {
     pub at: String,
     /// `applied`, `unchanged`, `held`, `invalid`, `failed`, `suspended`, `skipped`.
     pub result: String,
-    /// `startup`, `files`, `rescan`, `resync`, `resume`, `retry`.
+    /// `startup`, `files`, `rescan`, `resync`, `notify`, `control`, `retry`.
     pub trigger: String,
     pub revision: Option<String>,
     pub changes: usize,
     pub duration_ms: u64,
+    /// Where the time went (milliseconds).
+    pub phases: Phases,
+}
+
+/// The steps of one pass, in milliseconds: `begin` (lock, change counter, and the
+/// full read when the kept live state could not be trusted), `load` (the manifests),
+/// `diff`, `write` (apply, re-read of the written rows, commit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Phases {
+    pub begin_ms: f64,
+    pub load_ms: f64,
+    pub diff_ms: f64,
+    pub write_ms: f64,
+    /// The live state was read whole (not the kept copy).
+    pub read_live: bool,
 }
 
 /// One manifest error with its location.

@@ -1,25 +1,41 @@
-//! The blocking side of the daemon: it owns the store (CONTRACTS: the `Store` trait is
-//! synchronous, so the run loop moves the worker onto a blocking thread for each pass)
-//! and runs one pass per trigger through [`crate::reconcile`].
+//! The blocking side of the daemon: it owns the store (the `Store` trait is synchronous,
+//! so the run loop moves the worker onto a blocking thread for each pass) and runs one
+//! pass per trigger through [`crate::reconcile`], keeping the live state between passes
+//! ([`crate::reconcile::LiveCache`]: trusted while the change counter is the one after
+//! its own last commit).
 //!
 //! ```text
 //! open store ─> session lock? ─no─> Standby
 //!                  │yes (fenced: re-checked before every pass)
 //!              suspended? ─yes─> Suspended
 //!                  │no
-//!   resync and nothing changed (change counter, no file events)? ─> Skipped
+//!   notification, counter unchanged? ─> Skipped
 //!                  │
-//!   Pass::begin ─> plan ─> no writes: Unchanged │ drift report: Drift │ gate: Held │ apply: Applied
+//!   Pass::begin_kept (resync: read all) ─> plan ─> no writes: Unchanged │ drift report: Drift
+//!                                                  │ gate: Held (planned on a full read) │ Applied
 //! ```
+//!
+//! Drift is what changed in the live rows behind canopy's back: the names whose rows
+//! differ between the state canopy last knew (after its own commit) and a fresh read.
+//! Only plan changes on those names are drift; the rest come from the files.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Instant;
+
+use rustc_hash::FxHashSet;
 
 use crate::manifest::{self, Diagnostic};
 use crate::plan::{Change, Plan};
-use crate::reconcile::{self, BlastRadius, ReconcileError, RetryClass};
+use crate::reconcile::{self, BlastRadius, LiveCache, ReconcileError, RetryClass};
 use crate::store::{self, ApplyContext, HeldPlan, Store, Suspension, control};
 
+use super::status::Phases;
 use super::{Config, DriftMode};
+
+/// What [`Worker::known_counter`] holds when no live state is kept.
+pub const NO_COUNTER: i64 = i64::MIN;
 
 /// Why a pass runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +44,8 @@ pub enum Trigger {
     Files,
     Rescan,
     Resync,
+    /// PostgreSQL notified a write canopy did not make.
+    Notify,
     /// The periodic check of a standby or a suspended daemon.
     Control,
     Retry,
@@ -40,6 +58,7 @@ impl Trigger {
             Trigger::Files => "files",
             Trigger::Rescan => "rescan",
             Trigger::Resync => "resync",
+            Trigger::Notify => "notify",
             Trigger::Control => "control",
             Trigger::Retry => "retry",
         }
@@ -52,15 +71,18 @@ pub enum PassResult {
     /// Another instance holds the single-writer lock.
     Standby,
     Suspended(Suspension),
-    /// A resync found nothing changed since the last pass.
+    /// A notification, but the change counter is still the one after canopy's own
+    /// last commit: nothing to do.
     Skipped,
     Unchanged,
     Applied {
         plan: Plan,
-        drift: bool,
+        /// The changes that undo drift (a subset of the plan's).
+        drift: Vec<Change>,
     },
     DriftReported {
-        plan: Plan,
+        /// The changes that would undo the drift.
+        drift: Vec<Change>,
     },
     Held {
         id: String,
@@ -70,8 +92,12 @@ pub enum PassResult {
     },
     /// The manifests are invalid: nothing was applied.
     Invalid(Vec<Diagnostic>),
-    /// A permanent problem other than the manifests (a plan error, a refused write).
-    Failed(String),
+    /// A permanent problem other than the manifests: a plan error, or a write the
+    /// database refused (`database`).
+    Failed {
+        message: String,
+        database: bool,
+    },
     /// The database is unreachable or failing: retry with backoff.
     DatabaseDown(String),
 }
@@ -87,7 +113,7 @@ impl PassResult {
             PassResult::DriftReported { .. } => "drift-reported",
             PassResult::Held { .. } => "held",
             PassResult::Invalid(_) => "invalid",
-            PassResult::Failed(_) => "failed",
+            PassResult::Failed { .. } => "failed",
             PassResult::DatabaseDown(_) => "database-error",
         }
     }
@@ -99,50 +125,53 @@ pub struct Observed {
     pub held: Vec<HeldPlan>,
     pub suspension: Option<Suspension>,
     pub active: bool,
+    pub phases: Phases,
 }
 
 pub struct Worker {
-    config: std::sync::Arc<Config>,
+    config: Arc<Config>,
     store: Option<Box<dyn Store>>,
     active: bool,
-    /// The change counter when a pass last found nothing to do.
-    settled_at: Option<i64>,
-    /// Files changed since the last pass that finished.
-    files_dirty: bool,
+    /// The live state after the last pass, valid at its change counter.
+    kept: Option<LiveCache>,
+    /// That counter, for the run loop to tell its own notifications from others'.
+    known_counter: Arc<AtomicI64>,
+    /// Names found drifted and reported (`--drift=report`), until a pass applies.
+    drifted: FxHashSet<String>,
+    /// The steps of the last pass.
+    phases: Phases,
 }
 
 impl Worker {
-    pub fn new(config: std::sync::Arc<Config>) -> Worker {
+    pub fn new(config: Arc<Config>) -> Worker {
         Worker {
             config,
             store: None,
             active: false,
-            settled_at: None,
-            files_dirty: true,
+            kept: None,
+            known_counter: Arc::new(AtomicI64::new(NO_COUNTER)),
+            drifted: FxHashSet::default(),
+            phases: Phases::default(),
         }
     }
 
-    /// Records that files changed while no pass could run (backing off).
-    pub fn mark_files_dirty(&mut self, changed: bool) {
-        self.files_dirty |= changed;
+    /// The change counter of the kept live state ([`NO_COUNTER`] when none is kept).
+    pub fn known_counter(&self) -> Arc<AtomicI64> {
+        self.known_counter.clone()
     }
 
     /// One pass; never panics on input, never returns an error (it is in the result).
     pub fn pass(&mut self, trigger: Trigger) -> (PassResult, Observed) {
-        if matches!(trigger, Trigger::Files | Trigger::Rescan) {
-            self.files_dirty = true;
-        }
+        self.phases = Phases::default();
         let result = match self.guarded_pass(trigger) {
             Ok(result) => result,
-            Err(error) => self.failed(error),
+            Err(error) => {
+                self.kept = None;
+                self.failed(error)
+            }
         };
-        // A pass that did not read the checkout leaves its changes pending.
-        if !matches!(
-            result,
-            PassResult::DatabaseDown(_) | PassResult::Standby | PassResult::Suspended(_)
-        ) {
-            self.files_dirty = false;
-        }
+        let counter = self.kept.as_ref().map_or(NO_COUNTER, |kept| kept.counter);
+        self.known_counter.store(counter, Ordering::SeqCst);
         let observed = self.observe();
         (result, observed)
     }
@@ -163,9 +192,10 @@ impl Worker {
         let config = self.config.clone();
         if self.store.is_none() {
             self.store = Some(store::open(&config.database_url)?);
-            self.settled_at = None;
+            self.kept = None;
         }
         if !self.hold_lock()? {
+            self.kept = None;
             return Ok(PassResult::Standby);
         }
         let Some(store) = self.store.as_mut() else {
@@ -174,15 +204,21 @@ impl Worker {
         if let Some(suspension) = store.suspension()? {
             return Ok(PassResult::Suspended(suspension));
         }
-        let counter = store.change_counter()?;
-        if trigger == Trigger::Resync && !self.files_dirty && self.settled_at == Some(counter) {
+        if trigger == Trigger::Notify
+            && let Some(kept) = &self.kept
+            && store.change_counter()? == kept.counter
+        {
             return Ok(PassResult::Skipped);
         }
-        let result = run_pass(store.as_mut(), &config, trigger)?;
-        self.settled_at = match result {
-            PassResult::Unchanged => Some(counter),
-            _ => None,
+        let previous = self.kept.take();
+        let mut run = PassRun {
+            config: &config,
+            trigger,
+            drifted: &mut self.drifted,
+            phases: &mut self.phases,
         };
+        let (result, kept) = run.run(store.as_mut(), previous)?;
+        self.kept = kept;
         Ok(result)
     }
 
@@ -217,64 +253,148 @@ impl Worker {
                 self.active = false;
                 PassResult::DatabaseDown(format!("{error:#}"))
             }
-            error => PassResult::Failed(error.to_string()),
+            error => PassResult::Failed {
+                database: matches!(error, ReconcileError::Store(_)),
+                message: error.to_string(),
+            },
         }
     }
 
     fn observe(&mut self) -> Observed {
         let active = self.active;
+        let phases = self.phases;
         let Some(store) = self.store.as_mut() else {
-            return Observed::default();
+            return Observed {
+                phases,
+                ..Observed::default()
+            };
         };
         Observed {
             held: store.held_plans().unwrap_or_default(),
             suspension: store.suspension().unwrap_or_default(),
             active,
+            phases,
         }
     }
 }
 
-/// Begin → snapshot → load → diff, then the daemon's decision, then apply → commit.
-fn run_pass(
-    store: &mut dyn Store,
-    config: &Config,
+/// One pass on the store: begin (trusting the kept live state unless this is a resync
+/// or someone else wrote) → load → diff, then the daemon's decision, then apply → commit.
+struct PassRun<'a> {
+    config: &'a Config,
     trigger: Trigger,
-) -> Result<PassResult, ReconcileError> {
-    let inputs = [config.watch.to_string_lossy().into_owned()];
-    let planned = reconcile::Pass::begin(store)?.plan(
-        |live: &crate::model::Hierarchy| manifest::load(&inputs, Some(live)),
-        &config.plan,
-    )?;
-    let plan_source = planned.plan().source.clone();
-    if !planned.has_writes() {
-        drop(planned);
+    drifted: &'a mut FxHashSet<String>,
+    phases: &'a mut Phases,
+}
+
+impl PassRun<'_> {
+    fn run(
+        &mut self,
+        store: &mut dyn Store,
+        previous: Option<LiveCache>,
+    ) -> Result<(PassResult, Option<LiveCache>), ReconcileError> {
+        let config = self.config;
+        let planned = self.plan(store, previous)?;
+        let plan_source = planned.plan().source.clone();
+        if !planned.has_writes() {
+            let (_, kept, _) = planned.into_kept();
+            self.drifted.clear();
+            store.release_held_plans(&plan_source, None)?;
+            return Ok((PassResult::Unchanged, kept));
+        }
+        let drift: Vec<Change> = planned
+            .plan()
+            .changes
+            .iter()
+            .filter(|change| self.drifted.contains(&change.name))
+            .cloned()
+            .collect();
+        let from_files = matches!(self.trigger, Trigger::Files | Trigger::Rescan);
+        if !drift.is_empty() && !from_files && config.drift == DriftMode::Report {
+            let (_, kept, _) = planned.into_kept();
+            return Ok((PassResult::DriftReported { drift }, kept));
+        }
+        let radius = planned.radius();
+        if config.gate.holds(&radius) {
+            if !planned.live_is_exact() {
+                // A held plan is approved against a full read: plan it on one.
+                drop(planned);
+                return self.run(store, None);
+            }
+            let (plan, kept, _) = planned.into_kept();
+            return Ok((hold(store, plan, radius)?, kept));
+        }
+        let applied = self.apply(planned)?;
+        self.drifted.clear();
         store.release_held_plans(&plan_source, None)?;
-        return Ok(PassResult::Unchanged);
+        let result = PassResult::Applied {
+            plan: applied.plan,
+            drift,
+        };
+        Ok((result, Some(applied.kept)))
     }
-    let drift = trigger == Trigger::Resync;
-    if drift && config.drift == DriftMode::Report {
-        let (plan, _, _) = planned.into_parts();
-        return Ok(PassResult::DriftReported { plan });
+
+    /// Begins (a resync reads the live state whole), records what changed behind
+    /// canopy's back since the state it knew, loads the manifests and diffs.
+    fn plan<'s>(
+        &mut self,
+        store: &'s mut dyn Store,
+        previous: Option<LiveCache>,
+    ) -> Result<reconcile::Planned<'s>, ReconcileError> {
+        let (offered, known) = if self.trigger == Trigger::Resync {
+            (None, previous)
+        } else {
+            (previous, None)
+        };
+        let started = Instant::now();
+        let offered_kept = offered.is_some();
+        let (pass, outdated) = reconcile::Pass::begin_kept(store, offered)?;
+        self.phases.read_live = !offered_kept || outdated.is_some();
+        self.phases.begin_ms = milliseconds(started);
+        if let Some(known) = known.or(outdated) {
+            self.drifted.extend(reconcile::live::changed_names(
+                &known.snapshot.hierarchy,
+                &pass.live().hierarchy,
+            ));
+        }
+        let inputs = [self.config.watch.to_string_lossy().into_owned()];
+        let started = Instant::now();
+        let mut load_ms = 0.0;
+        let planned = pass.plan(
+            |live: &crate::model::Hierarchy| {
+                let loaded = manifest::load(&inputs, Some(live));
+                load_ms = milliseconds(started);
+                loaded
+            },
+            &self.config.plan,
+        )?;
+        self.phases.load_ms = load_ms;
+        self.phases.diff_ms = milliseconds(started) - load_ms;
+        Ok(planned)
     }
-    let radius = planned.radius();
-    if config.gate.holds(&radius) {
-        let (plan, _, _) = planned.into_parts();
-        return hold(store, plan, radius);
+
+    fn apply(
+        &mut self,
+        planned: reconcile::Planned<'_>,
+    ) -> Result<reconcile::AppliedKept, ReconcileError> {
+        let config = self.config;
+        let context = ApplyContext {
+            actor: config.actor.clone(),
+            source: planned.plan().source.clone(),
+            revision: config
+                .revision
+                .clone()
+                .or_else(|| git_revision(&config.watch)),
+        };
+        let started = Instant::now();
+        let applied = planned.apply_kept(&context)?;
+        self.phases.write_ms = milliseconds(started);
+        Ok(applied)
     }
-    let context = ApplyContext {
-        actor: config.actor.clone(),
-        source: plan_source.clone(),
-        revision: config
-            .revision
-            .clone()
-            .or_else(|| git_revision(&config.watch)),
-    };
-    let applied = planned.apply(&context)?;
-    store.release_held_plans(&plan_source, None)?;
-    Ok(PassResult::Applied {
-        plan: applied.plan,
-        drift,
-    })
+}
+
+fn milliseconds(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
 }
 
 fn hold(

@@ -22,6 +22,7 @@
 
 mod error;
 pub mod gate;
+pub mod live;
 mod log;
 
 use crate::manifest::{LoadError, Loaded};
@@ -31,6 +32,7 @@ use crate::store::{ApplyContext, ApplyReport, Snapshot, Store, WriteTxn};
 
 pub use error::{ReconcileError, RetryClass};
 pub use gate::{BlastRadius, Gate};
+pub use live::LiveCache;
 
 /// The desired state of one pass, loaded against the live hierarchy (which resolves
 /// references to objects only the database has).
@@ -135,6 +137,10 @@ pub struct Preview {
 pub struct Pass<'s> {
     txn: Box<dyn WriteTxn + 's>,
     live: Snapshot,
+    /// The change counter at begin, when read ([`Pass::begin_kept`]).
+    counter: Option<i64>,
+    /// The live fingerprint hashes every row.
+    exact: bool,
 }
 
 impl<'s> Pass<'s> {
@@ -142,7 +148,37 @@ impl<'s> Pass<'s> {
     pub fn begin(store: &'s mut dyn Store) -> Result<Pass<'s>, ReconcileError> {
         let mut txn = log::lock(|| store.begin())?;
         let live = log::snapshot(|| txn.snapshot())?;
-        Ok(Pass { txn, live })
+        Ok(Pass {
+            txn,
+            live,
+            counter: None,
+            exact: true,
+        })
+    }
+
+    /// Takes the lock and reads the change counter: when it equals `kept`'s, nothing
+    /// wrote since and the kept snapshot is trusted (no row is read); otherwise the live
+    /// state is read whole and the outdated copy handed back (to tell what changed).
+    pub fn begin_kept(
+        store: &'s mut dyn Store,
+        kept: Option<LiveCache>,
+    ) -> Result<(Pass<'s>, Option<LiveCache>), ReconcileError> {
+        let mut txn = log::lock(|| store.begin())?;
+        let counter = txn.change_counter()?;
+        let (live, exact, outdated) = match kept {
+            Some(kept) if kept.counter == counter => {
+                txn.trust_snapshot(&kept.snapshot.fingerprint);
+                (kept.snapshot, kept.exact, None)
+            }
+            outdated => (log::snapshot(|| txn.snapshot())?, true, outdated),
+        };
+        let pass = Pass {
+            txn,
+            live,
+            counter: Some(counter),
+            exact,
+        };
+        Ok((pass, outdated))
     }
 
     pub fn live(&self) -> &Snapshot {
@@ -224,6 +260,56 @@ impl<'s> Planned<'s> {
     pub fn into_parts(self) -> (Plan, Snapshot, Option<Loaded>) {
         (self.plan, self.pass.live, self.desired)
     }
+
+    /// Whether the live fingerprint hashes every row (see [`LiveCache::exact`]): a plan
+    /// stored for a later approval must be made against such a snapshot.
+    pub fn live_is_exact(&self) -> bool {
+        self.pass.exact
+    }
+
+    /// Rolls back; the live state stays valid for the next [`Pass::begin_kept`]
+    /// (`None` when the pass was begun without reading the counter).
+    pub fn into_kept(self) -> (Plan, Option<LiveCache>, Option<Loaded>) {
+        let kept = self.pass.counter.map(|counter| LiveCache {
+            counter,
+            snapshot: self.pass.live,
+            exact: self.pass.exact,
+        });
+        (self.plan, kept, self.desired)
+    }
+
+    /// [`Planned::apply`], keeping the live state after the write: the written rows are
+    /// re-read inside the transaction and patched into the snapshot the plan was made
+    /// against, valid at the counter read just before the commit.
+    pub fn apply_kept(mut self, context: &ApplyContext) -> Result<AppliedKept, ReconcileError> {
+        let report = self.pass.txn.apply(&self.plan, context)?;
+        let names = live::written_names(&self.plan);
+        let reread = self.pass.txn.read_nodes(&names)?;
+        let counter = self.pass.txn.change_counter()?;
+        self.pass.txn.commit()?;
+        let mut snapshot = self.pass.live;
+        live::patch(&mut snapshot.hierarchy, reread.hierarchy, &names);
+        snapshot.fingerprint = format!("kept at change {counter}");
+        Ok(AppliedKept {
+            report,
+            plan: self.plan,
+            kept: LiveCache {
+                counter,
+                snapshot,
+                exact: false,
+            },
+            desired: self.desired,
+        })
+    }
+}
+
+/// A committed plan and the live state after it.
+#[derive(Debug)]
+pub struct AppliedKept {
+    pub report: ApplyReport,
+    pub plan: Plan,
+    pub kept: LiveCache,
+    pub desired: Option<Loaded>,
 }
 
 /// A committed plan and what it was made from.

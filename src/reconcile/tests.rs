@@ -149,3 +149,71 @@ fn a_store_error_keeps_its_class() {
     let error = ReconcileError::from(StoreError::SchemaTooNew { found: 9, known: 2 });
     assert_eq!(error.retry_class(), RetryClass::Permanent);
 }
+
+/// The kept live state after an apply is exactly what a full read gives, for a change
+/// with moves, groupings, cascades, renames and prunes, on an in-memory SQLite store.
+#[cfg(feature = "testing")]
+#[test]
+fn the_kept_state_after_an_apply_equals_a_full_read() {
+    let mut store = memory_store();
+    let base = crate::generate::hierarchy(600, 3);
+    let changed = crate::generate::mutate(&base, 3, 30);
+    let mut plan_options = PlanOptions::new(SOURCE);
+    plan_options.prune = true;
+    plan_options.max_prune_percent = 100.0;
+    let context = options(Gate::Off).context;
+    let (pass, _) = Pass::begin_kept(&mut *store, None).unwrap();
+    let first = pass
+        .plan(loaded(base), &plan_options)
+        .unwrap()
+        .apply_kept(&context)
+        .unwrap();
+    assert_eq!(
+        first.kept.snapshot.hierarchy,
+        store.snapshot().unwrap().hierarchy
+    );
+    let (pass, outdated) = Pass::begin_kept(&mut *store, Some(first.kept)).unwrap();
+    assert!(
+        outdated.is_none(),
+        "nothing else wrote: the kept state is trusted"
+    );
+    assert!(!pass.live().fingerprint.is_empty());
+    let second = pass
+        .plan(loaded(changed.clone()), &plan_options)
+        .unwrap()
+        .apply_kept(&context)
+        .unwrap();
+    assert!(!second.plan.changes.is_empty());
+    let read = store.snapshot().unwrap();
+    assert_eq!(second.kept.snapshot.hierarchy, read.hierarchy);
+    assert_eq!(second.kept.counter, store.change_counter().unwrap());
+    // Planning again against the kept state finds nothing, as against a full read.
+    let (pass, _) = Pass::begin_kept(&mut *store, Some(second.kept)).unwrap();
+    let again = pass.plan(loaded(changed), &plan_options).unwrap();
+    assert!(!again.has_writes(), "{:?}", again.plan().changes);
+}
+
+#[test]
+fn a_write_by_someone_else_makes_the_pass_read_everything() {
+    let mut store = memory_store();
+    let (pass, _) = Pass::begin_kept(&mut *store, None).unwrap();
+    let applied = pass
+        .plan(loaded(example()), &PlanOptions::new(SOURCE))
+        .unwrap()
+        .apply_kept(&options(Gate::Off).context)
+        .unwrap();
+    // Another writer: `canopy apply` of a deactivation, outside this pass.
+    reconcile(
+        &mut *store,
+        loaded(deactivated_partner()),
+        &options(Gate::Off),
+    )
+    .unwrap();
+    let (pass, outdated) = Pass::begin_kept(&mut *store, Some(applied.kept)).unwrap();
+    let outdated = outdated.expect("the counter moved: the kept copy is handed back");
+    let changed = live::changed_names(&outdated.snapshot.hierarchy, &pass.live().hierarchy);
+    assert!(changed.contains("partner-nordic"), "{changed:?}");
+    let live = pass.live().hierarchy.clone();
+    drop(pass);
+    assert_eq!(live, store.snapshot().unwrap().hierarchy);
+}

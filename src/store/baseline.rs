@@ -22,6 +22,7 @@ use crate::model::{Effective, Hierarchy, Node, NodeSpec, ServicePlan};
 use super::rows::to_json;
 use super::{Location, Result, StoreError};
 
+mod edit;
 mod postgres;
 mod sqlite;
 
@@ -322,6 +323,23 @@ pub fn change(url: &str, change: &RawChange) -> Result<Duration> {
     match target(url)? {
         Target::Postgres(url) => postgres::change(&url, change),
         Target::Sqlite(path) => sqlite::change(&path, change),
+    }
+}
+
+/// Sets the display name of each `(account, display name)` in its own transaction
+/// (`UPDATE` + `COMMIT`); returns the time of each.
+pub fn update_each(url: &str, edits: &[(String, String)]) -> Result<Vec<Duration>> {
+    match target(url)? {
+        Target::Postgres(url) => edit::postgres_updates(&url, edits),
+        Target::Sqlite(path) => edit::sqlite_updates(&path, edits),
+    }
+}
+
+/// A checksum over every `accounts` row in one `SELECT`; returns the time and the sum.
+pub fn checksum(url: &str) -> Result<(Duration, f64)> {
+    match target(url)? {
+        Target::Postgres(url) => edit::postgres_checksum(&url),
+        Target::Sqlite(path) => edit::sqlite_checksum(&path),
     }
 }
 

@@ -147,6 +147,17 @@ pub trait WriteTxn {
     /// the state this transaction sees.
     fn apply(&mut self, plan: &Plan, context: &ApplyContext) -> Result<ApplyReport>;
     fn commit(self: Box<Self>) -> Result<()>;
+    /// The change counter as this transaction sees it. On PostgreSQL the counter row is
+    /// locked until the transaction ends, so no other write to canopy's tables commits
+    /// meanwhile (its trigger waits): equal to a value known from before, nothing changed.
+    fn change_counter(&mut self) -> Result<i64>;
+    /// Instead of [`WriteTxn::snapshot`]: the caller holds a snapshot of this very state
+    /// (checked with [`WriteTxn::change_counter`]) with this fingerprint; `apply` then
+    /// reads only the rows its plan names.
+    fn trust_snapshot(&mut self, fingerprint: &str);
+    /// The named nodes (live in `nodes`, archived in `archived`) and every plan, as this
+    /// transaction sees them; the fingerprint covers only those rows.
+    fn read_nodes(&mut self, names: &[&str]) -> Result<Snapshot>;
 }
 
 /// The backend a database URL names.

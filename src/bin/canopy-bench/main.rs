@@ -4,6 +4,7 @@
 
 mod backend;
 mod child;
+mod daemon;
 mod report;
 mod run;
 mod targets;
@@ -60,6 +61,34 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// The canopy binary to measure (default: beside this one).
+        #[arg(long)]
+        canopy: Option<PathBuf>,
+    },
+    /// Start the real `canopy run --watch` on a generated repository and measure
+    /// one-account edits (edit to commit), a resync of unchanged state and the idle
+    /// memory, beside raw SQL baselines. Not part of `run` (nor of CI).
+    Daemon {
+        #[arg(long, default_value_t = 100_000)]
+        accounts: usize,
+        /// One-account edits to time.
+        #[arg(long, default_value_t = 100)]
+        edits: usize,
+        #[arg(
+            long,
+            value_delimiter = ',',
+            value_enum,
+            default_value = "sqlite,postgres"
+        )]
+        backends: Vec<run::BackendName>,
+        /// Also write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Where repositories and SQLite files go (removed after each backend).
+        #[arg(long, default_value_os_t = std::env::temp_dir().join("canopy-bench"))]
+        workdir: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The canopy binary to run (default: beside this one).
         #[arg(long)]
         canopy: Option<PathBuf>,
     },
@@ -132,6 +161,41 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             } else {
                 eprintln!("{} checks failed", report.failed_checks());
+                ExitCode::FAILURE
+            })
+        }
+        Command::Daemon {
+            accounts,
+            edits,
+            backends,
+            json,
+            workdir,
+            seed,
+            canopy,
+        } => {
+            let canopy = match canopy {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("canopy"),
+            };
+            let mut report = report::Report::new(run::machine(), seed);
+            daemon::run(
+                &daemon::DaemonOptions {
+                    accounts,
+                    edits,
+                    backends,
+                    workdir,
+                    seed,
+                    canopy,
+                },
+                &mut report,
+            )?;
+            print!("{}", report::table(&report));
+            if let Some(path) = &json {
+                std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+            }
+            Ok(if report.failed_checks() == 0 {
+                ExitCode::SUCCESS
+            } else {
                 ExitCode::FAILURE
             })
         }

@@ -383,6 +383,26 @@ struct PostgresTxn<'a> {
 }
 
 impl WriteTxn for PostgresTxn<'_> {
+    fn change_counter(&mut self) -> Result<i64> {
+        self.store.run(async |connection| {
+            sqlx::query_scalar("SELECT counter FROM canopy_changes WHERE id = 1 FOR UPDATE")
+                .fetch_one(connection)
+                .await
+                .map_err(database("read the change counter"))
+        })
+    }
+
+    fn trust_snapshot(&mut self, fingerprint: &str) {
+        self.handed_out = Some(fingerprint.to_string());
+    }
+
+    fn read_nodes(&mut self, names: &[&str]) -> Result<Snapshot> {
+        let loaded = self
+            .store
+            .run(async |connection| read::load(connection, Rows::Named(names)).await)?;
+        Ok(loaded.snapshot)
+    }
+
     fn snapshot(&mut self) -> Result<Snapshot> {
         let loaded = self
             .store

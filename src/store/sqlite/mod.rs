@@ -564,6 +564,25 @@ fn explained(error: StoreError, path: Option<&Path>) -> StoreError {
 }
 
 impl WriteTxn for SqliteTxn<'_> {
+    fn change_counter(&mut self) -> Result<i64> {
+        self.transaction
+            .query_row(
+                "SELECT counter FROM canopy_changes WHERE id = 1",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(database("read the change counter"))
+    }
+
+    fn trust_snapshot(&mut self, fingerprint: &str) {
+        self.handed_out = Some(fingerprint.to_string());
+    }
+
+    fn read_nodes(&mut self, names: &[&str]) -> Result<Snapshot> {
+        let names = super::rows::to_json(&names)?;
+        Ok(load(&self.transaction, Rows::Named(&names))?.snapshot)
+    }
+
     fn snapshot(&mut self) -> Result<Snapshot> {
         let loaded = load(&self.transaction, Rows::All)?;
         self.handed_out = Some(loaded.snapshot.fingerprint.clone());
