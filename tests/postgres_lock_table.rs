@@ -15,24 +15,10 @@ use predicates::prelude::*;
 use support::fixtures::{SOURCE, create_all, example};
 use support::postgres::PostgresServer;
 
-/// A server with a database `canopy` owned by the role `plain`, who may not call the
-/// advisory-lock functions. Returns the server and `plain`'s URL.
+/// A server with a database `canopy` without advisory locks for `plain`, and the URL.
 fn server_without_advisory_locks() -> (PostgresServer, String) {
     let server = PostgresServer::start();
-    server.create_database("canopy");
-    server
-        .connect("postgres")
-        .execute("CREATE ROLE plain LOGIN; ALTER DATABASE canopy OWNER TO plain")
-        .expect("create the role");
-    // Function privileges live in each database's own catalog.
-    server
-        .connect("canopy")
-        .execute(
-            "REVOKE EXECUTE ON FUNCTION pg_advisory_xact_lock(bigint), pg_advisory_lock(bigint),
-                 pg_try_advisory_lock(bigint), pg_advisory_unlock(bigint) FROM PUBLIC",
-        )
-        .expect("revoke the advisory locks");
-    let url = format!("postgres://plain@127.0.0.1:{}/canopy", server.port());
+    let url = server.database_without_advisory_locks("canopy");
     (server, url)
 }
 

@@ -71,6 +71,8 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let mut retry_at: Option<tokio::time::Instant> = None;
     let mut next = Some(Trigger::Startup);
     let mut first_edit: Option<Instant> = None;
+    // Set while this instance holds its role by a lease: renewed at a third of its length.
+    let mut heartbeat: Option<tokio::time::Interval> = None;
     loop {
         let trigger = match next.take() {
             Some(trigger) => trigger,
@@ -96,6 +98,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     Trigger::Notify
                 }
                 _ = control.tick(), if recorder.needs_control() => Trigger::Control,
+                _ = tick(&mut heartbeat), if heartbeat.is_some() => Trigger::Heartbeat,
                 _ = sleep_until(retry_at.unwrap_or_else(tokio::time::Instant::now)), if retry_at.is_some() => Trigger::Retry,
             },
         };
@@ -106,6 +109,23 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         let Some(mut current) = worker.take() else {
             break;
         };
+        if trigger == Trigger::Heartbeat {
+            let Ok((current, held)) = tokio::task::spawn_blocking(move || {
+                let held = current.renew();
+                (current, held)
+            })
+            .await
+            else {
+                tracing::error!("renewing the single-writer lease panicked; stopping");
+                break;
+            };
+            worker = Some(current);
+            if !held {
+                heartbeat = None;
+                next = Some(Trigger::Control);
+            }
+            continue;
+        }
         let started = Instant::now();
         tracing::debug!("reconcile started ({})", trigger.as_str());
         let joined = tokio::task::spawn_blocking(move || {
@@ -116,6 +136,15 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         let Ok((current, result, observed)) = joined else {
             tracing::error!("a reconcile pass panicked; stopping");
             break;
+        };
+        heartbeat = match (current.lease(), heartbeat.take()) {
+            (Some(_), Some(running)) => Some(running),
+            (Some(lease), None) => {
+                let mut renewal = interval(lease / 3);
+                renewal.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                Some(renewal)
+            }
+            (None, _) => None,
         };
         worker = Some(current);
         let edit = match result {
@@ -155,6 +184,16 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         listener.abort();
     }
     Ok(())
+}
+
+/// The next tick of the lease renewal (never ready without one).
+async fn tick(heartbeat: &mut Option<tokio::time::Interval>) {
+    match heartbeat {
+        Some(renewal) => {
+            renewal.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// Collects a burst: further events until none arrives for `quiet`, so a checkout

@@ -49,6 +49,8 @@ pub enum Trigger {
     /// The periodic check of a standby or a suspended daemon.
     Control,
     Retry,
+    /// The renewal of a lease-based single-writer lock (`canopy_lock=table`): no pass.
+    Heartbeat,
 }
 
 impl Trigger {
@@ -60,6 +62,7 @@ impl Trigger {
             Trigger::Resync => "resync",
             Trigger::Notify => "notify",
             Trigger::Control => "control",
+            Trigger::Heartbeat => "heartbeat",
             Trigger::Retry => "retry",
         }
     }
@@ -224,6 +227,32 @@ impl Worker {
 
     /// Takes the session lock if free, or checks this store still holds it (the fence:
     /// the pass then runs on the very connection that holds it).
+    /// The lease length when this active instance holds its role by a lease that it
+    /// must renew ([`Worker::renew`]); `None` otherwise.
+    pub fn lease(&self) -> Option<std::time::Duration> {
+        if !self.active {
+            return None;
+        }
+        self.store.as_ref()?.session_lease()
+    }
+
+    /// Renews the single-writer lease without a pass; `false` when it was lost (the
+    /// next pass stands by).
+    pub fn renew(&mut self) -> bool {
+        if !self.active {
+            return false;
+        }
+        match self.hold_lock() {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(%error, "renewing the single-writer lease");
+                self.store = None;
+                self.active = false;
+                false
+            }
+        }
+    }
+
     fn hold_lock(&mut self) -> Result<bool, ReconcileError> {
         let Some(store) = self.store.as_mut() else {
             return Ok(false);

@@ -42,6 +42,25 @@ impl PostgresServer {
             .unwrap_or_else(|error| panic!("{error}"))
     }
 
+    /// Creates database `name` owned by the role `plain`, who may not call the
+    /// advisory-lock functions (an engine without them), and returns `plain`'s URL.
+    pub fn database_without_advisory_locks(&self, name: &str) -> String {
+        self.create_database(name);
+        self.connect("postgres")
+            .execute(&format!(
+                "CREATE ROLE plain LOGIN; ALTER DATABASE \"{name}\" OWNER TO plain"
+            ))
+            .expect("create the role");
+        // Function privileges live in each database's own catalog.
+        self.connect(name)
+            .execute(
+                "REVOKE EXECUTE ON FUNCTION pg_advisory_xact_lock(bigint), pg_advisory_lock(bigint),
+                     pg_try_advisory_lock(bigint), pg_advisory_unlock(bigint) FROM PUBLIC",
+            )
+            .expect("revoke the advisory locks");
+        format!("postgres://plain@127.0.0.1:{}/{name}", self.port())
+    }
+
     /// Creates an empty database and returns its URL.
     pub fn create_database(&self, name: &str) -> String {
         self.0
