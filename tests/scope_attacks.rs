@@ -5,7 +5,8 @@
 //! and in, adopting or re-declaring an account that lives elsewhere, changing an
 //! ancestor's activation or plan, deactivating a sibling, moving the scope root, and
 //! overwriting objects another source manages. Every attempt is refused (exit 1),
-//! names the account, and leaves every table byte-for-byte as it was.
+//! located at the account's name in the tenant's file, and leaves every table
+//! byte-for-byte as it was.
 
 #[macro_use]
 mod support;

@@ -43,10 +43,16 @@ pub fn apply(
             (pass.saved(plan), Some(saved.content.desired), revision)
         }
         None => {
-            let planned = pass.plan(
-                |live: &Hierarchy| load_manifests(paths, Some(live)),
-                &plan_options(options, String::new()),
-            )?;
+            let planned = pass
+                .plan(
+                    |live: &Hierarchy| load_manifests(paths, Some(live)),
+                    &plan_options(options, String::new()),
+                )
+                .map_err(|error| {
+                    let error = anyhow::Error::from(error);
+                    super::plan::report_refusals(paths, &error);
+                    error
+                })?;
             (planned, None, options.revision.clone())
         }
     };

@@ -43,7 +43,11 @@ pub fn plan(global: &GlobalArgs, request: &PlanRequest) -> anyhow::Result<Outcom
             }
             return Err(error);
         }
-        planned => planned?,
+        Err(error) => {
+            report_refusals(&request.paths, &error);
+            return Err(error);
+        }
+        Ok(planned) => planned,
     };
     print_plan(&plan, &live, &desired, request.format, global.verbose)?;
     if let Some(out) = &request.out {
@@ -105,6 +109,29 @@ fn plan_against_database(
         preview.desired.hierarchy,
         preview.plan,
     ))
+}
+
+/// Prints where each object the planner refused is declared in `paths`, one located
+/// line per problem (`FILE:LINE:COL: error[refused]: …`), before the error itself.
+pub fn report_refusals(paths: &[String], error: &anyhow::Error) {
+    let rejected =
+        error
+            .downcast_ref::<crate::plan::PlanError>()
+            .or_else(|| match error.downcast_ref::<reconcile::ReconcileError>() {
+                Some(reconcile::ReconcileError::Plan(rejected)) => Some(rejected),
+                _ => None,
+            });
+    let Some(rejected) = rejected else {
+        return;
+    };
+    let refusals: Vec<(&str, String)> = rejected
+        .problems()
+        .iter()
+        .map(|problem| (problem.object(), problem.to_string()))
+        .collect();
+    for diagnostic in manifest::locate_refusals(paths, &refusals) {
+        eprintln!("{diagnostic}");
+    }
 }
 
 /// The manifest errors an error carries, if invalid manifests caused it.

@@ -81,6 +81,9 @@ pub enum Rule {
     CsvHeader,
     CsvColumns,
     UsersFromInCluster,
+    // The live database refuses the change (scope, ownership, prune limit): found by
+    // the planner, located here afterwards.
+    Refused,
     // Declarations without effect (warnings).
     IneffectiveService,
     IneffectiveSetting,
@@ -124,6 +127,7 @@ impl Rule {
             Rule::CsvHeader => "csv-header",
             Rule::CsvColumns => "csv-columns",
             Rule::UsersFromInCluster => "users-from-in-cluster",
+            Rule::Refused => "refused",
             Rule::IneffectiveService => "ineffective-service",
             Rule::IneffectiveSetting => "ineffective-setting",
             Rule::IneffectiveField => "ineffective-field",

@@ -171,6 +171,51 @@ pub fn load_reporting(
     )
 }
 
+/// Locates the planner's refusals: each `(name, message)` becomes an error at the place
+/// `name` is declared in `inputs` (its `metadata.name`), rule `refused`. The planner
+/// works on hierarchies without positions, so the files are read and parsed again
+/// here: for the error path only. Standard input (already read) is not; names declared
+/// nowhere else are left out.
+pub fn locate_refusals(inputs: &[String], refusals: &[(&str, String)]) -> Vec<Diagnostic> {
+    let inputs: Vec<String> = inputs
+        .iter()
+        .filter(|input| input.as_str() != "-")
+        .cloned()
+        .collect();
+    let (sources, _) = input::expand(&inputs);
+    let cache = ParseCache::from_environment();
+    let mut declared = Declared::default();
+    let mut ignored = Vec::new();
+    for (index, source) in sources.iter().enumerate() {
+        if let Ok(file) = parse_source(source, &cache) {
+            declare_file(saturating(index), file, &mut declared, &mut ignored);
+        }
+    }
+    let origins: FxHashMap<&str, &Origin> = declared
+        .nodes
+        .iter()
+        .map(|entry| (entry.node.name.as_str(), &entry.origin))
+        .chain(
+            declared
+                .plans
+                .iter()
+                .map(|entry| (entry.plan.name.as_str(), &entry.origin)),
+        )
+        .collect();
+    let findings = refusals
+        .iter()
+        .filter_map(|(name, message)| {
+            let origin = origins.get(name)?;
+            Some(Finding::error(
+                Rule::Refused,
+                origin.name_at(),
+                message.clone(),
+            ))
+        })
+        .collect();
+    resolve::diagnostics(findings, &sources)
+}
+
 /// Validates objects read from the Kubernetes API server; locations name the objects.
 pub fn from_resources(
     accounts: Vec<Account>,
