@@ -347,3 +347,69 @@ fn a_thousand_resources_reach_the_database_in_one_transaction() {
     assert_eq!(audit.len(), 1000, "one audit row per created account");
     assert!(store.change_counter().expect("counter") > counter_before);
 }
+
+#[test]
+fn a_tenant_namespace_cannot_reach_outside_its_scope() {
+    let mut store = store();
+    let mut platform = platform();
+    platform.resources.accounts.push(account(
+        "platform",
+        "customer-b",
+        AccountType::Customer,
+        Some("partner-b"),
+    ));
+    sync(&mut store, &platform, &settings());
+    let mut inactive_sibling = account("team-a", "partner-b", AccountType::Partner, None);
+    inactive_sibling.spec.active = false;
+    let mut adopted = account("team-a", "partner-b", AccountType::Partner, None);
+    adopted
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert("canopy.dev/adopt".to_string(), "true".to_string());
+    let attacks: Vec<(&str, Vec<Account>)> = vec![
+        (
+            "a parent outside the scope",
+            vec![account(
+                "team-a",
+                "intruder",
+                AccountType::Customer,
+                Some("partner-b"),
+            )],
+        ),
+        (
+            "moving another namespace's account in",
+            vec![account(
+                "team-a",
+                "customer-b",
+                AccountType::Customer,
+                Some("partner-a"),
+            )],
+        ),
+        ("deactivating a sibling", vec![inactive_sibling]),
+        ("adopting an account outside the scope", vec![adopted]),
+        (
+            "moving the scope root",
+            vec![account(
+                "team-a",
+                "partner-a",
+                AccountType::Partner,
+                Some("partner-b"),
+            )],
+        ),
+    ];
+    let before = store.snapshot().expect("snapshot").fingerprint;
+    for (what, accounts) in attacks {
+        let tenant = scoped("team-a", Some("partner-a"), accounts);
+        let synced = sync(&mut store, &tenant, &settings());
+        assert_ne!(synced.outcome, Outcome::Applied, "{what}");
+        assert!(!synced.retry, "{what}: refusals are permanent");
+        let patches = patches("team-a", &tenant.resources, &synced, None, NOW);
+        assert_eq!(ready(&patches[0]).0, ConditionStatus::False, "{what}");
+        assert_eq!(
+            store.snapshot().expect("snapshot").fingerprint,
+            before,
+            "{what}: the store changed"
+        );
+    }
+}
