@@ -73,7 +73,23 @@ spec:
 "
         ));
     }
+    // A users file whose cells are spreadsheet formulas and SQL.
+    yaml.push_str(
+        "---
+apiVersion: canopy.dev/v1alpha1
+kind: Account
+metadata: {name: csv-customer}
+spec: {type: customer, parent: partner, usersFrom: users.csv}
+",
+    );
     std::fs::write(directory.join("accounts.yaml"), yaml).unwrap();
+    std::fs::write(
+        directory.join("users.csv"),
+        "email,name,role,language,timezone\n\
+         formula@example.com,\"=cmd|' /C calc'!A0\",admin,\"=HYPERLINK(\"\"x\"\")\",@SUM(A1)\n\
+         sql@example.com,\"Robert'); DROP TABLE users; --\",user,en,+1-1\n",
+    )
+    .unwrap();
     directory
 }
 
@@ -133,6 +149,27 @@ fn injection_strings_are_stored_read_and_exported_verbatim(db: &TestDb) {
         assert_eq!(user[0], vec![Some(value.to_string()); 3], "{name}");
         assert_eq!(object["displayName"], *value);
     }
+    let csv_users = db.query_text(
+        "SELECT email, name, language, timezone FROM users WHERE account = 'csv-customer'
+         ORDER BY email",
+    );
+    assert_eq!(
+        csv_users,
+        vec![
+            vec![
+                Some("formula@example.com".to_string()),
+                Some("=cmd|' /C calc'!A0".to_string()),
+                Some("=HYPERLINK(\"x\")".to_string()),
+                Some("@SUM(A1)".to_string()),
+            ],
+            vec![
+                Some("sql@example.com".to_string()),
+                Some("Robert'); DROP TABLE users; --".to_string()),
+                Some("en".to_string()),
+                Some("+1-1".to_string()),
+            ],
+        ]
+    );
     let exported = root.path().join("exported");
     canopy(db, &["export", "--out", &exported.display().to_string()]);
     let plan = canopy(
