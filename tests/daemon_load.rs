@@ -4,6 +4,9 @@
 //! they were saved (none lost, none applied out of order), and the daemon stays up.
 //! On both backends, the real binary. The note of the run reports the passes and the
 //! resident memory at the end.
+//!
+//! CI saves as fast as it can (a few seconds). The minute-long run paces the saves:
+//! `CANOPY_LOAD_PACE_MS=60 cargo nextest run --test daemon_load --no-capture`.
 
 #[macro_use]
 mod support;
@@ -56,11 +59,17 @@ fn a_thousand_edits_under_resync_all_land_in_order(db: &TestDb) {
         &["--resync-interval", "200ms", "--debounce", "20ms"],
     );
     daemon.wait_ready();
+    let pace: u64 = std::env::var("CANOPY_LOAD_PACE_MS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0);
     let started = Instant::now();
     for edit in ACCOUNTS..ACCOUNTS + EDITS {
         write_account(&repo, edit % ACCOUNTS, edit);
         // Pacing, not synchronisation: a stream of saves rather than one burst.
-        if edit % 10 == 0 {
+        if pace > 0 {
+            std::thread::sleep(Duration::from_millis(pace));
+        } else if edit % 10 == 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
     }
