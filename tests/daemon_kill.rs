@@ -45,11 +45,7 @@ fn count(db: &TestDb, round: usize) -> usize {
 fn a_killed_reconcile_leaves_none_or_all(db: &TestDb) {
     let root = tempfile::tempdir().unwrap();
     let repo = root.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    for entry in std::fs::read_dir("examples/realistic").unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, repo.join(path.file_name().unwrap())).unwrap();
-    }
+    support::copy_example(&repo);
     let args = ["--resync-interval", "1h", "--debounce", "20ms"];
     let mut rng = Rng::new(7);
     let (mut none, mut all) = (0, 0);

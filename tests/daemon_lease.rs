@@ -38,11 +38,7 @@ fn the_lease_is_renewed_while_idle_and_taken_over_after_a_kill() {
     );
     let root = tempfile::tempdir().unwrap();
     let repo = root.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    for entry in std::fs::read_dir("examples/realistic").unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, repo.join(path.file_name().unwrap())).unwrap();
-    }
+    support::copy_example(&repo);
     // No resync: only the heartbeat keeps the lease while nothing happens.
     let args = ["--resync-interval", "1h", "--debounce", "20ms"];
     let mut first = Daemon::start(&url, &repo, root.path(), &args);

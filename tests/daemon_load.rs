@@ -44,11 +44,7 @@ fn resident_kib(pid: u32) -> Option<u64> {
 fn a_thousand_edits_under_resync_all_land_in_order(db: &TestDb) {
     let root = tempfile::tempdir().unwrap();
     let repo = root.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    for entry in std::fs::read_dir("examples/realistic").unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, repo.join(path.file_name().unwrap())).unwrap();
-    }
+    support::copy_example(&repo);
     for account in 0..ACCOUNTS {
         write_account(&repo, account, account);
     }

@@ -6,8 +6,6 @@
 #[macro_use]
 mod support;
 
-use std::path::Path;
-
 use assert_cmd::Command;
 use support::daemon::Daemon;
 use support::{Backend, TestDb};
@@ -24,14 +22,6 @@ fn account(name: &str, parent: &str, display: &str) -> String {
     )
 }
 
-fn copy_example(to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir("examples/realistic").unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
-    }
-}
-
 fn role(daemon: &Daemon) -> String {
     daemon
         .status()
@@ -42,7 +32,7 @@ fn role(daemon: &Daemon) -> String {
 fn two_daemons_and_a_cli_apply_share_one_database(db: &TestDb) {
     let root = tempfile::tempdir().unwrap();
     let repo = root.path().join("repo");
-    copy_example(&repo);
+    support::copy_example(&repo);
     let args = ["--resync-interval", "300ms", "--debounce", "20ms"];
     let mut first = Daemon::start(&db.url, &repo, root.path(), &args);
     let mut second = Daemon::start(&db.url, &repo, root.path(), &args);

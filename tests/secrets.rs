@@ -83,10 +83,7 @@ fn the_password_is_never_printed_logged_or_served() {
     );
 
     let repo = tempfile::tempdir().unwrap();
-    for file in std::fs::read_dir("examples/realistic").unwrap() {
-        let path = file.unwrap().path();
-        std::fs::copy(&path, repo.path().join(path.file_name().unwrap())).unwrap();
-    }
+    support::copy_example(repo.path());
     // The URL comes from the environment (the command line would show it in `ps`).
     let logs = tempfile::tempdir().unwrap();
     let mut daemon = Daemon::start_logging(

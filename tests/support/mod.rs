@@ -29,6 +29,19 @@ use std::path::PathBuf;
 
 use canopy::store::{self, Store};
 
+/// Copies the realistic example (`examples/realistic`, its files only) into `to`,
+/// created if missing: a checkout to edit.
+pub fn copy_example(to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("create the checkout");
+    for entry in std::fs::read_dir("examples/realistic").expect("read examples/realistic") {
+        let path = entry.expect("directory entry").path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().expect("a file name")))
+                .expect("copy an example file");
+        }
+    }
+}
+
 /// Which backend a test database lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
