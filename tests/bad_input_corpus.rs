@@ -11,7 +11,6 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use support::{Backend, TestDb};
 
 fn fixture(backend: Backend) -> TestDb {
@@ -170,17 +169,9 @@ fn generated_cases(root: &Path) -> Vec<Case> {
     cases
 }
 
-fn canopy(db: &TestDb) -> Command {
-    let mut command = Command::cargo_bin("canopy").unwrap();
-    command
-        .env_remove("CANOPY_SOURCE")
-        .env("NO_COLOR", "1")
-        .env("CANOPY_DATABASE_URL", &db.url);
-    command
-}
-
 fn every_bad_input_is_refused_located_and_writes_nothing(db: &TestDb) {
-    let populated = canopy(db)
+    let populated = db
+        .canopy()
         .args(["apply", "--yes", "-q", "examples/realistic"])
         .output()
         .unwrap();
@@ -194,7 +185,8 @@ fn every_bad_input_is_refused_located_and_writes_nothing(db: &TestDb) {
     for case in &cases {
         let mut directory = case.directory.display().to_string();
         directory.push('/');
-        let output = canopy(db)
+        let output = db
+            .canopy()
             .arg("apply")
             .arg(&directory)
             .args(&case.args)

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::daemon::free_port;
 use support::{Backend, TestDb};
 
 on_both_backends!(
@@ -264,13 +265,6 @@ fn eventually(what: &str, daemon: &mut Daemon, condition: impl Fn() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -7,7 +7,6 @@
 #[macro_use]
 mod support;
 
-use assert_cmd::Command;
 use support::{Backend, TestDb};
 
 fn fixture(backend: Backend) -> TestDb {
@@ -94,14 +93,7 @@ spec: {type: customer, parent: partner, usersFrom: users.csv}
 }
 
 fn canopy(db: &TestDb, args: &[&str]) -> String {
-    let output = Command::cargo_bin("canopy")
-        .unwrap()
-        .env_remove("CANOPY_SOURCE")
-        .env("NO_COLOR", "1")
-        .env("CANOPY_DATABASE_URL", &db.url)
-        .args(args)
-        .output()
-        .unwrap();
+    let output = db.canopy().args(args).output().unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
         output.status.success(),

@@ -13,7 +13,6 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use support::{Backend, TestDb};
 
 fn fixture(backend: Backend) -> TestDb {
@@ -47,14 +46,7 @@ fn tenant_repository(root: &Path, case: &str, edit: impl FnOnce(String) -> Strin
 }
 
 fn canopy(db: &TestDb, args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("canopy")
-        .unwrap()
-        .env_remove("CANOPY_SOURCE")
-        .env("NO_COLOR", "1")
-        .env("CANOPY_DATABASE_URL", &db.url)
-        .args(args)
-        .output()
-        .unwrap()
+    db.canopy().args(args).output().unwrap()
 }
 
 fn every_attack_is_refused_and_writes_nothing(db: &TestDb) {

@@ -103,21 +103,19 @@ impl TestDb {
 
     /// Runs SQL behind canopy's back (a hand edit), on a separate connection.
     pub fn execute(&self, sql: &str) {
-        match self.backend {
-            Backend::Sqlite => {
-                let path = self.url.trim_start_matches("sqlite://");
-                let connection = rusqlite::Connection::open(path).expect("open sqlite");
-                connection
-                    .execute_batch(sql)
-                    .unwrap_or_else(|error| panic!("{sql}: {error}"));
-            }
-            Backend::Postgres => {
-                let mut client = self.raw_postgres();
-                client
-                    .execute(sql)
-                    .unwrap_or_else(|error| panic!("{sql}: {error}"));
-            }
-        }
+        self.try_execute(sql)
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+
+    /// The real `canopy` binary on this database: `CANOPY_DATABASE_URL` set, no
+    /// `CANOPY_SOURCE` from the environment, no colour.
+    pub fn canopy(&self) -> assert_cmd::Command {
+        let mut command = assert_cmd::Command::cargo_bin("canopy").expect("the canopy binary");
+        command
+            .env_remove("CANOPY_SOURCE")
+            .env("NO_COLOR", "1")
+            .env("CANOPY_DATABASE_URL", &self.url);
+        command
     }
 
     /// Runs SQL behind canopy's back and returns the database's refusal, if any.
