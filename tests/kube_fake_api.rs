@@ -279,6 +279,16 @@ fn kubectl_applies_lists_and_deletes_through_the_fake() {
     let stored = fake.get("accounts", Some("team"), "acme").expect("stored");
     assert_eq!(stored["spec"]["displayName"], "ACME");
 
+    fake.apply_status(
+        "accounts",
+        Some("team"),
+        "acme",
+        json!({"accountNumber": "100042", "effectiveActive": true,
+            "conditions": [{"type": "Ready", "status": "True", "reason": "Applied",
+                "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}),
+        "test",
+    )
+    .expect("a status");
     let listed = succeeded(kubectl(&fake, &["get", "accounts", "-n", "team"]).expect("kubectl"));
     let header: Vec<&str> = listed
         .lines()
@@ -300,12 +310,19 @@ fn kubectl_applies_lists_and_deletes_through_the_fake() {
         ],
         "{listed}"
     );
-    assert!(
-        listed
-            .lines()
-            .nth(1)
-            .unwrap_or_default()
-            .starts_with("acme "),
+    let row: Vec<&str> = listed
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row.get(..7),
+        Some(
+            &[
+                "acme", "partner", "<none>", "<none>", "true", "100042", "True"
+            ][..]
+        ),
         "{listed}"
     );
     let by_short_name =

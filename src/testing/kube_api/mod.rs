@@ -218,6 +218,23 @@ impl FakeApi {
         })
     }
 
+    /// Server-side applies `status` to the object's `/status` as `manager`.
+    pub fn apply_status(
+        &self,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+        status: Value,
+        manager: &str,
+    ) -> Result<Value, ApiError> {
+        let mut target = self.target(plural, namespace)?;
+        target.subresource = Some("status".into());
+        let body = serde_json::json!({ "status": status });
+        self.shared.write(|store| {
+            store.patch(&target, name, store::PatchKind::Apply, &body, Some(manager))
+        })
+    }
+
     /// The object, if it exists.
     pub fn get(&self, plural: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
         let target = self.target(plural, namespace).ok()?;

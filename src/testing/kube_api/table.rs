@@ -77,11 +77,7 @@ fn cell(column: &Value, object: &Value) -> Value {
 /// Evaluates `.a.b[?(@.k=="v")].c`; `None` when any step finds nothing.
 pub fn evaluate(object: &Value, path: &str) -> Option<Value> {
     let mut current = object.clone();
-    for step in path
-        .trim_start_matches('.')
-        .split('.')
-        .filter(|s| !s.is_empty())
-    {
+    for step in steps(path) {
         let (name, filter) = match step.split_once("[?(@.") {
             Some((name, filter)) => (name, Some(filter.trim_end_matches(")]"))),
             None => (step, None),
@@ -98,6 +94,26 @@ pub fn evaluate(object: &Value, path: &str) -> Option<Value> {
         }
     }
     Some(current)
+}
+
+/// `path` split at the dots outside `[…]`.
+fn steps(path: &str) -> Vec<&str> {
+    let mut steps = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (index, character) in path.char_indices() {
+        match character {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            '.' if depth == 0 => {
+                steps.push(&path[start..index]);
+                start = index + 1;
+            }
+            _ => {}
+        }
+    }
+    steps.push(&path[start..]);
+    steps.retain(|step| !step.is_empty());
+    steps
 }
 
 /// A timestamp as kubectl shows an age: `42s`, `5m`, `3h`, `2d`.
