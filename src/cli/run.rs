@@ -1,4 +1,5 @@
-//! `canopy run --watch DIR`: parse the daemon's flags and hand over to [`crate::daemon`].
+//! `canopy run --watch DIR` / `canopy run --kubernetes`: parse the daemon's flags and
+//! hand over to [`crate::daemon`].
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -8,14 +9,45 @@ use clap::{Args, ValueEnum};
 
 use super::plan::plan_options;
 use super::{GlobalArgs, Outcome, PlanArgs};
-use crate::daemon::{self, Config, DriftMode, duration};
+use crate::controller::lease::{self, LeaseOptions};
+use crate::controller::watch;
+use crate::daemon::{self, Config, DriftMode, KubernetesConfig, duration};
 use crate::reconcile::Gate;
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// The checkout to keep applied (watched recursively; `.git/` is ignored).
-    #[arg(long, value_name = "DIR")]
-    pub watch: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "kubernetes")]
+    pub watch: Option<PathBuf>,
+    /// Keep the database equal to the canopy resources of the Kubernetes cluster
+    /// (KUBECONFIG, ~/.kube/config or the in-cluster service account), writing their
+    /// status back; combinable with --watch.
+    #[arg(long)]
+    pub kubernetes: bool,
+    /// With --kubernetes: watch the resources of this namespace only.
+    #[arg(long, value_name = "NS", requires = "kubernetes")]
+    pub namespace: Option<String>,
+    /// With --kubernetes: the coordination.k8s.io Lease that elects the one instance
+    /// that reconciles.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "canopy-leader",
+        requires = "kubernetes"
+    )]
+    pub lease_name: String,
+    /// The namespace of that Lease (in a cluster: the pod's, from POD_NAMESPACE).
+    #[arg(
+        long,
+        value_name = "NS",
+        env = "POD_NAMESPACE",
+        default_value = "default",
+        requires = "kubernetes"
+    )]
+    pub lease_namespace: String,
+    /// With --kubernetes: no leader election (only ever run one instance).
+    #[arg(long, requires = "kubernetes")]
+    pub no_leader_election: bool,
     /// Address of the HTTP endpoints (/healthz, /readyz, /metrics, /status, /approve/ID).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -52,9 +84,11 @@ pub enum LogFormat {
 }
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<Outcome> {
+    let kubernetes = kubernetes(&args);
     let config = Config {
         database_url: global.database_url.clone(),
         watch: args.watch,
+        kubernetes,
         listen: args.listen,
         resync_interval: args.resync_interval,
         debounce: args.debounce,
@@ -69,6 +103,27 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<Outcome> {
     };
     daemon::run(config)?;
     Ok(Outcome::Success)
+}
+
+fn kubernetes(args: &RunArgs) -> Option<KubernetesConfig> {
+    if !args.kubernetes {
+        return None;
+    }
+    let identity = lease::identity();
+    let lease = (!args.no_leader_election).then(|| LeaseOptions {
+        name: args.lease_name.clone(),
+        namespace: args.lease_namespace.clone(),
+        identity: identity.clone(),
+    });
+    Some(KubernetesConfig {
+        controller: watch::Options {
+            namespace: args.namespace.clone(),
+            debounce: args.debounce,
+            resync: args.resync_interval,
+            instance: Some(identity),
+        },
+        lease,
+    })
 }
 
 /// The daemon logs at `info` by default (one line per pass), as text or JSON.

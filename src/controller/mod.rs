@@ -16,11 +16,18 @@
 //! parts as values, [`sync`] against a real SQLite store, [`write`] against a mock API
 //! server that asserts every request.
 //!
-//! Not here yet: the watching process that ties them together (reflectors, debounced
-//! batches, Events, the deletion finalizer, the leader Lease); see docs/kubernetes.md.
+//! [`watch`] ties them together in `canopy run --kubernetes`: reflectors and debounced
+//! batches of namespaces, handed to the daemon's worker as [`batch::Item`]s (the
+//! controller never opens the database itself), then status, [`events`] and the
+//! deletion [`finalizer`] written back; [`lease`] elects the one instance that does.
 
+pub mod batch;
 pub mod desired;
+pub mod events;
+pub mod finalizer;
+pub mod lease;
 pub mod scope;
 pub mod status;
 pub mod sync;
+pub mod watch;
 pub mod write;

@@ -19,7 +19,7 @@ use crate::model::{Hierarchy, Kind};
 use crate::plan::{Plan, PlanOptions};
 use crate::reconcile::{self, Gate, ReconcileError, RetryClass};
 use crate::store::usage::{self, UsageReport};
-use crate::store::{ApplyContext, Store, StoreError};
+use crate::store::{ApplyContext, HeldPlan, Store, StoreError, control};
 
 use super::desired::{DesiredSource, Resources};
 use super::status::{self, Outcome};
@@ -69,6 +69,9 @@ pub fn sync(store: &mut dyn Store, source: &DesiredSource, settings: &Settings) 
                 reconcile::Outcome::Applied(_) => (Outcome::Applied, true),
                 reconcile::Outcome::Held => (held(&reconciled), false),
             };
+            if let Err(error) = record_held(store, &reconciled) {
+                return failed(ReconcileError::Store(error));
+            }
             let live = if wrote {
                 match store.snapshot() {
                     Ok(snapshot) => snapshot.hierarchy,
@@ -86,6 +89,27 @@ pub fn sync(store: &mut dyn Store, source: &DesiredSource, settings: &Settings) 
         }
         Err(error) => failed(error),
     }
+}
+
+/// Keeps the held plan in the store (for `/status`, `canopy approve` and
+/// `POST /approve/ID`, as for a file pass), or forgets the source's held plans once a
+/// pass goes through without the gate.
+fn record_held(
+    store: &mut dyn Store,
+    reconciled: &reconcile::Reconciled,
+) -> Result<(), StoreError> {
+    let plan = &reconciled.plan;
+    if reconciled.outcome != reconcile::Outcome::Held {
+        return store.release_held_plans(&plan.source, None);
+    }
+    let held = HeldPlan {
+        id: control::held_plan_id(plan),
+        source: plan.source.clone(),
+        summary: plan.summary().line(),
+        plan: plan.clone(),
+        held_at: String::new(),
+    };
+    store.hold_plan(&held)
 }
 
 fn held(reconciled: &reconcile::Reconciled) -> Outcome {

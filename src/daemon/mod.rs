@@ -24,6 +24,7 @@ pub mod approve;
 pub mod backoff;
 pub mod duration;
 pub mod http;
+mod kubernetes;
 mod listen;
 pub mod metrics;
 mod record;
@@ -51,8 +52,10 @@ pub enum DriftMode {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
-    /// The checkout directory.
-    pub watch: PathBuf,
+    /// The checkout directory (`None`: no file source).
+    pub watch: Option<PathBuf>,
+    /// The Kubernetes controller as a source (`None`: none).
+    pub kubernetes: Option<KubernetesConfig>,
     pub listen: String,
     pub resync_interval: Duration,
     pub debounce: Duration,
@@ -63,6 +66,14 @@ pub struct Config {
     pub actor: String,
     /// Recorded in the audit log; read from the checkout's `.git` when absent.
     pub revision: Option<String>,
+}
+
+/// `--kubernetes`: what the controller watches and the Lease it elects a leader with.
+#[derive(Debug, Clone)]
+pub struct KubernetesConfig {
+    pub controller: crate::controller::watch::Options,
+    /// `None`: no election (this instance always leads).
+    pub lease: Option<crate::controller::lease::LeaseOptions>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,13 +94,21 @@ pub enum DaemonError {
     },
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    #[error(
+        "--kubernetes: no Kubernetes client configuration (KUBECONFIG, ~/.kube/config or in-cluster): {0}"
+    )]
+    Kubernetes(#[source] kube::Error),
+    #[error("--kubernetes: {0}")]
+    Lease(#[from] crate::controller::lease::LeaseError),
 }
 
 /// Runs the daemon until SIGTERM or SIGINT; then the current pass finishes (or rolls
 /// back), the single-writer lock is released and `Ok` is returned.
 pub fn run(config: Config) -> Result<(), DaemonError> {
-    if !config.watch.is_dir() {
-        return Err(DaemonError::NotADirectory(config.watch.clone()));
+    if let Some(watch) = &config.watch
+        && !watch.is_dir()
+    {
+        return Err(DaemonError::NotADirectory(watch.clone()));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -60,7 +60,7 @@ impl Recorder {
             .config
             .revision
             .clone()
-            .or_else(|| git_revision(&self.config.watch));
+            .or_else(|| self.config.watch.as_deref().and_then(git_revision));
         let was_down = self.shared.status().database_error.is_some();
         self.shared.update(|status| {
             apply_to_status(

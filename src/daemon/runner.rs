@@ -9,8 +9,11 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::{MissedTickBehavior, interval, interval_at, sleep_until, timeout};
 
+use crate::controller::watch::Message;
+
 use super::backoff::Backoff;
 use super::http::{self, Shared};
+use super::kubernetes;
 use super::listen;
 use super::metrics::Metrics;
 use super::record::Recorder;
@@ -40,21 +43,34 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             source,
         })?;
     let (file_events, mut file_receiver) = unbounded_channel();
-    let _watch = watch::start(&config.watch, config.debounce, file_events).map_err(|source| {
-        DaemonError::Watch {
-            directory: config.watch.clone(),
-            source,
-        }
-    })?;
+    let _watch = match &config.watch {
+        Some(directory) => Some(
+            watch::start(directory, config.debounce, file_events).map_err(|source| {
+                DaemonError::Watch {
+                    directory: directory.clone(),
+                    source,
+                }
+            })?,
+        ),
+        None => None,
+    };
+    let mut kubernetes = match &config.kubernetes {
+        Some(settings) => Some(kubernetes::start(settings).await?),
+        None => None,
+    };
     let server = tokio::spawn(axum::serve(listener, http::router(shared.clone())).into_future());
     tracing::info!(
-        watch = %config.watch.display(),
+        watch = ?config.watch,
+        kubernetes = config.kubernetes.is_some(),
         listen = %config.listen,
         database = %crate::store::redact(&config.database_url),
         "canopy daemon started"
     );
     let mut recorder = Recorder::new(shared.clone(), config.clone());
-    let first_worker = Worker::new(config.clone());
+    let mut first_worker = Worker::new(config.clone());
+    if let Some(source) = &kubernetes {
+        first_worker.fence_on(source.leader.clone());
+    }
     let known_counter = first_worker.known_counter();
     let (wake, mut notified) = unbounded_channel();
     let listener = listen::spawn(&config.database_url, wake);
@@ -97,6 +113,15 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     }
                     Trigger::Notify
                 }
+                Some(message) = kubernetes::next(&mut kubernetes) => match message {
+                    Message::Leadership(_) => Trigger::Control,
+                    Message::Batch(request) => {
+                        let Some(current) = worker.take() else { break };
+                        let settings = kubernetes::settings(&config);
+                        worker = kubernetes::serve(current, request, settings, &mut recorder).await;
+                        continue;
+                    }
+                },
                 _ = control.tick(), if recorder.needs_control() => Trigger::Control,
                 _ = tick(&mut heartbeat), if heartbeat.is_some() => Trigger::Heartbeat,
                 _ = sleep_until(retry_at.unwrap_or_else(tokio::time::Instant::now)), if retry_at.is_some() => Trigger::Retry,
@@ -180,6 +205,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         let _ = tokio::task::spawn_blocking(move || worker.shut_down()).await;
     }
     server.abort();
+    drop(kubernetes.take());
     if let Some(listener) = listener {
         listener.abort();
     }

@@ -21,7 +21,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Instant;
 
 use rustc_hash::FxHashSet;
@@ -51,6 +51,8 @@ pub enum Trigger {
     Retry,
     /// The renewal of a lease-based single-writer lock (`canopy_lock=table`): no pass.
     Heartbeat,
+    /// A batch of namespaces from the Kubernetes controller ([`Worker::guarded`]).
+    Kubernetes,
 }
 
 impl Trigger {
@@ -64,6 +66,7 @@ impl Trigger {
             Trigger::Control => "control",
             Trigger::Heartbeat => "heartbeat",
             Trigger::Retry => "retry",
+            Trigger::Kubernetes => "kubernetes",
         }
     }
 }
@@ -143,6 +146,19 @@ pub struct Worker {
     drifted: FxHashSet<String>,
     /// The steps of the last pass.
     phases: Phases,
+    /// With `--kubernetes` and leader election: whether this instance holds the Lease.
+    /// Without it the worker gives up (or never takes) the single-writer lock.
+    leader: Option<Arc<AtomicBool>>,
+}
+
+/// How work of another source (the Kubernetes controller) went: it ran only after the
+/// same checks as a file pass (store open, single-writer lock held, not suspended).
+#[derive(Debug)]
+pub enum Guarded<R> {
+    Ran(R),
+    Standby,
+    Suspended(Suspension),
+    DatabaseDown(String),
 }
 
 impl Worker {
@@ -155,7 +171,48 @@ impl Worker {
             known_counter: Arc::new(AtomicI64::new(NO_COUNTER)),
             drifted: FxHashSet::default(),
             phases: Phases::default(),
+            leader: None,
         }
+    }
+
+    /// Applies only while `leader` is set (the Kubernetes Lease is held).
+    pub fn fence_on(&mut self, leader: Arc<AtomicBool>) {
+        self.leader = Some(leader);
+    }
+
+    /// Runs `work` on the store after the checks of a pass; the kept live state is
+    /// dropped (the next file pass reads the live state whole).
+    pub fn guarded<R>(&mut self, work: impl FnOnce(&mut dyn Store) -> R) -> (Guarded<R>, Observed) {
+        self.phases = Phases::default();
+        self.kept = None;
+        self.known_counter.store(NO_COUNTER, Ordering::SeqCst);
+        let result = match self.guard() {
+            Ok(None) => match self.store.as_mut() {
+                Some(store) => Guarded::Ran(work(store.as_mut())),
+                None => Guarded::Standby,
+            },
+            Ok(Some(refusal)) => refusal,
+            Err(error) => {
+                self.store = None;
+                self.active = false;
+                Guarded::DatabaseDown(format!("{error:#}"))
+            }
+        };
+        (result, self.observe())
+    }
+
+    /// Opens the store, holds the lock, checks suspension: `None` when work may run.
+    fn guard<R>(&mut self) -> Result<Option<Guarded<R>>, ReconcileError> {
+        if self.store.is_none() {
+            self.store = Some(store::open(&self.config.database_url)?);
+        }
+        if !self.hold_lock()? {
+            return Ok(Some(Guarded::Standby));
+        }
+        let Some(store) = self.store.as_mut() else {
+            return Ok(Some(Guarded::Standby));
+        };
+        Ok(store.suspension()?.map(Guarded::Suspended))
     }
 
     /// The change counter of the kept live state ([`NO_COUNTER`] when none is kept).
@@ -207,6 +264,10 @@ impl Worker {
         if let Some(suspension) = store.suspension()? {
             return Ok(PassResult::Suspended(suspension));
         }
+        if config.watch.is_none() {
+            // `--kubernetes` alone: no file source; the lock is held for the controller.
+            return Ok(PassResult::Unchanged);
+        }
         if trigger == Trigger::Notify
             && let Some(kept) = &self.kept
             && store.change_counter()? == kept.counter
@@ -257,6 +318,16 @@ impl Worker {
         let Some(store) = self.store.as_mut() else {
             return Ok(false);
         };
+        if let Some(leader) = &self.leader
+            && !leader.load(Ordering::SeqCst)
+        {
+            if self.active {
+                tracing::info!("not the Kubernetes leader: releasing the single-writer lock");
+                self.active = false;
+                store.unlock_session()?;
+            }
+            return Ok(false);
+        }
         if self.active {
             if store.holds_session_lock()? {
                 return Ok(true);
@@ -386,7 +457,12 @@ impl PassRun<'_> {
                 &pass.live().hierarchy,
             ));
         }
-        let inputs = [self.config.watch.to_string_lossy().into_owned()];
+        let inputs = [self
+            .config
+            .watch
+            .as_deref()
+            .map(|watch| watch.to_string_lossy().into_owned())
+            .unwrap_or_default()];
         let started = Instant::now();
         let mut load_ms = 0.0;
         let planned = pass.plan(
@@ -413,7 +489,7 @@ impl PassRun<'_> {
             revision: config
                 .revision
                 .clone()
-                .or_else(|| git_revision(&config.watch)),
+                .or_else(|| config.watch.as_deref().and_then(git_revision)),
         };
         let started = Instant::now();
         let applied = planned.apply_kept(&context)?;
