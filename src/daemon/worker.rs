@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use rustc_hash::FxHashSet;
 
-use crate::manifest::{self, Diagnostic};
+use crate::manifest::{self, Diagnostic, KeptFiles};
 use crate::plan::{Change, Plan};
 use crate::reconcile::{self, BlastRadius, LiveCache, ReconcileError, RetryClass};
 use crate::store::{self, ApplyContext, HeldPlan, Store, Suspension, control};
@@ -143,6 +143,8 @@ pub struct Worker {
     drifted: FxHashSet<String>,
     /// The steps of the last pass.
     phases: Phases,
+    /// The checkout's files as last read: unchanged ones are not read again.
+    files: KeptFiles,
 }
 
 impl Worker {
@@ -155,6 +157,7 @@ impl Worker {
             known_counter: Arc::new(AtomicI64::new(NO_COUNTER)),
             drifted: FxHashSet::default(),
             phases: Phases::default(),
+            files: KeptFiles::default(),
         }
     }
 
@@ -214,11 +217,16 @@ impl Worker {
             return Ok(PassResult::Skipped);
         }
         let previous = self.kept.take();
+        if matches!(trigger, Trigger::Rescan | Trigger::Resync) {
+            // Lost watch events, or the periodic full check: read every file again.
+            self.files.clear();
+        }
         let mut run = PassRun {
             config: &config,
             trigger,
             drifted: &mut self.drifted,
             phases: &mut self.phases,
+            files: &mut self.files,
         };
         let (result, kept) = run.run(store.as_mut(), previous)?;
         self.kept = kept;
@@ -314,6 +322,7 @@ struct PassRun<'a> {
     trigger: Trigger,
     drifted: &'a mut FxHashSet<String>,
     phases: &'a mut Phases,
+    files: &'a mut KeptFiles,
 }
 
 impl PassRun<'_> {
@@ -389,9 +398,10 @@ impl PassRun<'_> {
         let inputs = [self.config.watch.to_string_lossy().into_owned()];
         let started = Instant::now();
         let mut load_ms = 0.0;
+        let files = &mut *self.files;
         let planned = pass.plan(
             |live: &crate::model::Hierarchy| {
-                let loaded = manifest::load(&inputs, Some(live));
+                let loaded = manifest::load_kept(&inputs, Some(live), files);
                 load_ms = milliseconds(started);
                 loaded
             },
