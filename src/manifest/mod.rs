@@ -385,7 +385,7 @@ fn read_csv_users(
     declared: &mut Declared,
     sources: &mut Vec<Source>,
     findings: &mut Vec<Finding>,
-    (mut kept, now): (Option<&mut Memo<kept::CsvRead>>, SystemTime),
+    (kept, now): (Option<&mut Memo<kept::CsvRead>>, SystemTime),
 ) {
     let mut wanted: Vec<(usize, PathBuf)> = Vec::new();
     for (position, entry) in declared.nodes.iter().enumerate() {
@@ -428,7 +428,7 @@ fn read_csv_users(
             None => (users_csv::read_users(path), Keep::Nothing),
         })
         .unzip();
-    if let Some(memo) = kept.as_deref_mut() {
+    if let Some(memo) = kept {
         memo.update(unique.iter().map(PathBuf::as_path).zip(keeps));
     }
     let mut source_of: FxHashMap<&Path, (u32, usize)> = FxHashMap::default();
