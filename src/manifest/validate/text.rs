@@ -17,7 +17,7 @@ use crate::manifest::diagnostic::{At, Finding, Rule, Target};
 /// characters, from 1) and code point.
 fn first_control(text: &str) -> Option<(usize, char)> {
     // Almost every text is printable ASCII: one pass over the bytes decides.
-    if !text.bytes().any(|byte| byte < 0x20 || byte >= 0x7f) {
+    if !text.bytes().any(|byte| !(0x20..0x7f).contains(&byte)) {
         return None;
     }
     text.chars()
