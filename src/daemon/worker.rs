@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use rustc_hash::FxHashSet;
 
-use crate::manifest::{self, Diagnostic};
+use crate::manifest::{self, Diagnostic, KeptFiles};
 use crate::plan::{Change, Plan};
 use crate::reconcile::{self, BlastRadius, LiveCache, ReconcileError, RetryClass};
 use crate::store::{self, ApplyContext, HeldPlan, Store, Suspension, control};
@@ -149,6 +149,8 @@ pub struct Worker {
     /// With `--kubernetes` and leader election: whether this instance holds the Lease.
     /// Without it the worker gives up (or never takes) the single-writer lock.
     leader: Option<Arc<AtomicBool>>,
+    /// The checkout's files as last read: unchanged ones are not read again.
+    files: KeptFiles,
 }
 
 /// How work of another source (the Kubernetes controller) went: it ran only after the
@@ -172,6 +174,7 @@ impl Worker {
             drifted: FxHashSet::default(),
             phases: Phases::default(),
             leader: None,
+            files: KeptFiles::default(),
         }
     }
 
@@ -275,11 +278,16 @@ impl Worker {
             return Ok(PassResult::Skipped);
         }
         let previous = self.kept.take();
+        if matches!(trigger, Trigger::Rescan | Trigger::Resync) {
+            // Lost watch events, or the periodic full check: read every file again.
+            self.files.clear();
+        }
         let mut run = PassRun {
             config: &config,
             trigger,
             drifted: &mut self.drifted,
             phases: &mut self.phases,
+            files: &mut self.files,
         };
         let (result, kept) = run.run(store.as_mut(), previous)?;
         self.kept = kept;
@@ -385,6 +393,7 @@ struct PassRun<'a> {
     trigger: Trigger,
     drifted: &'a mut FxHashSet<String>,
     phases: &'a mut Phases,
+    files: &'a mut KeptFiles,
 }
 
 impl PassRun<'_> {
@@ -465,9 +474,10 @@ impl PassRun<'_> {
             .unwrap_or_default()];
         let started = Instant::now();
         let mut load_ms = 0.0;
+        let files = &mut *self.files;
         let planned = pass.plan(
             |live: &crate::model::Hierarchy| {
-                let loaded = manifest::load(&inputs, Some(live));
+                let loaded = manifest::load_kept(&inputs, Some(live), files);
                 load_ms = milliseconds(started);
                 loaded
             },
