@@ -39,17 +39,40 @@ impl Daemon {
         args: &[&str],
         filter: &str,
     ) -> Daemon {
+        Daemon::spawn(url, log_dir, filter, |command| {
+            command.arg("--watch").arg(repo).args(args);
+        })
+    }
+
+    /// Starts `canopy run --kubernetes --listen 127.0.0.1:PORT ARGS…` on `url`, with
+    /// `KUBECONFIG=kubeconfig`, its log (at debug level) in `log_dir`.
+    pub fn start_kubernetes(url: &str, kubeconfig: &Path, log_dir: &Path, args: &[&str]) -> Daemon {
+        Daemon::spawn(url, log_dir, "canopy=debug", |command| {
+            command
+                .env("KUBECONFIG", kubeconfig)
+                .env_remove("POD_NAMESPACE")
+                .arg("--kubernetes")
+                .args(args);
+        })
+    }
+
+    fn spawn(
+        url: &str,
+        log_dir: &Path,
+        filter: &str,
+        configure: impl FnOnce(&mut Command),
+    ) -> Daemon {
         let port = free_port();
         let log = log_dir.join(format!("daemon-{port}.log"));
-        let child = Command::new(assert_cmd::cargo::cargo_bin!("canopy"))
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin!("canopy"));
+        command
             .env("CANOPY_DATABASE_URL", url)
             .env("CANOPY_LOG", filter)
             .env_remove("CANOPY_SOURCE")
             .arg("run")
-            .arg("--watch")
-            .arg(repo)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(args)
+            .args(["--listen", &format!("127.0.0.1:{port}")]);
+        configure(&mut command);
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("daemon log"))
