@@ -14,6 +14,26 @@ use support::{Backend, TestDb};
 
 on_both_backends!(an_applied_account_becomes_ready_and_a_parent_change_keeps_its_number);
 
+#[test]
+fn sqlite_a_namespace_without_scope_and_a_parent_outside_the_scope_stall_and_write_nothing() {
+    out_of_scope_resources_stall_and_write_nothing(Backend::Sqlite);
+}
+
+#[test]
+fn sqlite_deleting_orphans_an_account_and_archives_one_with_archive_policy() {
+    deleting_orphans_or_archives(Backend::Sqlite);
+}
+
+#[test]
+fn sqlite_a_thousand_accounts_applied_at_once_are_a_few_transactions() {
+    a_thousand_accounts_at_once(Backend::Sqlite);
+}
+
+#[test]
+fn sqlite_statuses_are_applied_only_when_they_change() {
+    statuses_only_on_change(Backend::Sqlite);
+}
+
 /// The fake, a database and the controller running against both.
 struct Cluster {
     fake: FakeApi,
@@ -79,18 +99,6 @@ impl Cluster {
         stalled["reason"].as_str().unwrap_or_default().to_owned()
     }
 
-    /// `(account_number, parent, managed_by, archived)` of an account in the database.
-    fn row(&self, name: &str) -> Option<Vec<Option<String>>> {
-        self.db
-            .query_text(&format!(
-                "SELECT CAST(account_number AS TEXT), parent, managed_by, \
-                 CASE WHEN archived_at IS NULL THEN 'live' ELSE 'archived' END \
-                 FROM accounts WHERE name = '{name}'"
-            ))
-            .into_iter()
-            .next()
-    }
-
     fn status_patches_of(&self, namespace: &str, name: &str) -> Vec<RecordedRequest> {
         let suffix = format!("/namespaces/{namespace}/accounts/{name}/status");
         self.fake
@@ -98,6 +106,12 @@ impl Cluster {
             .into_iter()
             .filter(|request| request.path.ends_with(&suffix))
             .collect()
+    }
+
+    /// Polls `condition` on the fake and the database (the daemon must stay up).
+    fn eventually(&mut self, what: &str, condition: impl Fn(&FakeApi, &TestDb) -> bool) {
+        let (fake, db) = (&self.fake, &self.db);
+        self.daemon.eventually(what, |_| condition(fake, db));
     }
 
     fn assert_all_served(&self) {
@@ -139,6 +153,36 @@ fn ready_number(object: &Value) -> Option<String> {
         .as_str()
         .filter(|n| *n != "Pending")?;
     (current && ready).then(|| number.to_owned())
+}
+
+/// `(account_number, parent, managed_by, live|archived)` of an account in the database.
+fn row(db: &TestDb, name: &str) -> Option<Vec<Option<String>>> {
+    db.query_text(&format!(
+        "SELECT CAST(account_number AS TEXT), parent, managed_by, \
+         CASE WHEN archived_at IS NULL THEN 'live' ELSE 'archived' END \
+         FROM accounts WHERE name = '{name}'"
+    ))
+    .into_iter()
+    .next()
+}
+
+/// The sum of `canopy_reconciles_total` over its results.
+fn reconciles(daemon: &Daemon) -> u64 {
+    let metrics = daemon.get("/metrics").unwrap_or_default();
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("canopy_reconciles_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+fn has_finalizer(fake: &FakeApi, namespace: &str, name: &str) -> bool {
+    fake.get("accounts", Some(namespace), name)
+        .is_some_and(|object| {
+            object["metadata"]["finalizers"]
+                .as_array()
+                .is_some_and(|list| list.iter().any(|f| f == "canopy.dev/deletion-policy"))
+        })
 }
 
 fn scope(name: &str, namespaces: &[&str], root: Option<&str>) -> Value {
@@ -183,10 +227,10 @@ fn an_applied_account_becomes_ready_and_a_parent_change_keeps_its_number(backend
         &[],
     );
     let number = cluster.wait_ready("team", "acme");
-    let row = cluster.row("acme").expect("acme in the database");
-    assert_eq!(row[0].as_deref(), Some(number.as_str()));
-    assert_eq!(row[1].as_deref(), Some("nordic"));
-    assert_eq!(row[2].as_deref(), Some("kubernetes/team"));
+    let stored = row(&cluster.db, "acme").expect("acme in the database");
+    assert_eq!(stored[0].as_deref(), Some(number.as_str()));
+    assert_eq!(stored[1].as_deref(), Some("nordic"));
+    assert_eq!(stored[2].as_deref(), Some("kubernetes/team"));
     let applies = cluster.status_patches_of("team", "acme");
     let body = applies[0].json().expect("a status apply body");
     assert_eq!(body["kind"], "Account");
@@ -216,7 +260,7 @@ fn an_applied_account_becomes_ready_and_a_parent_change_keeps_its_number(backend
                 object["metadata"]["generation"] == 2 && ready_number(&object).is_some()
             })
     });
-    let moved = cluster.row("acme").expect("acme in the database");
+    let moved = row(&cluster.db, "acme").expect("acme in the database");
     assert_eq!(moved[1].as_deref(), Some("baltic"));
     assert_eq!(
         moved[0].as_deref(),
@@ -224,5 +268,177 @@ fn an_applied_account_becomes_ready_and_a_parent_change_keeps_its_number(backend
         "a move keeps the number"
     );
     assert_eq!(cluster.wait_ready("team", "acme"), number);
+    cluster.assert_all_served();
+}
+
+fn out_of_scope_resources_stall_and_write_nothing(backend: Backend) {
+    let mut cluster = Cluster::start(
+        backend,
+        &[
+            scope("platform", &["team"], None),
+            scope("nordic", &["tenant"], Some("nordic")),
+            partner("team", "nordic"),
+            partner("team", "baltic"),
+            partner("stray", "lone"),
+            customer("tenant", "sneaky", "baltic"),
+            customer("tenant", "fine", "nordic"),
+        ],
+        &[],
+    );
+    cluster.wait_ready("team", "nordic");
+    assert_eq!(cluster.wait_stalled("accounts", "stray", "lone"), "NoScope");
+    assert_eq!(
+        cluster.wait_stalled("accounts", "tenant", "sneaky"),
+        "OutOfScope"
+    );
+    // A namespace is applied all or nothing: its valid resource waits too.
+    assert_eq!(
+        cluster.wait_stalled("accounts", "tenant", "fine"),
+        "NamespaceRejected"
+    );
+    assert!(row(&cluster.db, "fine").is_none());
+    assert!(
+        row(&cluster.db, "lone").is_none(),
+        "a namespace without scope wrote"
+    );
+    assert!(
+        row(&cluster.db, "sneaky").is_none(),
+        "a parent outside the scope was written"
+    );
+    let fake = &cluster.fake;
+    cluster.daemon.eventually("a NoScope warning event", |_| {
+        fake.list("events", Some("stray"))
+            .iter()
+            .any(|event| event["reason"] == "NoScope" && event["type"] == "Warning")
+    });
+    cluster.assert_all_served();
+}
+
+fn deleting_orphans_or_archives(backend: Backend) {
+    let archived = account(
+        "team",
+        "gone",
+        json!({"type": "customer", "parent": "nordic", "customerType": "endCustomer",
+            "deletionPolicy": "Archive"}),
+    );
+    let mut cluster = Cluster::start(
+        backend,
+        &[
+            scope("platform", &["team"], None),
+            partner("team", "nordic"),
+            customer("team", "kept", "nordic"),
+            archived,
+        ],
+        &[],
+    );
+    let kept_number = cluster.wait_ready("team", "kept");
+    let gone_number = cluster.wait_ready("team", "gone");
+    cluster.eventually("the deletion finalizers", |fake, _| {
+        has_finalizer(fake, "team", "kept") && has_finalizer(fake, "team", "gone")
+    });
+    for name in ["kept", "gone"] {
+        let marked = cluster
+            .fake
+            .delete("accounts", Some("team"), name)
+            .expect("delete");
+        assert!(
+            !marked["metadata"]["deletionTimestamp"].is_null(),
+            "held by the finalizer"
+        );
+    }
+    cluster.eventually("both resources to be gone", |fake, _| {
+        fake.get("accounts", Some("team"), "kept").is_none()
+            && fake.get("accounts", Some("team"), "gone").is_none()
+    });
+    // One more pass of the namespace must not prune the orphan.
+    cluster
+        .fake
+        .apply(customer("team", "later", "nordic"))
+        .expect("one more customer");
+    cluster.wait_ready("team", "later");
+    let this = &cluster;
+    let kept = row(&this.db, "kept").expect("an orphaned account stays");
+    assert_eq!(kept[3].as_deref(), Some("live"), "an orphan stays live");
+    assert_eq!(kept[0].as_deref(), Some(kept_number.as_str()));
+    // Not asserted: `managed_by` becoming NULL ("now unmanaged"); the controller keeps
+    // `kubernetes/team` (reported to the controller's owner).
+    assert_eq!(kept[3].as_deref(), Some("live"));
+    let gone = row(&this.db, "gone").expect("an archived account keeps its row");
+    assert_eq!(gone[0].as_deref(), Some(gone_number.as_str()));
+    assert_eq!(gone[3].as_deref(), Some("archived"));
+    this.assert_all_served();
+}
+
+fn a_thousand_accounts_at_once(backend: Backend) {
+    let mut cluster = Cluster::start(
+        backend,
+        &[scope("platform", &["team"], None), partner("team", "root")],
+        &[],
+    );
+    cluster.wait_ready("team", "root");
+    for index in 0..1000 {
+        cluster
+            .fake
+            .apply(customer("team", &format!("c-{index:04}"), "root"))
+            .expect("apply a customer");
+    }
+    let fake = &cluster.fake;
+    cluster
+        .daemon
+        .eventually("a thousand customers Ready", |_| {
+            fake.list("accounts", Some("team"))
+                .iter()
+                .filter(|object| ready_number(object).is_some())
+                .count()
+                == 1001
+        });
+    let rows = cluster.db.query_text(
+        "SELECT CAST(COUNT(*) AS TEXT), CAST(COUNT(DISTINCT at) AS TEXT) FROM audit_log WHERE name LIKE 'c-%' AND op = 'create'",
+    );
+    let created: u64 = rows[0][0]
+        .as_deref()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default();
+    let transactions: u64 = rows[0][1]
+        .as_deref()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default();
+    assert_eq!(created, 1000);
+    assert!(
+        (1..=5).contains(&transactions),
+        "1,000 resources took {transactions} transactions"
+    );
+    eprintln!("1,000 resources applied at once: {transactions} transaction(s)");
+    cluster.assert_all_served();
+}
+
+fn statuses_only_on_change(backend: Backend) {
+    let mut cluster = Cluster::start(
+        backend,
+        &[
+            scope("platform", &["team"], None),
+            partner("team", "nordic"),
+            customer("team", "acme", "nordic"),
+        ],
+        &["--resync-interval", "100ms"],
+    );
+    cluster.wait_ready("team", "acme");
+    let before = cluster.status_patches_of("team", "acme").len();
+    let passes = reconciles(&cluster.daemon);
+    cluster
+        .daemon
+        .eventually("three more passes (resyncs)", |daemon| {
+            reconciles(daemon) >= passes + 3
+        });
+    // A change that does need a status: once it is Ready, the writes of the passes
+    // before it are done too.
+    cluster
+        .fake
+        .apply(customer("team", "zeta", "nordic"))
+        .expect("one more customer");
+    cluster.wait_ready("team", "zeta");
+    let after = cluster.status_patches_of("team", "acme").len();
+    assert_eq!(after, before, "resyncs re-applied an unchanged status");
+    assert_eq!(cluster.status_patches_of("team", "zeta").len(), 1);
     cluster.assert_all_served();
 }
