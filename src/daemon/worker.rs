@@ -179,6 +179,12 @@ impl Worker {
         let counter = self.kept.as_ref().map_or(NO_COUNTER, |kept| kept.counter);
         self.known_counter.store(counter, Ordering::SeqCst);
         let observed = self.observe();
+        if !matches!(
+            result,
+            PassResult::Standby | PassResult::Suspended(_) | PassResult::Skipped
+        ) {
+            release_free_memory();
+        }
         (result, observed)
     }
 
@@ -429,6 +435,18 @@ impl PassRun<'_> {
         let applied = planned.apply_kept(&context)?;
         self.phases.write_ms = milliseconds(started);
         Ok(applied)
+    }
+}
+
+/// Hands the memory a pass freed (the desired state, the plan, the rows it read) back to
+/// the operating system. glibc's allocator keeps freed memory for reuse, so without this
+/// the daemon's resident size while idle is its peak during a pass, not what it keeps.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns unused memory of the allocator to the system; it
+    // takes no pointers and is safe to call at any time from any thread.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
