@@ -223,8 +223,8 @@ impl Worker {
             return Ok(PassResult::Skipped);
         }
         let previous = self.kept.take();
-        if matches!(trigger, Trigger::Rescan | Trigger::Resync) {
-            // Lost watch events, or the periodic full check: read every file again.
+        if trigger == Trigger::Rescan {
+            // The watcher lost events: read every file again rather than trust a stamp.
             self.files.clear();
         }
         let mut run = PassRun {
