@@ -35,6 +35,7 @@ fn options(base_fingerprint: String) -> PlanOptions {
         prune: true,
         max_prune_percent: 100.0,
         scope: None,
+        archive: Vec::new(),
     }
 }
 

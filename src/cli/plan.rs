@@ -174,6 +174,7 @@ pub fn plan_options(options: &PlanArgs, base_fingerprint: String) -> PlanOptions
         prune: options.prune,
         max_prune_percent: options.max_prune,
         scope: options.scope.clone(),
+        archive: Vec::new(),
     }
 }
 

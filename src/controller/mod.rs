@@ -26,6 +26,8 @@ pub mod desired;
 pub mod events;
 pub mod finalizer;
 pub mod lease;
+#[cfg(test)]
+mod mock_api;
 pub mod scope;
 pub mod status;
 pub mod sync;

@@ -52,6 +52,11 @@ pub fn sync(store: &mut dyn Store, source: &DesiredSource, settings: &Settings) 
         plan: PlanOptions {
             scope: source.scope.clone(),
             max_prune_percent: settings.max_prune_percent,
+            archive: source
+                .archive
+                .iter()
+                .map(|(_, name)| name.clone())
+                .collect(),
             ..PlanOptions::new(source.source.clone())
         },
         context: ApplyContext {

@@ -413,3 +413,79 @@ fn a_tenant_namespace_cannot_reach_outside_its_scope() {
         );
     }
 }
+
+#[test]
+fn deleting_orphans_the_account_unless_its_policy_archives_it() {
+    use crate::manifest::types::DeletionPolicy;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    let mut store = store();
+    let mut accounts = vec![
+        account("platform", "partner-a", AccountType::Partner, None),
+        account(
+            "platform",
+            "customer-o",
+            AccountType::Customer,
+            Some("partner-a"),
+        ),
+        account(
+            "platform",
+            "customer-x",
+            AccountType::Customer,
+            Some("partner-a"),
+        ),
+    ];
+    let created = sync(
+        &mut store,
+        &scoped("platform", None, accounts.clone()),
+        &settings(),
+    );
+    assert_eq!(created.outcome, Outcome::Applied);
+    for deleted in &mut accounts[1..] {
+        deleted.metadata.deletion_timestamp = Some(Time(Default::default()));
+    }
+    accounts[2].spec.deletion_policy = Some(DeletionPolicy::Archive);
+    let source = scoped("platform", None, accounts);
+    assert_eq!(source.archive, [(Kind::Account, "customer-x".to_string())]);
+    let synced = sync(&mut store, &source, &settings());
+    assert_eq!(synced.outcome, Outcome::Applied);
+    let deletes: Vec<&str> = synced
+        .plan
+        .iter()
+        .flat_map(|plan| &plan.changes)
+        .filter(|change| change.op == Op::Delete)
+        .map(|change| change.name.as_str())
+        .collect();
+    assert_eq!(deletes, ["customer-x"]);
+    let live = store.snapshot().expect("snapshot").hierarchy;
+    assert!(
+        live.node("customer-o").is_some(),
+        "Orphan keeps the account"
+    );
+    assert!(live.node("customer-x").is_none(), "Archive archives it");
+    assert!(live.node("partner-a").is_some());
+}
+
+#[test]
+fn archiving_the_last_resource_of_a_namespace_is_not_an_empty_source() {
+    use crate::manifest::types::DeletionPolicy;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    let mut store = store();
+    let mut only = account("platform", "partner-z", AccountType::Partner, None);
+    sync(
+        &mut store,
+        &scoped("platform", None, vec![only.clone()]),
+        &settings(),
+    );
+    only.metadata.deletion_timestamp = Some(Time(Default::default()));
+    only.spec.deletion_policy = Some(DeletionPolicy::Archive);
+    let synced = sync(
+        &mut store,
+        &scoped("platform", None, vec![only]),
+        &settings(),
+    );
+    assert_eq!(synced.outcome, Outcome::Applied);
+    let live = store.snapshot().expect("snapshot").hierarchy;
+    assert!(live.node("partner-z").is_none());
+}

@@ -406,7 +406,7 @@ impl Controller {
             tracing::warn!(%error, "writing status");
             transient |= error.is_transient();
         }
-        let events = events::of_pass(resources, done.synced.plan.as_ref(), &patches);
+        let events = events::of_pass(&item.resources, done.synced.plan.as_ref(), &patches);
         self.publisher
             .publish(&item.namespace, &events, |kind, name| {
                 uid(&item.resources, kind, name)
@@ -467,3 +467,7 @@ fn now() -> String {
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
 }
+
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod tests;

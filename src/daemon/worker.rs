@@ -146,6 +146,11 @@ pub struct Worker {
     drifted: FxHashSet<String>,
     /// The steps of the last pass.
     phases: Phases,
+<<<<<<< HEAD
+=======
+    /// The checkout's files as last read: unchanged ones are not read again.
+    files: KeptFiles,
+>>>>>>> k8s
     /// With `--kubernetes` and leader election: whether this instance holds the Lease.
     /// Without it the worker gives up (or never takes) the single-writer lock.
     leader: Option<Arc<AtomicBool>>,
@@ -173,8 +178,13 @@ impl Worker {
             known_counter: Arc::new(AtomicI64::new(NO_COUNTER)),
             drifted: FxHashSet::default(),
             phases: Phases::default(),
+<<<<<<< HEAD
             leader: None,
             files: KeptFiles::default(),
+=======
+            files: KeptFiles::default(),
+            leader: None,
+>>>>>>> k8s
         }
     }
 
@@ -236,6 +246,12 @@ impl Worker {
         let counter = self.kept.as_ref().map_or(NO_COUNTER, |kept| kept.counter);
         self.known_counter.store(counter, Ordering::SeqCst);
         let observed = self.observe();
+        if !matches!(
+            result,
+            PassResult::Standby | PassResult::Suspended(_) | PassResult::Skipped
+        ) {
+            release_free_memory();
+        }
         (result, observed)
     }
 
@@ -278,8 +294,8 @@ impl Worker {
             return Ok(PassResult::Skipped);
         }
         let previous = self.kept.take();
-        if matches!(trigger, Trigger::Rescan | Trigger::Resync) {
-            // Lost watch events, or the periodic full check: read every file again.
+        if trigger == Trigger::Rescan {
+            // The watcher lost events: read every file again rather than trust a stamp.
             self.files.clear();
         }
         let mut run = PassRun {
@@ -505,6 +521,18 @@ impl PassRun<'_> {
         let applied = planned.apply_kept(&context)?;
         self.phases.write_ms = milliseconds(started);
         Ok(applied)
+    }
+}
+
+/// Hands the memory a pass freed (the desired state, the plan, the rows it read) back to
+/// the operating system. glibc's allocator keeps freed memory for reuse, so without this
+/// the daemon's resident size while idle is its peak during a pass, not what it keeps.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns unused memory of the allocator to the system; it
+    // takes no pointers and is safe to call at any time from any thread.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -79,6 +79,7 @@ impl From<&SavedOptions> for PlanOptions {
             prune: options.prune,
             max_prune_percent: options.max_prune_percent,
             scope: options.scope.clone(),
+            archive: Vec::new(),
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct PlanOptions {
     pub max_prune_percent: f64,
     /// Limit the run to the subtree of this account or group.
     pub scope: Option<String>,
+    /// Orphans to archive even without `prune` (and whatever else the source declares):
+    /// the Kubernetes resources deleted with `deletionPolicy: Archive`.
+    pub archive: Vec<String>,
 }
 
 impl PlanOptions {
@@ -62,6 +65,7 @@ impl PlanOptions {
             prune: false,
             max_prune_percent: 10.0,
             scope: None,
+            archive: Vec::new(),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! `--prune`, and even then never when the source declares nothing at all (an empty
 //! or missing directory must not wipe a tree) and never beyond `--max-prune` percent of
 //! the source's managed accounts. A scoped run only sees orphans inside its scope, and
-//! leaves service plans (global) alone.
+//! leaves service plans (global) alone. The orphans named in `archive` (deleted one by
+//! one, on purpose) are archived without `--prune` and without those guards.
 
 use crate::model::{Node, ServicePlan};
 use crate::plan::Warning;
@@ -53,6 +54,7 @@ pub(super) fn select(
         .collect();
     names.sort_unstable();
     names.dedup();
+    archive_named(nodes, plans, &options.archive);
     if names.is_empty() {
         return Orphans {
             names,
@@ -78,6 +80,28 @@ pub(super) fn select(
     Orphans {
         names,
         warning: None,
+    }
+}
+
+/// The orphans named in `archive` become [`Role::Pruned`].
+fn archive_named(
+    nodes: &mut [Joined<'_, Node>],
+    plans: &mut [Joined<'_, ServicePlan>],
+    archive: &[String],
+) {
+    if archive.is_empty() {
+        return;
+    }
+    let named = |name: &str| archive.iter().any(|a| a == name);
+    for node in nodes.iter_mut() {
+        if node.role == Role::Orphan && named(node.name) {
+            node.role = Role::Pruned;
+        }
+    }
+    for plan in plans.iter_mut() {
+        if plan.role == Role::Orphan && named(plan.name) {
+            plan.role = Role::Pruned;
+        }
     }
 }
 
