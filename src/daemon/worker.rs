@@ -146,16 +146,11 @@ pub struct Worker {
     drifted: FxHashSet<String>,
     /// The steps of the last pass.
     phases: Phases,
-<<<<<<< HEAD
-=======
     /// The checkout's files as last read: unchanged ones are not read again.
     files: KeptFiles,
->>>>>>> k8s
     /// With `--kubernetes` and leader election: whether this instance holds the Lease.
     /// Without it the worker gives up (or never takes) the single-writer lock.
     leader: Option<Arc<AtomicBool>>,
-    /// The checkout's files as last read: unchanged ones are not read again.
-    files: KeptFiles,
 }
 
 /// How work of another source (the Kubernetes controller) went: it ran only after the
@@ -178,13 +173,8 @@ impl Worker {
             known_counter: Arc::new(AtomicI64::new(NO_COUNTER)),
             drifted: FxHashSet::default(),
             phases: Phases::default(),
-<<<<<<< HEAD
-            leader: None,
-            files: KeptFiles::default(),
-=======
             files: KeptFiles::default(),
             leader: None,
->>>>>>> k8s
         }
     }
 
