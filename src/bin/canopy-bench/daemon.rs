@@ -231,7 +231,7 @@ impl Figures {
 }
 
 /// The nearest-rank percentile.
-fn percentile(times: &[Duration], percent: usize) -> Duration {
+pub(crate) fn percentile(times: &[Duration], percent: usize) -> Duration {
     let mut sorted = times.to_vec();
     sorted.sort();
     if sorted.is_empty() {
@@ -375,7 +375,7 @@ fn unchanged(status: &Value) -> u64 {
 }
 
 /// A running `canopy run`; killed when dropped.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Option<Child>,
     port: u16,
     log: PathBuf,
@@ -389,24 +389,32 @@ impl Daemon {
         url: &str,
         resync: &str,
     ) -> anyhow::Result<Daemon> {
+        let mut command = Command::new(canopy);
+        command
+            .args(["run", "--watch"])
+            .arg(repo)
+            .args(["--debounce", "10ms", "--resync-interval", resync])
+            .env("CANOPY_DATABASE_URL", url)
+            .env("CANOPY_CACHE_DIR", directory.join("cache"))
+            .env_remove("CANOPY_CACHE");
+        Daemon::spawn(command, directory)
+    }
+
+    /// Starts `command` (a `canopy run …`) listening on a free port, its log in
+    /// `directory`.
+    pub(crate) fn spawn(mut command: Command, directory: &Path) -> anyhow::Result<Daemon> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let log = directory.join(format!("daemon-{port}.log"));
-        let child = Command::new(canopy)
-            .args(["run", "--watch"])
-            .arg(repo)
+        let child = command
             .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--debounce", "10ms", "--resync-interval", resync])
-            .env("CANOPY_DATABASE_URL", url)
-            .env("CANOPY_CACHE_DIR", directory.join("cache"))
-            .env_remove("CANOPY_CACHE")
             .env_remove("CANOPY_SOURCE")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?)
             .spawn()
-            .with_context(|| format!("start {}", canopy.display()))?;
+            .with_context(|| format!("start {:?}", command.get_program()))?;
         Ok(Daemon {
             child: Some(child),
             port,
@@ -428,7 +436,7 @@ impl Daemon {
         serde_json::from_str(body).ok()
     }
 
-    fn wait_for(
+    pub(crate) fn wait_for(
         &mut self,
         patience: Duration,
         what: &str,
@@ -458,8 +466,21 @@ impl Daemon {
         }
     }
 
+    /// An error if the daemon has exited.
+    pub(crate) fn check_running(&mut self, what: &str) -> anyhow::Result<()> {
+        if let Some(child) = self.child.as_mut()
+            && let Some(exit) = child.try_wait()?
+        {
+            anyhow::bail!(
+                "the daemon exited ({exit}) waiting for {what}: {}",
+                self.tail()
+            );
+        }
+        Ok(())
+    }
+
     /// The resident set size now (`VmRSS`).
-    fn rss_bytes(&self) -> anyhow::Result<u64> {
+    pub(crate) fn rss_bytes(&self) -> anyhow::Result<u64> {
         let pid = self.child.as_ref().context("a running daemon")?.id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
         let kib: u64 = status
@@ -471,7 +492,7 @@ impl Daemon {
     }
 
     /// SIGTERM, then waits for the exit (the daemon releases its lock).
-    fn stop(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn stop(&mut self) -> anyhow::Result<()> {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
@@ -489,7 +510,7 @@ impl Daemon {
         Ok(())
     }
 
-    fn tail(&self) -> String {
+    pub(crate) fn tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let start = log.len().saturating_sub(2000);
         log.get(start..).unwrap_or_default().to_string()

@@ -5,6 +5,7 @@
 mod backend;
 mod child;
 mod daemon;
+mod kubernetes;
 mod report;
 mod run;
 mod targets;
@@ -94,6 +95,24 @@ enum Command {
     },
     /// Load one repository once and print the time as JSON (the cold parse figure
     /// runs this in a fresh process).
+    /// The real `canopy run --kubernetes` against the fake API server: time from a
+    /// resource event to its status Ready, and the controller's memory, per size.
+    Kubernetes {
+        /// Resources in the fake before the controller starts (comma-separated sizes).
+        #[arg(long, value_delimiter = ',', default_value = "1,10000")]
+        resources: Vec<usize>,
+        /// Single-resource events timed at each size.
+        #[arg(long, default_value_t = 50)]
+        events: usize,
+        #[arg(long, value_delimiter = ',', value_enum, default_value = "sqlite")]
+        backends: Vec<run::BackendName>,
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long, default_value_os_t = std::env::temp_dir().join("canopy-bench"))]
+        workdir: PathBuf,
+        #[arg(long)]
+        canopy: Option<PathBuf>,
+    },
     #[command(hide = true)]
     Load { directory: PathBuf },
     /// Run a program and print its wall time and peak RSS as JSON. The plan figure runs
@@ -198,6 +217,35 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Kubernetes {
+            resources,
+            events,
+            backends,
+            json,
+            workdir,
+            canopy,
+        } => {
+            let canopy = match canopy {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("canopy"),
+            };
+            let mut report = report::Report::new(run::machine(), 1);
+            kubernetes::run(
+                &kubernetes::KubernetesOptions {
+                    resources,
+                    events,
+                    backends,
+                    workdir,
+                    canopy,
+                },
+                &mut report,
+            )?;
+            print!("{}", report::table(&report));
+            if let Some(path) = &json {
+                std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Measure { command } => {
             println!("{}", child::measure(&command)?);

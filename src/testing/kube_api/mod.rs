@@ -257,6 +257,24 @@ impl FakeApi {
             .collect()
     }
 
+    /// How many objects of the kind (in the namespace, if given) satisfy `condition`,
+    /// counted without copying them.
+    pub fn count(
+        &self,
+        plural: &str,
+        namespace: Option<&str>,
+        condition: impl Fn(&Value) -> bool,
+    ) -> usize {
+        let Ok(target) = self.target(plural, namespace) else {
+            return 0;
+        };
+        let store = self.shared.store();
+        store
+            .select(&target, &Default::default(), None)
+            .filter(|(_, object)| condition(object))
+            .count()
+    }
+
     /// DELETE, with finalizers honoured.
     pub fn delete(
         &self,
