@@ -30,6 +30,11 @@ fn sqlite_a_thousand_accounts_applied_at_once_are_a_few_transactions() {
 }
 
 #[test]
+fn sqlite_a_standby_writes_nothing_until_it_takes_the_lease() {
+    standby_until_the_lease_is_free(Backend::Sqlite);
+}
+
+#[test]
 fn sqlite_statuses_are_applied_only_when_they_change() {
     statuses_only_on_change(Backend::Sqlite);
 }
@@ -440,5 +445,85 @@ fn statuses_only_on_change(backend: Backend) {
     let after = cluster.status_patches_of("team", "acme").len();
     assert_eq!(after, before, "resyncs re-applied an unchanged status");
     assert_eq!(cluster.status_patches_of("team", "zeta").len(), 1);
+    cluster.assert_all_served();
+}
+
+/// The Lease, held by `holder` since 8 of its 15 seconds (the manager waits for a
+/// held Lease to expire before it tries again, so this keeps the test short).
+fn lease(holder: Option<&str>) -> Value {
+    let renewed =
+        k8s_openapi::jiff::Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(8);
+    let now = renewed.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string();
+    let spec = match holder {
+        Some(holder) => json!({"holderIdentity": holder, "leaseDurationSeconds": 15,
+            "acquireTime": now, "renewTime": now}),
+        None => json!({}),
+    };
+    json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "canopy-leader", "namespace": "canopy"}, "spec": spec,
+    })
+}
+
+fn standby_until_the_lease_is_free(backend: Backend) {
+    let fake = FakeApi::start().expect("start the fake API server");
+    for object in [
+        scope("platform", &["team"], None),
+        partner("team", "nordic"),
+        lease(Some("someone-else")),
+    ] {
+        fake.apply(object).expect("seed the fake");
+    }
+    let db = TestDb::new(backend);
+    let args = [
+        "--debounce",
+        "50ms",
+        "--lease-name",
+        "canopy-leader",
+        "--lease-namespace",
+        "canopy",
+    ];
+    let mut daemon = Daemon::start_kubernetes(&db.url, &fake.kubeconfig(), fake.directory(), &args);
+    daemon.eventually("the controller to stand by", |daemon| {
+        daemon
+            .status()
+            .is_some_and(|status| status["role"] == "standby")
+    });
+    assert!(
+        row(&db, "nordic").is_none(),
+        "a standby wrote to the database"
+    );
+    assert!(fake.status_patches().is_empty(), "a standby wrote a status");
+
+    // The other holder lets go (or its Lease expires): the controller takes the
+    // Lease, then reconciles.
+    fake.apply(lease(None)).expect("release the lease");
+    let mut cluster = Cluster { fake, db, daemon };
+    cluster.wait_ready("team", "nordic");
+    let holder = cluster
+        .fake
+        .get("leases", Some("canopy"), "canopy-leader")
+        .expect("the lease");
+    assert!(
+        holder["spec"]["holderIdentity"]
+            .as_str()
+            .is_some_and(|holder| holder != "someone-else"),
+        "{holder:#}"
+    );
+    let requests = cluster.fake.requests();
+    let took = requests
+        .iter()
+        .position(|request| {
+            request.method == "PATCH" && request.path.ends_with("/leases/canopy-leader")
+        })
+        .expect("the controller patched the lease");
+    let first_status = requests
+        .iter()
+        .position(RecordedRequest::is_status_apply)
+        .expect("a status apply");
+    assert!(
+        took < first_status,
+        "a status was written before the lease was taken"
+    );
     cluster.assert_all_served();
 }
