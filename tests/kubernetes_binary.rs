@@ -30,6 +30,43 @@ fn sqlite_a_thousand_accounts_applied_at_once_are_a_few_transactions() {
 }
 
 #[test]
+fn postgres_a_database_outage_is_retried_and_the_resource_made_meanwhile_applied() {
+    let mut cluster = Cluster::start(
+        Backend::Postgres,
+        &[
+            scope("platform", &["team"], None),
+            partner("team", "nordic"),
+        ],
+        &[],
+    );
+    cluster.wait_ready("team", "nordic");
+    let server = cluster.db.server().expect("a PostgreSQL server");
+    server.stop();
+    cluster
+        .fake
+        .apply(customer("team", "acme", "nordic"))
+        .expect("apply during the outage");
+    cluster
+        .daemon
+        .eventually("the outage to be noticed", |daemon| {
+            daemon
+                .status()
+                .is_some_and(|status| !status["databaseError"].is_null())
+        });
+    let acme = cluster.object("accounts", "team", "acme").expect("acme");
+    assert!(
+        ready_number(&acme).is_none(),
+        "Ready while the database is down"
+    );
+    let server = cluster.db.server().expect("a PostgreSQL server");
+    server.restart();
+    let number = cluster.wait_ready("team", "acme");
+    let stored = row(&cluster.db, "acme").expect("acme in the database");
+    assert_eq!(stored[0].as_deref(), Some(number.as_str()));
+    cluster.assert_all_served();
+}
+
+#[test]
 fn sqlite_a_standby_writes_nothing_until_it_takes_the_lease() {
     standby_until_the_lease_is_free(Backend::Sqlite);
 }
