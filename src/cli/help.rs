@@ -101,7 +101,9 @@ Examples:
 pub const RUN: &str = "\
 Examples:
   canopy run --watch /srv/accounts-repo
-  canopy run --watch repo/ --hold-above 50 --drift report --log-format json";
+  canopy run --watch repo/ --hold-above 50 --drift report --log-format json
+  canopy run --kubernetes                       # KUBECONFIG or in-cluster
+  canopy run --kubernetes --namespace team-a --watch repo/";
 
 pub const APPROVE: &str = "\
 Examples:

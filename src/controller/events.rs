@@ -11,6 +11,8 @@
 //!
 //! Errors are reported once, when an object's status turns Stalled, not at every resync.
 
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -21,6 +23,7 @@ use crate::plan::{Change, Op, Plan};
 
 use super::desired::Resources;
 use super::sync::StatusPatch;
+use super::write::CONCURRENT_WRITES;
 
 /// The reporting controller of every event.
 pub const CONTROLLER: &str = "canopy";
@@ -126,35 +129,53 @@ impl Publisher {
     }
 
     /// Publishes `events` about objects of `namespace` (`uid` finds each object's UID).
-    pub async fn publish(
-        &self,
+    pub fn publish<'a>(
+        &'a self,
         namespace: &str,
-        events: &[Planned],
+        events: &'a [Planned],
         uid: impl Fn(Kind, &str) -> Option<String>,
-    ) {
-        for planned in events {
-            let reference = ObjectReference {
+    ) -> BoxFuture<'a, ()> {
+        let references: Vec<ObjectReference> = events
+            .iter()
+            .map(|planned| ObjectReference {
                 api_version: Some(API_VERSION.to_string()),
                 kind: Some(planned.kind.as_str().to_string()),
                 name: Some(planned.name.clone()),
                 namespace: Some(namespace.to_string()),
                 uid: uid(planned.kind, &planned.name),
                 ..ObjectReference::default()
-            };
-            let event = Event {
-                type_: if planned.warning {
-                    EventType::Warning
-                } else {
-                    EventType::Normal
-                },
-                reason: planned.reason.clone(),
-                note: Some(truncate(&planned.note)),
-                action: "Reconcile".to_string(),
-                secondary: None,
-            };
-            if let Err(error) = self.recorder.publish(&event, &reference).await {
-                tracing::warn!(namespace, name = %planned.name, reason = %planned.reason, %error, "publishing an event");
-            }
+            })
+            .collect();
+        // Boxed with its lifetime spelled out, so that the controller's task stays `Send`.
+        let writes: Vec<BoxFuture<'a, ()>> = events
+            .iter()
+            .zip(references)
+            .map(|(planned, reference)| self.publish_one(planned, reference).boxed())
+            .collect();
+        async move {
+            let _: Vec<()> = futures_util::stream::iter(writes)
+                .buffer_unordered(CONCURRENT_WRITES)
+                .collect()
+                .await;
+        }
+        .boxed()
+    }
+
+    async fn publish_one(&self, planned: &Planned, reference: ObjectReference) {
+        let event = Event {
+            type_: if planned.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: planned.reason.clone(),
+            note: Some(truncate(&planned.note)),
+            action: "Reconcile".to_string(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, &reference).await {
+            let name = &planned.name;
+            tracing::warn!(%name, reason = %planned.reason, %error, "publishing an event");
         }
     }
 }

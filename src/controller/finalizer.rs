@@ -15,6 +15,8 @@
 //! `resourceVersion`, so a concurrent change to the list is a 409 conflict (retried)
 //! rather than lost.
 
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::{NamespaceResourceScope, ObjectMeta};
 use kube::{Client, Resource};
@@ -27,6 +29,7 @@ use crate::model::Kind;
 use super::batch::Item;
 use super::desired::{Desired, FINALIZER};
 use super::status::Outcome;
+use super::write::CONCURRENT_WRITES;
 
 /// A finalizer change the API server did not take.
 #[derive(Debug, thiserror::Error)]
@@ -95,28 +98,40 @@ pub fn changes(item: &Item, outcome: &Outcome) -> Vec<Change> {
     out
 }
 
-/// Applies every change; objects gone in the meantime are skipped. Returns the
-/// changes that failed.
-pub async fn apply(client: &Client, namespace: &str, changes: &[Change]) -> Vec<FinalizerError> {
-    let mut failed = Vec::new();
-    for change in changes {
-        let result = match change.kind {
-            Kind::Account => patch::<Account>(client, namespace, change).await,
-            Kind::AccountGroup => patch::<AccountGroup>(client, namespace, change).await,
-            Kind::ServicePlan => patch::<ServicePlan>(client, namespace, change).await,
-        };
-        match result {
-            Ok(()) => {}
-            Err(kube::Error::Api(status)) if status.is_not_found() => {}
-            Err(source) => failed.push(FinalizerError {
-                kind: change.kind,
-                namespace: namespace.to_string(),
-                name: change.name.clone(),
-                source,
-            }),
-        }
+/// Applies every change (a few at a time, started in order); objects gone in the
+/// meantime are skipped. Returns the changes that failed.
+pub fn apply<'a>(
+    client: &'a Client,
+    namespace: &'a str,
+    changes: &'a [Change],
+) -> BoxFuture<'a, Vec<FinalizerError>> {
+    // Boxed with its lifetime spelled out, so that the controller's task stays `Send`.
+    let writes: Vec<BoxFuture<'a, Option<FinalizerError>>> = changes
+        .iter()
+        .map(|change| apply_one(client, namespace, change).boxed())
+        .collect();
+    let results = futures_util::stream::iter(writes)
+        .buffered(CONCURRENT_WRITES)
+        .collect::<Vec<Option<FinalizerError>>>();
+    async move { results.await.into_iter().flatten().collect() }.boxed()
+}
+
+async fn apply_one(client: &Client, namespace: &str, change: &Change) -> Option<FinalizerError> {
+    let result = match change.kind {
+        Kind::Account => patch::<Account>(client, namespace, change).await,
+        Kind::AccountGroup => patch::<AccountGroup>(client, namespace, change).await,
+        Kind::ServicePlan => patch::<ServicePlan>(client, namespace, change).await,
+    };
+    match result {
+        Ok(()) => None,
+        Err(kube::Error::Api(status)) if status.is_not_found() => None,
+        Err(source) => Some(FinalizerError {
+            kind: change.kind,
+            namespace: namespace.to_string(),
+            name: change.name.clone(),
+            source,
+        }),
     }
-    failed
 }
 
 async fn patch<K>(client: &Client, namespace: &str, change: &Change) -> Result<(), kube::Error>

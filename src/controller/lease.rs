@@ -10,14 +10,18 @@
 //! ```
 //!
 //! The manager renews the Lease before it expires (duration 15 s, renewed in the last
-//! 5 s) and takes it over once another holder let it expire.
+//! 5 s) and takes it over once another holder let it expire. The election runs in the
+//! background: an API server that cannot be reached is retried with backoff, standing
+//! by meanwhile.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use kube::Client;
-use kube_lease_manager::LeaseManagerBuilder;
+use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::sync::watch;
+
+use crate::daemon::backoff::Backoff;
 
 /// How long a Lease is valid after its last renewal, in seconds.
 pub const DURATION_SECONDS: u64 = 15;
@@ -34,7 +38,7 @@ pub struct LeaseOptions {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("leader election with Lease {namespace}/{name}: {source}")]
+#[error("leader election with Lease {namespace}/{name}")]
 pub struct LeaseError {
     pub name: String,
     pub namespace: String,
@@ -66,9 +70,42 @@ impl Leadership {
     }
 }
 
-/// Starts taking part in the election; the flag follows the Lease from then on.
-pub async fn elect(client: Client, options: &LeaseOptions) -> Result<Leadership, LeaseError> {
-    let manager = LeaseManagerBuilder::new(client, &options.name)
+/// Starts taking part in the election, in the background: the flag is false until
+/// the Lease is held, and follows it from then on. An API server that cannot be
+/// reached (at start or later) is retried with backoff.
+pub fn elect(client: Client, options: &LeaseOptions) -> Leadership {
+    let leader = Arc::new(AtomicBool::new(false));
+    let (sender, changes) = watch::channel(false);
+    tokio::spawn(campaign(client, options.clone(), leader.clone(), sender));
+    Leadership { leader, changes }
+}
+
+async fn campaign(
+    client: Client,
+    options: LeaseOptions,
+    leader: Arc<AtomicBool>,
+    sender: watch::Sender<bool>,
+) {
+    let mut backoff = Backoff::default();
+    while !sender.is_closed() {
+        match manager(&client, &options).await {
+            Ok(manager) => {
+                backoff.reset();
+                follow(manager, &options.name, &leader, &sender).await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, cause = %error.source, "leader election; retrying");
+            }
+        }
+        // Standing by until the election runs again.
+        leader.store(false, Ordering::SeqCst);
+        sender.send_if_modified(|leading| std::mem::replace(leading, false));
+        tokio::time::sleep(backoff.next_delay()).await;
+    }
+}
+
+async fn manager(client: &Client, options: &LeaseOptions) -> Result<LeaseManager, LeaseError> {
+    LeaseManagerBuilder::new(client.clone(), &options.name)
         .with_namespace(&options.namespace)
         .with_identity(&options.identity)
         .with_duration(DURATION_SECONDS)
@@ -79,17 +116,22 @@ pub async fn elect(client: Client, options: &LeaseOptions) -> Result<Leadership,
             name: options.name.clone(),
             namespace: options.namespace.clone(),
             source,
-        })?;
+        })
+}
+
+/// Mirrors the manager's view into `leader` and `sender` until it ends.
+async fn follow(
+    manager: LeaseManager,
+    name: &str,
+    leader: &AtomicBool,
+    sender: &watch::Sender<bool>,
+) {
     let (mut from_manager, task) = manager.watch().await;
-    let leader = Arc::new(AtomicBool::new(*from_manager.borrow_and_update()));
-    let (sender, changes) = watch::channel(leader.load(Ordering::SeqCst));
-    let flag = leader.clone();
-    let name = options.name.clone();
-    tokio::spawn(async move {
-        while from_manager.changed().await.is_ok() {
-            let now = *from_manager.borrow_and_update();
+    loop {
+        let now = *from_manager.borrow_and_update();
+        if now != leader.load(Ordering::SeqCst) {
             // The flag first: writers check it before every write.
-            flag.store(now, Ordering::SeqCst);
+            leader.store(now, Ordering::SeqCst);
             if now {
                 tracing::info!(lease = %name, "took the leader Lease; this instance reconciles");
             } else {
@@ -99,19 +141,17 @@ pub async fn elect(client: Client, options: &LeaseOptions) -> Result<Leadership,
                 break;
             }
         }
-        flag.store(false, Ordering::SeqCst);
-        match task.await {
-            Ok(Ok(_)) => tracing::info!(lease = %name, "leader election ended"),
-            Ok(Err(error)) => {
-                tracing::error!(lease = %name, %error, "leader election failed; standing by")
-            }
-            Err(error) => {
-                tracing::error!(lease = %name, %error, "leader election task failed; standing by")
-            }
+        if from_manager.changed().await.is_err() {
+            break;
         }
-        let _ = sender.send(false);
-    });
-    Ok(Leadership { leader, changes })
+    }
+    leader.store(false, Ordering::SeqCst);
+    drop(from_manager);
+    match task.await {
+        Ok(Ok(_)) => tracing::info!(lease = %name, "left the leader election"),
+        Ok(Err(error)) => tracing::error!(lease = %name, %error, "leader election failed"),
+        Err(error) => tracing::error!(lease = %name, %error, "leader election task failed"),
+    }
 }
 
 /// This instance's identity: `POD_NAME` when set (the chart sets it), else the host

@@ -401,6 +401,13 @@ impl Controller {
             &now,
         );
         let mut transient = done.synced.retry;
+        // Finalizers first: they carry the resourceVersion the pass saw, which a status
+        // write would move on (a 409 every time).
+        let changes = finalizer::changes(item, &done.synced.outcome);
+        for error in finalizer::apply(&self.client, &item.namespace, &changes).await {
+            tracing::warn!(%error, "updating the finalizer");
+            transient |= write::is_transient(&error.source);
+        }
         let failed = write::apply_statuses(&self.client, &patches).await;
         for error in &failed {
             tracing::warn!(%error, "writing status");
@@ -412,11 +419,6 @@ impl Controller {
                 uid(&item.resources, kind, name)
             })
             .await;
-        let changes = finalizer::changes(item, &done.synced.outcome);
-        for error in finalizer::apply(&self.client, &item.namespace, &changes).await {
-            tracing::warn!(%error, "updating the finalizer");
-            transient |= write::is_transient(&error.source);
-        }
         if transient {
             self.failed(&item.namespace);
         } else {

@@ -12,6 +12,8 @@
 //! again can help ([`is_transient`]): a vanished object is skipped, a throttled or
 //! failing API server is retried, a refused patch is a defect reported once.
 
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
@@ -55,30 +57,45 @@ pub fn is_transient(error: &kube::Error) -> bool {
     }
 }
 
-/// Applies every patch, in order; objects deleted in the meantime are skipped.
-/// Returns the patches that failed.
-pub async fn apply_statuses(client: &Client, patches: &[StatusPatch]) -> Vec<WriteError> {
-    let mut failed = Vec::new();
-    for patch in patches {
-        let result = match patch.kind {
-            Kind::Account => apply::<Account>(client, patch).await,
-            Kind::AccountGroup => apply::<AccountGroup>(client, patch).await,
-            Kind::ServicePlan => apply::<ServicePlan>(client, patch).await,
-        };
-        match result {
-            Ok(()) => {}
-            Err(kube::Error::Api(status)) if status.is_not_found() => {
-                tracing::debug!(kind = %patch.kind, namespace = %patch.namespace, name = %patch.name, "object gone before its status was written");
-            }
-            Err(source) => failed.push(WriteError {
-                kind: patch.kind,
-                namespace: patch.namespace.clone(),
-                name: patch.name.clone(),
-                source,
-            }),
+/// How many writes to the API server are in flight at once.
+pub const CONCURRENT_WRITES: usize = 16;
+
+/// Applies every patch ([`CONCURRENT_WRITES`] at a time, started in order); objects
+/// deleted in the meantime are skipped. Returns the patches that failed.
+pub fn apply_statuses<'a>(
+    client: &'a Client,
+    patches: &'a [StatusPatch],
+) -> BoxFuture<'a, Vec<WriteError>> {
+    // Boxed with its lifetime spelled out, so that the controller's task stays `Send`.
+    let writes: Vec<BoxFuture<'a, Option<WriteError>>> = patches
+        .iter()
+        .map(|patch| apply_one(client, patch).boxed())
+        .collect();
+    let results = futures_util::stream::iter(writes)
+        .buffered(CONCURRENT_WRITES)
+        .collect::<Vec<Option<WriteError>>>();
+    async move { results.await.into_iter().flatten().collect() }.boxed()
+}
+
+async fn apply_one(client: &Client, patch: &StatusPatch) -> Option<WriteError> {
+    let result = match patch.kind {
+        Kind::Account => apply::<Account>(client, patch).await,
+        Kind::AccountGroup => apply::<AccountGroup>(client, patch).await,
+        Kind::ServicePlan => apply::<ServicePlan>(client, patch).await,
+    };
+    match result {
+        Ok(()) => None,
+        Err(kube::Error::Api(status)) if status.is_not_found() => {
+            tracing::debug!(kind = %patch.kind, namespace = %patch.namespace, name = %patch.name, "object gone before its status was written");
+            None
         }
+        Err(source) => Some(WriteError {
+            kind: patch.kind,
+            namespace: patch.namespace.clone(),
+            name: patch.name.clone(),
+            source,
+        }),
     }
-    failed
 }
 
 async fn apply<K>(client: &Client, patch: &StatusPatch) -> Result<(), kube::Error>

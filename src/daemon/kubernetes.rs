@@ -46,9 +46,9 @@ impl Drop for Source {
 pub async fn start(config: &KubernetesConfig) -> Result<Source, DaemonError> {
     let client = kube::Client::try_default()
         .await
-        .map_err(DaemonError::Kubernetes)?;
+        .map_err(|error| DaemonError::Kubernetes(error.to_string()))?;
     let leadership = match &config.lease {
-        Some(options) => lease::elect(client.clone(), options).await?,
+        Some(options) => lease::elect(client.clone(), options),
         None => Leadership::always(),
     };
     let leader = leadership.leader.clone();

@@ -94,12 +94,11 @@ pub enum DaemonError {
     },
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// No kubeconfig nor in-cluster configuration (kube's message, which says why).
     #[error(
-        "--kubernetes: no Kubernetes client configuration (KUBECONFIG, ~/.kube/config or in-cluster): {0}"
+        "--kubernetes: no usable Kubernetes client configuration (KUBECONFIG, ~/.kube/config or in-cluster): {0}"
     )]
-    Kubernetes(#[source] kube::Error),
-    #[error("--kubernetes: {0}")]
-    Lease(#[from] crate::controller::lease::LeaseError),
+    Kubernetes(String),
 }
 
 /// Runs the daemon until SIGTERM or SIGINT; then the current pass finishes (or rolls
