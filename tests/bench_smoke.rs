@@ -161,3 +161,56 @@ fn generating_into_a_used_directory_fails_and_says_why() {
         .code(1)
         .stderr(predicates::str::contains("is not empty"));
 }
+
+/// `canopy-bench kubernetes` at two small sizes: the controller against the fake API
+/// server completes, and every figure is there once per size.
+#[test]
+fn the_kubernetes_bench_measures_every_figure_at_each_size() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let json = directory.path().join("kubernetes.json");
+    let output = Command::cargo_bin("canopy-bench")
+        .expect("the canopy-bench binary")
+        .args([
+            "kubernetes",
+            "--resources",
+            "1,50",
+            "--events",
+            "3",
+            "--json",
+        ])
+        .arg(&json)
+        .arg("--workdir")
+        .arg(directory.path().join("work"))
+        .output()
+        .expect("run canopy-bench");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "canopy-bench failed:\n{stderr}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report"))
+            .expect("JSON");
+    let measured: BTreeSet<(String, u64)> = report["measurements"]
+        .as_array()
+        .expect("a measurements list")
+        .iter()
+        .map(|m| {
+            assert!(m["value"].as_f64().is_some_and(|v| v > 0.0), "{m}");
+            (
+                m["id"].as_str().expect("an id").to_string(),
+                m["accounts"].as_u64().expect("a size"),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, u64)> = [1, 50]
+        .into_iter()
+        .flat_map(|size| {
+            [
+                "kubernetes.event_to_ready.p50",
+                "kubernetes.event_to_ready.p99",
+                "kubernetes.initial_sync",
+                "kubernetes.rss",
+            ]
+            .map(|id| (id.to_string(), size))
+        })
+        .collect();
+    assert_eq!(measured, expected);
+}
