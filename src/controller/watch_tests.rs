@@ -228,6 +228,17 @@ async fn a_new_account_reaches_the_database_and_its_status_is_ready_with_its_num
             .is_some_and(|o| finalizers(o) == [FINALIZER])
     })
     .await;
+    until("the scope's own status Ready", || {
+        lock(&harness.cluster)
+            .get("accountscopes", "", "platform")
+            .and_then(|scope| scope["status"]["conditions"].as_array().cloned())
+            .is_some_and(|conditions| {
+                conditions
+                    .iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+    })
+    .await;
     until("a Created event", || {
         harness
             .events_about("acme")
