@@ -477,6 +477,7 @@ async fn a_burst_of_a_thousand_resources_takes_a_handful_of_transactions() {
     .await;
     let batches = harness.batches.load(Ordering::SeqCst);
     assert!(batches <= 3, "{batches} batches for one burst");
+    eprintln!("1,000 resources at once: {batches} batch(es), one transaction each");
     until("the last one Ready", || {
         harness.ready("platform", "customer-998")
     })
