@@ -214,6 +214,7 @@ fn status(code: u16, reason: &str) -> Response<Body> {
 }
 
 /// A request's route: `/apis/canopy.dev/v1alpha1/[namespaces/NS/]PLURAL[/NAME[/status]]`
+/// (cluster-scoped objects under the empty namespace)
 /// or `/apis/events.k8s.io/v1/namespaces/NS/events`.
 #[derive(Debug)]
 enum Route {
@@ -253,6 +254,12 @@ fn route(path: &str) -> Option<Route> {
                 status: tail == ["status"],
             })
         }
+        [plural, name, tail @ ..] if tail.len() <= 1 => Some(Route::Object {
+            plural: plural.to_string(),
+            namespace: String::new(),
+            name: name.to_string(),
+            status: tail == ["status"],
+        }),
         _ => None,
     }
 }

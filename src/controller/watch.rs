@@ -41,6 +41,7 @@ use super::events::{self, Publisher};
 use super::finalizer;
 use super::lease::Leadership;
 use super::scope::ScopeIndex;
+use super::status;
 use super::sync;
 use super::write;
 
@@ -339,13 +340,34 @@ impl Controller {
                 for (item, done) in items.iter().zip(done) {
                     if !self.leadership.is_leader() {
                         tracing::info!("not the leader any more: nothing more is written");
-                        break;
+                        return true;
                     }
                     self.write_back(item, done).await;
                 }
+                self.write_scope_statuses().await;
             }
         }
         true
+    }
+
+    /// The AccountScopes' own status (Ready, or Stalled by a shared namespace), when
+    /// it changed.
+    async fn write_scope_statuses(&mut self) {
+        let scopes = self.stores.scopes.state();
+        let index = ScopeIndex::new(scopes.iter().map(|s| &**s));
+        let now = now();
+        for scope in &scopes {
+            let name = scope.name_any();
+            let previous = scope.status.as_ref();
+            let Some(status) =
+                status::scope_status(&name, scope.metadata.generation, &index, previous, &now)
+            else {
+                continue;
+            };
+            if let Err(error) = write::apply_scope_status(&self.client, &name, &status).await {
+                tracing::warn!(scope = %name, %error, "writing AccountScope status");
+            }
+        }
     }
 
     /// The items of the dirty namespaces (every namespace that has resources or is

@@ -228,6 +228,17 @@ async fn a_new_account_reaches_the_database_and_its_status_is_ready_with_its_num
             .is_some_and(|o| finalizers(o) == [FINALIZER])
     })
     .await;
+    until("the scope's own status Ready", || {
+        lock(&harness.cluster)
+            .get("accountscopes", "", "platform")
+            .and_then(|scope| scope["status"]["conditions"].as_array().cloned())
+            .is_some_and(|conditions| {
+                conditions
+                    .iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+    })
+    .await;
     until("a Created event", || {
         harness
             .events_about("acme")
@@ -466,6 +477,7 @@ async fn a_burst_of_a_thousand_resources_takes_a_handful_of_transactions() {
     .await;
     let batches = harness.batches.load(Ordering::SeqCst);
     assert!(batches <= 3, "{batches} batches for one burst");
+    eprintln!("1,000 resources at once: {batches} batch(es), one transaction each");
     until("the last one Ready", || {
         harness.ready("platform", "customer-998")
     })

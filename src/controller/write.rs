@@ -20,7 +20,8 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::manifest::types::API_VERSION;
-use crate::manifest::{Account, AccountGroup, ServicePlan};
+use crate::manifest::types::AccountScopeStatus;
+use crate::manifest::{Account, AccountGroup, AccountScope, ServicePlan};
 use crate::model::Kind;
 
 use super::sync::StatusPatch;
@@ -95,6 +96,25 @@ async fn apply_one(client: &Client, patch: &StatusPatch) -> Option<WriteError> {
             name: patch.name.clone(),
             source,
         }),
+    }
+}
+
+/// Server-side applies the status of the cluster-scoped AccountScope `name`.
+pub async fn apply_scope_status(
+    client: &Client,
+    name: &str,
+    status: &AccountScopeStatus,
+) -> Result<(), kube::Error> {
+    let api: Api<AccountScope> = Api::all(client.clone());
+    let body = json!({
+        "apiVersion": API_VERSION,
+        "kind": "AccountScope",
+        "status": status,
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    match api.patch_status(name, &params, &Patch::Apply(&body)).await {
+        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+        other => other.map(drop),
     }
 }
 

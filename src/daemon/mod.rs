@@ -26,6 +26,7 @@ pub mod duration;
 pub mod http;
 mod kubernetes;
 mod listen;
+mod memory;
 pub mod metrics;
 mod record;
 mod runner;

@@ -31,6 +31,7 @@ use crate::plan::{Change, Plan};
 use crate::reconcile::{self, BlastRadius, LiveCache, ReconcileError, RetryClass};
 use crate::store::{self, ApplyContext, HeldPlan, Store, Suspension, control};
 
+use super::memory::Trimmer;
 use super::status::Phases;
 use super::{Config, DriftMode};
 
@@ -148,6 +149,8 @@ pub struct Worker {
     phases: Phases,
     /// The checkout's files as last read: unchanged ones are not read again.
     files: KeptFiles,
+    /// Returns the memory a pass freed to the system once the daemon is idle.
+    trimmer: Trimmer,
     /// With `--kubernetes` and leader election: whether this instance holds the Lease.
     /// Without it the worker gives up (or never takes) the single-writer lock.
     leader: Option<Arc<AtomicBool>>,
@@ -174,6 +177,7 @@ impl Worker {
             drifted: FxHashSet::default(),
             phases: Phases::default(),
             files: KeptFiles::default(),
+            trimmer: Trimmer::start(),
             leader: None,
         }
     }
@@ -191,7 +195,11 @@ impl Worker {
         self.known_counter.store(NO_COUNTER, Ordering::SeqCst);
         let result = match self.guard() {
             Ok(None) => match self.store.as_mut() {
-                Some(store) => Guarded::Ran(work(store.as_mut())),
+                Some(store) => {
+                    let ran = work(store.as_mut());
+                    self.trimmer.pass_ended();
+                    Guarded::Ran(ran)
+                }
                 None => Guarded::Standby,
             },
             Ok(Some(refusal)) => refusal,
@@ -240,7 +248,7 @@ impl Worker {
             result,
             PassResult::Standby | PassResult::Suspended(_) | PassResult::Skipped
         ) {
-            release_free_memory();
+            self.trimmer.pass_ended();
         }
         (result, observed)
     }
@@ -511,18 +519,6 @@ impl PassRun<'_> {
         let applied = planned.apply_kept(&context)?;
         self.phases.write_ms = milliseconds(started);
         Ok(applied)
-    }
-}
-
-/// Hands the memory a pass freed (the desired state, the plan, the rows it read) back to
-/// the operating system. glibc's allocator keeps freed memory for reuse, so without this
-/// the daemon's resident size while idle is its peak during a pass, not what it keeps.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns unused memory of the allocator to the system; it
-    // takes no pointers and is safe to call at any time from any thread.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

@@ -142,7 +142,8 @@ pub struct AccountSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users_from: Option<String>,
     /// Cluster only: what deleting this resource does to the account. `Orphan` (the
-    /// default) keeps it, now unmanaged; `Archive` archives it. Ignored in files.
+    /// default) keeps it, left as an orphan of its namespace's source; `Archive`
+    /// archives it. Ignored in files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
 }
@@ -150,7 +151,8 @@ pub struct AccountSpec {
 /// What deleting a custom resource does to its object in the database.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default, JsonSchema)]
 pub enum DeletionPolicy {
-    /// Keep the object; it becomes unmanaged (no source owns it).
+    /// Keep the object. It stays recorded as last managed by the namespace's source,
+    /// which reports it as an orphan; declaring it again there picks it up.
     #[default]
     Orphan,
     /// Archive the object, as a prune does; its account number is kept.
@@ -424,7 +426,8 @@ pub struct AccountGroupSpec {
     #[schemars(pattern(NAME_PATTERN))]
     pub plan: Option<String>,
     /// Cluster only: what deleting this resource does to the group. `Orphan` (the
-    /// default) keeps it, now unmanaged; `Archive` archives it. Ignored in files.
+    /// default) keeps it, left as an orphan of its namespace's source; `Archive`
+    /// archives it. Ignored in files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
 }
