@@ -157,6 +157,10 @@ pub enum GetFormat {
     Yaml,
     /// One name per line.
     Name,
+    /// A Mermaid flowchart (renders in GitHub and GitLab Markdown).
+    Mermaid,
+    /// A Graphviz digraph (`dot -Tsvg`).
+    Dot,
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +190,9 @@ pub enum Command {
         /// Exit 2 when changes are pending.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Say (in the plan) whether `canopy run --hold-above N` would hold it for approval.
+        #[arg(long, value_name = "N|off")]
+        hold_above: Option<crate::reconcile::Gate>,
         #[command(flatten)]
         options: PlanArgs,
         /// Ignored with --against (two directories need no database).
@@ -212,7 +219,14 @@ pub enum Command {
     #[command(after_help = help::GET)]
     Get {
         /// Only this object and its subtree.
+        #[arg(conflicts_with = "root")]
         name: Option<String>,
+        /// The same as NAME: only this account or group and its subtree.
+        #[arg(long, value_name = "NAME")]
+        root: Option<String>,
+        /// Only this many levels below the top shown (0: the top objects alone).
+        #[arg(long, value_name = "N")]
+        depth: Option<usize>,
         #[arg(short = 'o', long = "output", value_enum, default_value_t = GetFormat::Tree)]
         output: GetFormat,
         #[command(flatten)]
@@ -390,6 +404,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             format,
             out,
             detailed_exitcode,
+            hold_above,
             options,
             database,
         } => plan::plan(
@@ -400,6 +415,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 format,
                 out,
                 detailed_exitcode,
+                hold_above,
                 options,
             },
         ),
@@ -412,9 +428,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         } => apply::apply(&global(database), &paths, yes, format, &options),
         Command::Get {
             name,
+            root,
+            depth,
             output,
             database,
-        } => store::get(&global(database), name.as_deref(), output),
+        } => store::get(&global(database), name.or(root).as_deref(), depth, output),
         Command::Export {
             out,
             source,

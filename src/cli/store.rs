@@ -1,6 +1,7 @@
 //! `canopy get`, `canopy usage`, `canopy migrate`: read the live store and print it. The renderings are pure
-//! functions in [`get_output`] and [`usage_output`], tested with snapshots.
+//! functions in [`get_output`], [`get_diagram`] and [`usage_output`], tested with snapshots.
 
+mod get_diagram;
 mod get_output;
 mod usage_output;
 
@@ -14,7 +15,12 @@ fn open(global: &GlobalArgs) -> anyhow::Result<Box<dyn store::Store>> {
     Ok(store::open_existing(&global.database_url)?)
 }
 
-pub fn get(global: &GlobalArgs, name: Option<&str>, output: GetFormat) -> anyhow::Result<Outcome> {
+pub fn get(
+    global: &GlobalArgs,
+    name: Option<&str>,
+    depth: Option<usize>,
+    output: GetFormat,
+) -> anyhow::Result<Outcome> {
     let mut live = open(global)?;
     let reading = progress::spinner("reading the live state");
     let snapshot = live.snapshot().context("reading the live state")?;
@@ -27,7 +33,12 @@ pub fn get(global: &GlobalArgs, name: Option<&str>, output: GetFormat) -> anyhow
         "get: read the live state"
     );
     let usage = store::usage::report(&snapshot.hierarchy, &usage_rows, None);
-    let objects = get_output::objects(&snapshot.hierarchy, &usage, name)?;
+    let mut objects = get_output::objects(&snapshot.hierarchy, &usage, name)?;
+    if let Some(depth) = depth {
+        objects.retain(|object| {
+            object.kind == crate::model::Kind::ServicePlan || object.depth <= depth
+        });
+    }
     let text = match output {
         GetFormat::Tree => get_output::tree(&objects),
         GetFormat::Table => get_output::table(&objects),
@@ -38,6 +49,8 @@ pub fn get(global: &GlobalArgs, name: Option<&str>, output: GetFormat) -> anyhow
             text
         }
         GetFormat::Yaml => serde_yaml::to_string(&objects)?,
+        GetFormat::Mermaid => get_diagram::mermaid(&objects),
+        GetFormat::Dot => get_diagram::dot(&objects),
         GetFormat::Name => objects
             .iter()
             .map(|object| format!("{}\n", object.name))

@@ -185,7 +185,7 @@ pub fn objects(
     Ok(result)
 }
 
-fn activation(object: &GetObject) -> &'static str {
+pub fn activation(object: &GetObject) -> &'static str {
     match (object.active, object.effective_active) {
         (Some(true), Some(true)) => "active",
         (Some(true), Some(false)) => "inactive (inherited)",
@@ -194,7 +194,7 @@ fn activation(object: &GetObject) -> &'static str {
     }
 }
 
-fn number(object: &GetObject) -> String {
+pub fn number(object: &GetObject) -> String {
     match (object.kind, object.account_number) {
         (Kind::Account, Some(number)) => format!("#{number}"),
         (Kind::Account, None) => "Pending".to_string(),
