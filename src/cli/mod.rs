@@ -144,6 +144,16 @@ pub enum ReportFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UsageFormat {
+    /// Aligned columns (`text` is the same).
+    #[value(alias = "text")]
+    Table,
+    Json,
+    /// Comma-separated values with a header line, for spreadsheets.
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GetFormat {
     /// One line per object, indented under its parent.
     Tree,
@@ -256,8 +266,8 @@ pub enum Command {
         /// The period, `YYYY-MM` (default: the latest recorded).
         #[arg(long)]
         period: Option<String>,
-        #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text)]
-        output: ReportFormat,
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = UsageFormat::Table)]
+        output: UsageFormat,
         #[command(flatten)]
         database: DatabaseArgs,
     },

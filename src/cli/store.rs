@@ -7,7 +7,7 @@ mod usage_output;
 
 use anyhow::Context;
 
-use super::{GetFormat, GlobalArgs, Outcome, ReportFormat, progress};
+use super::{GetFormat, GlobalArgs, Outcome, UsageFormat, progress};
 use crate::store;
 
 fn open(global: &GlobalArgs) -> anyhow::Result<Box<dyn store::Store>> {
@@ -63,7 +63,7 @@ pub fn get(
 pub fn usage(
     global: &GlobalArgs,
     period: Option<&str>,
-    output: ReportFormat,
+    output: UsageFormat,
 ) -> anyhow::Result<Outcome> {
     if let Some(period) = period {
         usage_output::check_period(period)?;
@@ -73,8 +73,9 @@ pub fn usage(
     let rows = live.usage(period).context("reading usage")?;
     let report = store::usage::report(&snapshot.hierarchy, &rows, period);
     let text = match output {
-        ReportFormat::Text => usage_output::text(&report),
-        ReportFormat::Json => {
+        UsageFormat::Table => usage_output::text(&report),
+        UsageFormat::Csv => usage_output::csv(&report)?,
+        UsageFormat::Json => {
             let mut text = serde_json::to_string_pretty(&report)?;
             text.push('\n');
             text

@@ -1,5 +1,5 @@
 //! `canopy get -o mermaid|dot`: the live tree (or a subtree, to a depth) as a diagram.
-//! One box per account or group, labelled `name`, its type and account number;
+//! One box per account or group, labelled with its name, type and account number;
 //! effectively inactive ones are drawn dashed and grey and say `inactive` (their own
 //! flag) or `inactive (inherited)` (an ancestor's). Service plans are not drawn.
 
@@ -8,18 +8,16 @@ use std::fmt::Write;
 use crate::model::Kind;
 use crate::plan::render::mermaid::{Flowchart, Style};
 
-use super::get_output::{GetObject, activation, number};
+use super::get_output::{GetObject, activation};
 
-/// The label of one object: `name (type) #number`, and the activation when inactive.
+/// The label of one object: `name (type, no. N)`, and the activation when inactive.
 fn label(object: &GetObject) -> String {
     let mut label = match object.kind {
         Kind::AccountGroup => format!("{} ({}-group)", object.name, object.object_type),
-        _ => format!(
-            "{} ({}) {}",
-            object.name,
-            object.object_type,
-            number(object)
-        ),
+        _ => match object.account_number {
+            Some(number) => format!("{} ({}, no. {number})", object.name, object.object_type),
+            None => format!("{} ({}, pending)", object.name, object.object_type),
+        },
     };
     if object.effective_active == Some(false) {
         let _ = write!(label, " · {}", activation(object));
@@ -142,10 +140,10 @@ mod tests {
     fn mermaid_draws_inactive_accounts_dashed() {
         insta::assert_snapshot!(mermaid(&sample()), @r#"
         flowchart TD
-          n0["root (customer) #1000"]
-          n1["off (customer) #1000 · inactive"]
+          n0["root (customer, no. 1000)"]
+          n1["off (customer, no. 1000) · inactive"]
           n0 --> n1
-          n2["below (customer) #1000 · inactive (inherited)"]
+          n2["below (customer, no. 1000) · inactive (inherited)"]
           n1 --> n2
           classDef inactive fill:#eaeef2,stroke:#6e7781,color:#57606a,stroke-dasharray:4 3
           class n1,n2 inactive

@@ -194,7 +194,7 @@ pub fn activation(object: &GetObject) -> &'static str {
     }
 }
 
-pub fn number(object: &GetObject) -> String {
+fn number(object: &GetObject) -> String {
     match (object.kind, object.account_number) {
         (Kind::Account, Some(number)) => format!("#{number}"),
         (Kind::Account, None) => "Pending".to_string(),
