@@ -194,7 +194,7 @@ fn downgrade(change: &Change, review: &Review) -> Option<String> {
     };
     let old = find(change.from.as_deref()?)?;
     let Some(new) = change.to.as_deref().and_then(find) else {
-        return Some("no plan any more".to_string());
+        return (!pooled(change, review)).then(|| "no plan any more".to_string());
     };
     let (old, new) = (&old.spec, &new.spec);
     if old.billing == Billing::Purchased && new.billing == Billing::Trial {
@@ -209,6 +209,16 @@ fn downgrade(change: &Change, review: &Review) -> Option<String> {
         let after = *new.limits.get(metric)?;
         (after < before).then(|| format!("{metric} {before} → {after}"))
     })
+}
+
+/// Whether the changed node is, after the plan, in a customer group with a plan (a
+/// member that drops its own plan uses the pool's).
+fn pooled(change: &Change, review: &Review) -> bool {
+    let node = |name: &str| review.desired.node(name).or_else(|| review.live.node(name));
+    node(&change.name)
+        .and_then(|member| member.spec.parent.as_deref())
+        .and_then(node)
+        .is_some_and(|group| group.spec.node_type.is_group() && group.spec.plan.is_some())
 }
 
 fn write_risky(out: &mut String, risky: &[(&Change, Risk)], review: &Review) {

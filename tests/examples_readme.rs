@@ -1,0 +1,24 @@
+//! Each example's README followed literally, from a fresh directory to a populated
+//! database and a pull-request comment, and what a first-time user should see checked.
+
+mod support;
+
+use support::readme::follow;
+
+#[test]
+fn the_document_capture_readme_works_as_written() {
+    let run = follow("document-capture");
+    let comment = run.read("comment.md");
+    assert!(
+        comment.contains("⚠️ Review carefully: 1 deactivation (4 more accounts lose access)."),
+        "{comment}"
+    );
+    assert!(comment.contains("```mermaid\nflowchart TD\n"), "{comment}");
+    assert!(
+        comment.contains("oslo-logistics · → moved from partner-nordic"),
+        "{comment}"
+    );
+    let alpine = &run.outputs[run.outputs.len() - 1];
+    assert!(alpine.contains("inactive (inherited)"), "{alpine}");
+    assert!(alpine.contains("flowchart TD"), "{alpine}");
+}
