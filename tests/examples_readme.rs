@@ -22,3 +22,23 @@ fn the_document_capture_readme_works_as_written() {
     assert!(alpine.contains("inactive (inherited)"), "{alpine}");
     assert!(alpine.contains("flowchart TD"), "{alpine}");
 }
+
+#[test]
+fn the_msp_readme_works_as_written() {
+    let run = follow("msp");
+    let comment = run.read("comment.md");
+    assert!(
+        comment.contains("**⚠️ Review carefully: 1 user removed.**"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("megacorp-research · + created"),
+        "{comment}"
+    );
+    let output = run.all_output();
+    assert!(output.contains("lockedSettings"), "{output}");
+    assert!(
+        output.contains("period,name,kind,plan,metric,amount,limit,percent,status"),
+        "{output}"
+    );
+}

@@ -244,9 +244,13 @@ fn write_risky(out: &mut String, risky: &[(&Change, Risk)], review: &Review) {
 }
 
 fn risky_line(change: &Change, risk: Risk, review: &Review) -> String {
+    // A list item starting with `-` or `+` would open a nested list.
+    let symbol = match symbol(change.op) {
+        sign @ ("-" | "+") => format!("\\{sign}"),
+        other => other.to_string(),
+    };
     let head = format!(
-        "{} **{}** {} {}",
-        symbol(change.op),
+        "{symbol} **{}** {} {}",
         change.op,
         change.kind,
         code(&change.name)

@@ -189,6 +189,8 @@ struct Marks<'a> {
     style: BTreeMap<&'a str, Style>,
     moved_from: BTreeMap<&'a str, Option<&'a str>>,
     cascade: BTreeMap<&'a str, usize>,
+    /// The operations on each node, in plan order, once each.
+    ops: BTreeMap<&'a str, Vec<Op>>,
     /// Changed nodes in plan order (parents before children).
     order: Vec<&'a str>,
 }
@@ -198,6 +200,7 @@ fn marks(plan: &Plan) -> Marks<'_> {
         style: BTreeMap::new(),
         moved_from: BTreeMap::new(),
         cascade: BTreeMap::new(),
+        ops: BTreeMap::new(),
         order: Vec::new(),
     };
     for change in plan.changes.iter().filter(|change| is_node(change)) {
@@ -209,6 +212,10 @@ fn marks(plan: &Plan) -> Marks<'_> {
             _ => Style::Changed,
         };
         let name = change.name.as_str();
+        let ops = marks.ops.entry(name).or_default();
+        if !ops.contains(&change.op) {
+            ops.push(change.op);
+        }
         match marks.style.get_mut(name) {
             Some(existing) => *existing = (*existing).max(style),
             None => {
@@ -250,7 +257,11 @@ fn changed_label(marks: &Marks, name: &str, style: Style) -> String {
             let from = marks.moved_from.get(name).copied().flatten();
             let _ = write!(label, " · → moved from {}", from.unwrap_or("top level"));
         }
-        Style::Changed => label.push_str(" · ~ changed"),
+        Style::Changed => {
+            let ops = marks.ops.get(name).map(Vec::as_slice).unwrap_or_default();
+            let ops: Vec<&str> = ops.iter().map(|op| op.as_str()).collect();
+            let _ = write!(label, " · ~ {}", ops.join(", "));
+        }
         Style::Unchanged | Style::Inactive | Style::More => {}
     }
     label
