@@ -42,3 +42,28 @@ fn the_msp_readme_works_as_written() {
         "{output}"
     );
 }
+
+/// Runs `kubectl kustomize … | canopy plan -` as the README says; kubectl renders
+/// locally (no cluster). Skipped, with a notice, where kubectl is not installed.
+#[test]
+fn the_kubernetes_readme_works_as_written() {
+    if std::process::Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: kubectl is not installed (the README needs `kubectl kustomize`)");
+        return;
+    }
+    let run = follow("kubernetes");
+    let output = run.all_output();
+    assert!(output.contains("Plan: 9 to create."), "{output}");
+    assert!(output.contains("No changes."), "{output}");
+    for comment in [run.read("comment.md"), run.read("offline.md")] {
+        assert!(
+            comment.contains("**⚠️ Review carefully: 1 deactivation.**"),
+            "{comment}"
+        );
+        assert!(comment.contains("uppsala-print · + created"), "{comment}");
+    }
+}
