@@ -67,3 +67,21 @@ fn the_kubernetes_readme_works_as_written() {
         assert!(comment.contains("uppsala-print · + created"), "{comment}");
     }
 }
+
+#[test]
+fn the_partner_repo_readme_works_as_written() {
+    let run = follow("partner-repo");
+    let table = &run.outputs[0];
+    assert!(
+        table
+            .lines()
+            .any(|line| line.starts_with("tallinn-tax") && line.contains("partner-baltic")),
+        "{table}"
+    );
+    let comment = run.read("comment.md");
+    assert!(
+        comment.contains("**⚠️ Review carefully: 1 prune.**"),
+        "{comment}"
+    );
+    assert!(comment.contains("vilnius-clinic · − pruned"), "{comment}");
+}
