@@ -10,7 +10,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use canopy::model::Hierarchy;
-use canopy::store::{ApplyContext, baseline};
+use canopy::store::ApplyContext;
+use canopy::testing::baseline;
 use support::fixtures::{SOURCE, create_all};
 use support::{Backend, TestDb};
 
@@ -58,7 +59,7 @@ fn bulk_round_trip(backend: Backend) {
     );
 }
 
-/// The raw baseline from `canopy::store::baseline` (the one the benchmark harness
+/// The raw baseline from `canopy::testing::baseline` (the one the benchmark harness
 /// uses): the same plan, account and user rows written in one transaction, then read
 /// back with plain SELECTs, on a fresh database of the same backend.
 fn raw_baseline(backend: Backend, desired: &Hierarchy) -> (Duration, Duration) {

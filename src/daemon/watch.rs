@@ -2,7 +2,7 @@
 //! save by renaming a temporary file, so files themselves are never watched), `.git/`
 //! ignored. The full debouncer is used because it passes on the kernel's queue-overflow
 //! (rescan) event, which the mini debouncer drops; a rescan makes the next pass read
-//! the whole checkout, as every pass does anyway.
+//! every file again instead of trusting the files kept from earlier passes.
 
 use std::path::{Component, Path};
 use std::time::{Duration, Instant};

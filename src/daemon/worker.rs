@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use rustc_hash::FxHashSet;
 
-use crate::manifest::{self, Diagnostic};
+use crate::manifest::{self, Diagnostic, KeptFiles};
 use crate::plan::{Change, Plan};
 use crate::reconcile::{self, BlastRadius, LiveCache, ReconcileError, RetryClass};
 use crate::store::{self, ApplyContext, HeldPlan, Store, Suspension, control};
@@ -143,6 +143,8 @@ pub struct Worker {
     drifted: FxHashSet<String>,
     /// The steps of the last pass.
     phases: Phases,
+    /// The checkout's files as last read: unchanged ones are not read again.
+    files: KeptFiles,
 }
 
 impl Worker {
@@ -155,6 +157,7 @@ impl Worker {
             known_counter: Arc::new(AtomicI64::new(NO_COUNTER)),
             drifted: FxHashSet::default(),
             phases: Phases::default(),
+            files: KeptFiles::default(),
         }
     }
 
@@ -176,6 +179,12 @@ impl Worker {
         let counter = self.kept.as_ref().map_or(NO_COUNTER, |kept| kept.counter);
         self.known_counter.store(counter, Ordering::SeqCst);
         let observed = self.observe();
+        if !matches!(
+            result,
+            PassResult::Standby | PassResult::Suspended(_) | PassResult::Skipped
+        ) {
+            release_free_memory();
+        }
         (result, observed)
     }
 
@@ -214,11 +223,16 @@ impl Worker {
             return Ok(PassResult::Skipped);
         }
         let previous = self.kept.take();
+        if trigger == Trigger::Rescan {
+            // The watcher lost events: read every file again rather than trust a stamp.
+            self.files.clear();
+        }
         let mut run = PassRun {
             config: &config,
             trigger,
             drifted: &mut self.drifted,
             phases: &mut self.phases,
+            files: &mut self.files,
         };
         let (result, kept) = run.run(store.as_mut(), previous)?;
         self.kept = kept;
@@ -314,6 +328,7 @@ struct PassRun<'a> {
     trigger: Trigger,
     drifted: &'a mut FxHashSet<String>,
     phases: &'a mut Phases,
+    files: &'a mut KeptFiles,
 }
 
 impl PassRun<'_> {
@@ -389,9 +404,10 @@ impl PassRun<'_> {
         let inputs = [self.config.watch.to_string_lossy().into_owned()];
         let started = Instant::now();
         let mut load_ms = 0.0;
+        let files = &mut *self.files;
         let planned = pass.plan(
             |live: &crate::model::Hierarchy| {
-                let loaded = manifest::load(&inputs, Some(live));
+                let loaded = manifest::load_kept(&inputs, Some(live), files);
                 load_ms = milliseconds(started);
                 loaded
             },
@@ -419,6 +435,18 @@ impl PassRun<'_> {
         let applied = planned.apply_kept(&context)?;
         self.phases.write_ms = milliseconds(started);
         Ok(applied)
+    }
+}
+
+/// Hands the memory a pass freed (the desired state, the plan, the rows it read) back to
+/// the operating system. glibc's allocator keeps freed memory for reuse, so without this
+/// the daemon's resident size while idle is its peak during a pass, not what it keeps.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns unused memory of the allocator to the system; it
+    // takes no pointers and is safe to call at any time from any thread.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -21,6 +21,7 @@ pub mod diagnostic;
 mod export;
 mod guard;
 pub mod input;
+mod kept;
 mod locate;
 pub mod parse;
 mod resolve;
@@ -34,6 +35,7 @@ mod validate;
 mod yaml_error;
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -42,6 +44,7 @@ pub use cache::ParseCache;
 pub use declare::DEFAULT_TRIAL_LICENSES;
 pub use diagnostic::{Diagnostic, Location, Rule, Severity};
 pub use export::{node_spec_value, plan_spec_value, to_yaml};
+pub use kept::KeptFiles;
 pub use parse::{ParsedFile, Resource, parse_file};
 pub use schema::{crds_yaml, json_schema};
 pub use tree::AccountTree;
@@ -52,6 +55,7 @@ use crate::model::{Hierarchy, Kind, Node};
 use declare::{Declared, Origin, Place, UserOrigin};
 use diagnostic::{At, Finding, Problem, Target};
 use input::Source;
+use kept::{Keep, Memo};
 
 /// A valid desired state and what was noticed on the way.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +126,37 @@ pub fn load_reporting(
     cache: &ParseCache,
     file_read: &(dyn Fn() + Sync),
 ) -> Result<Loaded, LoadError> {
+    load_files(inputs, external, cache, file_read, None, SystemTime::now())
+}
+
+/// [`load`] for a process that loads the same inputs again and again: files unchanged
+/// since the previous load (by their stamp; see [`KeptFiles`]) are taken from `kept`
+/// instead of being read, and `kept` ends up holding exactly this load's files.
+pub fn load_kept(
+    inputs: &[String],
+    external: Option<&Hierarchy>,
+    kept: &mut KeptFiles,
+) -> Result<Loaded, LoadError> {
+    let cache = ParseCache::from_environment();
+    load_files(
+        inputs,
+        external,
+        &cache,
+        &|| {},
+        Some(kept),
+        SystemTime::now(),
+    )
+}
+
+/// The one load: `kept` as in [`load_kept`]; `now` decides which stamps are settled.
+fn load_files(
+    inputs: &[String],
+    external: Option<&Hierarchy>,
+    cache: &ParseCache,
+    file_read: &(dyn Fn() + Sync),
+    mut kept: Option<&mut KeptFiles>,
+    now: SystemTime,
+) -> Result<Loaded, LoadError> {
     let (mut sources, listing) = input::expand(inputs);
     let mut findings = Vec::new();
     for (display, problem) in listing {
@@ -135,16 +170,24 @@ pub fn load_reporting(
     }
     read_stdin(&mut sources, &mut findings);
     let manifest_count = sources.len();
-    let results: Vec<Result<ParsedFile, Problem>> = sources
+    let memo = kept.as_deref().map(|kept| &kept.manifests);
+    let results: Vec<(Result<ParsedFile, Problem>, Keep<ParsedFile>)> = sources
         .par_iter()
         .map(|source| {
-            let parsed = parse_source(source, cache);
+            let parsed = match (memo, &source.origin) {
+                (Some(memo), input::Origin::File(path)) => memo.get(path, now, |path| {
+                    cache.parse_bytes(input::read_bytes(path)?)
+                }),
+                _ => (parse_source(source, cache), Keep::Nothing),
+            };
             file_read();
             parsed
         })
         .collect();
     let mut parsed = Vec::with_capacity(results.len());
-    for (source, result) in results.into_iter().enumerate() {
+    let mut keeps = Vec::with_capacity(results.len());
+    for (source, (result, keep)) in results.into_iter().enumerate() {
+        keeps.push(keep);
         match result {
             Ok(file) => parsed.push(Some(file)),
             Err(problem) => {
@@ -153,6 +196,18 @@ pub fn load_reporting(
             }
         }
     }
+    if let Some(kept) = kept.as_deref_mut() {
+        kept.manifests
+            .update(
+                sources
+                    .iter()
+                    .zip(keeps)
+                    .filter_map(|(source, keep)| match &source.origin {
+                        input::Origin::File(path) => Some((path.as_path(), keep)),
+                        _ => None,
+                    }),
+            );
+    }
     let documents = parsed.iter().flatten().map(|p| p.documents as usize).sum();
     let mut declared = Declared::default();
     for (source, file) in parsed.into_iter().enumerate() {
@@ -160,7 +215,8 @@ pub fn load_reporting(
             declare_file(saturating(source), file, &mut declared, &mut findings);
         }
     }
-    read_csv_users(&mut declared, &mut sources, &mut findings);
+    let users = kept.map(|kept| &mut kept.users);
+    read_csv_users(&mut declared, &mut sources, &mut findings, (users, now));
     finish(
         declared,
         findings,
@@ -323,8 +379,14 @@ fn declare_file(
     }
 }
 
-/// Reads every `usersFrom` CSV file (each once, in parallel) and appends its users.
-fn read_csv_users(declared: &mut Declared, sources: &mut Vec<Source>, findings: &mut Vec<Finding>) {
+/// Reads every `usersFrom` CSV file (each once, in parallel; unchanged ones from
+/// `kept` when given) and appends its users.
+fn read_csv_users(
+    declared: &mut Declared,
+    sources: &mut Vec<Source>,
+    findings: &mut Vec<Finding>,
+    (kept, now): (Option<&mut Memo<kept::CsvRead>>, SystemTime),
+) {
     let mut wanted: Vec<(usize, PathBuf)> = Vec::new();
     for (position, entry) in declared.nodes.iter().enumerate() {
         let Some(users_from) = &entry.users_from else {
@@ -351,16 +413,24 @@ fn read_csv_users(declared: &mut Declared, sources: &mut Vec<Source>, findings: 
             ),
         }
     }
-    if wanted.is_empty() {
-        return;
-    }
     let mut unique: Vec<PathBuf> = wanted.iter().map(|(_, path)| path.clone()).collect();
     unique.sort();
     unique.dedup();
-    let read: Vec<_> = unique
+    let memo = kept.as_deref();
+    let (read, keeps): (Vec<kept::CsvRead>, Vec<Keep<kept::CsvRead>>) = unique
         .par_iter()
-        .map(|path| users_csv::read_users(path))
-        .collect();
+        .map(|path| match memo {
+            Some(memo) => {
+                let (read, keep) = memo.get(path, now, |path| Ok(users_csv::read_users(path)));
+                let read = read.unwrap_or_else(|problem| (Vec::new(), vec![problem]));
+                (read, keep)
+            }
+            None => (users_csv::read_users(path), Keep::Nothing),
+        })
+        .unzip();
+    if let Some(memo) = kept {
+        memo.update(unique.iter().map(PathBuf::as_path).zip(keeps));
+    }
     let mut source_of: FxHashMap<&Path, (u32, usize)> = FxHashMap::default();
     for (position, path) in unique.iter().enumerate() {
         let source = push_source(sources, Source::file(path.clone()));

@@ -13,19 +13,17 @@
 //! [`migrations`] (the versioned schema). A [`WriteTxn`] holds the single-writer lock
 //! (SQLite `BEGIN IMMEDIATE`, a PostgreSQL advisory transaction lock) for its whole
 //! life, so a snapshot read inside it cannot go stale before `apply` writes.
-//! docs/schema.md documents the tables for the systems that read them. `baseline`
-//! holds the raw-SQL baselines that `canopy-bench` measures canopy against (cargo
-//! feature `testing`).
+//! docs/schema.md documents the tables for the systems that read them. The raw-SQL
+//! baselines that `canopy-bench` measures canopy against are not here: they are test
+//! code (`crate::testing::baseline`, cargo feature `testing`).
 
 mod audit;
-#[cfg(feature = "testing")]
-pub mod baseline;
 mod batch;
 pub mod control;
 mod error;
 pub mod migrations;
 pub mod postgres;
-mod rows;
+pub(crate) mod rows;
 pub mod sqlite;
 pub mod usage;
 

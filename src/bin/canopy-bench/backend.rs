@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use canopy::model::Hierarchy;
 use canopy::plan::{self, Plan, PlanOptions};
-use canopy::store::baseline::RawRows;
-use canopy::store::{self, ApplyContext, Snapshot, baseline};
+use canopy::store::{self, ApplyContext, Snapshot};
+use canopy::testing::baseline;
+use canopy::testing::baseline::RawRows;
 
 use crate::child;
 use crate::report::{Report, figure};

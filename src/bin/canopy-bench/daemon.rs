@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use canopy::store::baseline;
+use canopy::testing::baseline;
 use canopy::testing::postgres::PostgresServer;
 use serde_json::Value;
 

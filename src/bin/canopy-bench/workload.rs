@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use canopy::manifest;
 use canopy::model::Hierarchy;
-use canopy::store::baseline::RawChange;
+use canopy::testing::baseline::RawChange;
 use canopy::testing::repo;
 
 use crate::child;

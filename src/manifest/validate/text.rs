@@ -16,6 +16,10 @@ use crate::manifest::diagnostic::{At, Finding, Rule, Target};
 /// The first control or bidirectional-override character of `text`: its position (in
 /// characters, from 1) and code point.
 fn first_control(text: &str) -> Option<(usize, char)> {
+    // Almost every text is printable ASCII: one pass over the bytes decides.
+    if !text.bytes().any(|byte| !(0x20..0x7f).contains(&byte)) {
+        return None;
+    }
     text.chars()
         .enumerate()
         .find(|(_, character)| character.is_control() || is_bidi_control(*character))
@@ -26,9 +30,10 @@ fn is_bidi_control(character: char) -> bool {
     matches!(character, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// `field` names the field in the message; it is only formatted when there is one.
 fn check_field(
     text: Option<&str>,
-    field: &str,
+    field: impl FnOnce() -> String,
     object: &str,
     at: impl FnOnce() -> At,
     findings: &mut Vec<Finding>,
@@ -36,6 +41,7 @@ fn check_field(
     let Some((position, character)) = text.and_then(first_control) else {
         return;
     };
+    let field = field();
     findings.push(
         Finding::error(
             Rule::ControlCharacter,
@@ -68,7 +74,7 @@ pub(super) fn check(declared: &Declared, findings: &mut Vec<Finding>) {
         let name = entry.plan.name.as_str();
         check_field(
             entry.plan.spec.display_name.as_deref(),
-            "displayName",
+            || "displayName".to_string(),
             name,
             || entry.origin.field_at(&["displayName"], Target::Value),
             findings,
@@ -82,7 +88,7 @@ fn check_node(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
     let field = |path: &'static [&'static str]| move || entry.origin.field_at(path, Target::Value);
     check_field(
         Some(&spec.display_name),
-        "displayName",
+        || "displayName".to_string(),
         name,
         field(&["displayName"]),
         findings,
@@ -98,7 +104,7 @@ fn check_node(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
             let at = || entry.origin.field_at(&["address", key], Target::Value);
             check_field(
                 value.as_deref(),
-                &format!("address.{key}"),
+                || format!("address.{key}"),
                 name,
                 at,
                 findings,
@@ -114,7 +120,7 @@ fn check_node(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
             let at = || entry.origin.field_at(&["contact", key], Target::Value);
             check_field(
                 value.as_deref(),
-                &format!("contact.{key}"),
+                || format!("contact.{key}"),
                 name,
                 at,
                 findings,
@@ -129,8 +135,8 @@ fn check_node(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
             ("timezone", user.timezone.as_deref()),
         ] {
             let at = || entry.user_at(index, Some(key));
-            let field = format!("users[{index}].{key}");
-            check_field(value, &field, name, at, findings);
+            let field = || format!("users[{index}].{key}");
+            check_field(value, field, name, at, findings);
         }
     }
 }
@@ -145,6 +151,8 @@ mod tests {
     #[case("tab\there", Some((4, '\t')))]
     #[case("esc\u{1b}[31m", Some((4, '\u{1b}')))]
     #[case("Müller & Söhne – ÆØÅ", None)]
+    #[case("DEL\u{7f}", Some((4, '\u{7f}')))]
+    #[case("Ünïcödé\u{202E}gpj", Some((8, '\u{202E}')))]
     fn control_characters_are_found_with_their_position(
         #[case] text: &str,
         #[case] found: Option<(usize, char)>,

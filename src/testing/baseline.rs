@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use crate::model::effective::compute_all;
 use crate::model::{Effective, Hierarchy, Node, NodeSpec, ServicePlan};
 
-use super::rows::to_json;
-use super::{Location, Result, StoreError};
+use crate::store::rows::to_json;
+use crate::store::{Location, Result, StoreError};
 
 mod edit;
 mod postgres;
@@ -350,7 +350,9 @@ fn timed<T>(work: impl FnOnce() -> Result<T>) -> Result<(Duration, T)> {
     Ok((started.elapsed(), value))
 }
 
-fn database_error<E: Into<super::Cause>>(operation: &'static str) -> impl FnOnce(E) -> StoreError {
+fn database_error<E: Into<crate::store::Cause>>(
+    operation: &'static str,
+) -> impl FnOnce(E) -> StoreError {
     move |error| StoreError::database(format!("baseline: {operation}"), error)
 }
 

@@ -1,0 +1,291 @@
+//! Files kept in memory between loads, for a process that loads the same checkout
+//! again and again (the daemon): a file whose stamp (device, inode, size, modification
+//! and change times) is the one it had when it was read is not read again; its parse
+//! product (or its CSV users) is taken from memory.
+//!
+//! ```text
+//! path ─ stat ─> stamp ─┬─ kept, same stamp: the kept value (no read, no hash, no decode)
+//!                       └─ otherwise: read (through the parse cache) ─> keep if trusted
+//! ```
+//!
+//! A stamp is trusted only when the file last changed more than [`RACY_WINDOW`]
+//! before it was taken: file systems keep times at a coarse granularity, so a file
+//! rewritten with the same size within the same tick as it was read would otherwise
+//! keep its old stamp (git's "racily clean" entries). Such a file is read again on the
+//! next load, until it is old enough to be kept. The change time (`ctime`) is part of
+//! the stamp because no tool can set it back: a checkout that restores modification
+//! times still changes it. Files no longer among the inputs are forgotten at each load.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustc_hash::FxHashMap;
+
+use super::diagnostic::Problem;
+use super::parse::ParsedFile;
+use super::users_csv::CsvUser;
+
+/// How long after its last change a file's stamp is trusted.
+pub const RACY_WINDOW: Duration = Duration::from_secs(2);
+
+/// What reading one users CSV file gives.
+pub(super) type CsvRead = (Vec<CsvUser>, Vec<Problem>);
+
+/// The manifests and users CSV files of earlier loads; see the module documentation.
+/// Empty when created; [`crate::manifest::load_kept`] fills it.
+#[derive(Debug, Default)]
+pub struct KeptFiles {
+    pub(super) manifests: Memo<ParsedFile>,
+    pub(super) users: Memo<CsvRead>,
+}
+
+impl KeptFiles {
+    /// Forgets every file: the next load reads them all (a rescan, a resync).
+    pub fn clear(&mut self) {
+        self.manifests.entries.clear();
+        self.users.entries.clear();
+    }
+
+    /// How many manifest files and users CSV files are kept.
+    pub fn len(&self) -> (usize, usize) {
+        (self.manifests.entries.len(), self.users.entries.len())
+    }
+
+    /// Whether nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == (0, 0)
+    }
+}
+
+/// What identifies a file's content without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Stamp {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl Stamp {
+    /// The stamp of `path` (following links, as reading does), if it can be trusted
+    /// `now`: `None` when the file cannot be stat'ed or changed too recently.
+    fn trusted(path: &Path, now: SystemTime) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(path).ok()?;
+        let stamp = Stamp {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            size: metadata.size(),
+            modified: (metadata.mtime(), metadata.mtime_nsec()),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
+        };
+        let latest = stamp.modified.max(stamp.changed);
+        let latest = UNIX_EPOCH
+            + Duration::from_secs(u64::try_from(latest.0).ok()?)
+            + Duration::from_nanos(u64::try_from(latest.1).ok()?);
+        let settled = now
+            .duration_since(latest)
+            .is_ok_and(|age| age > RACY_WINDOW);
+        settled.then_some(stamp)
+    }
+}
+
+/// One kept file.
+#[derive(Debug)]
+struct Entry<T> {
+    stamp: Stamp,
+    value: T,
+}
+
+/// What a load does with a file's entry afterwards.
+pub(super) enum Keep<T> {
+    /// The kept entry was used: keep it.
+    Same,
+    /// The file was read and may be kept with this stamp.
+    New(Stamp, T),
+    /// Not kept (unreadable, or changed too recently).
+    Nothing,
+}
+
+/// Kept values by path.
+#[derive(Debug)]
+pub(super) struct Memo<T> {
+    entries: FxHashMap<PathBuf, Entry<T>>,
+}
+
+impl<T> Default for Memo<T> {
+    fn default() -> Self {
+        Memo {
+            entries: FxHashMap::default(),
+        }
+    }
+}
+
+impl<T: Clone> Memo<T> {
+    /// The value of `path`: the kept one if the file is unchanged, else `read`'s (kept
+    /// afterwards by [`Memo::update`] when its stamp is trusted). Runs on the parsing
+    /// threads.
+    pub(super) fn get(
+        &self,
+        path: &Path,
+        now: SystemTime,
+        read: impl FnOnce(&Path) -> Result<T, Problem>,
+    ) -> (Result<T, Problem>, Keep<T>) {
+        // Stat before reading: a change after the stat makes the next stamp differ.
+        let stamp = Stamp::trusted(path, now);
+        if let (Some(stamp), Some(entry)) = (stamp, self.entries.get(path))
+            && entry.stamp == stamp
+        {
+            return (Ok(entry.value.clone()), Keep::Same);
+        }
+        match (read(path), stamp) {
+            (Ok(value), Some(stamp)) => (Ok(value.clone()), Keep::New(stamp, value)),
+            (result, _) => (result, Keep::Nothing),
+        }
+    }
+
+    /// Keeps exactly the files of this load: the used entries stay, new ones are added,
+    /// everything else is forgotten.
+    pub(super) fn update<'p>(&mut self, files: impl IntoIterator<Item = (&'p Path, Keep<T>)>) {
+        let mut previous = std::mem::take(&mut self.entries);
+        for (path, keep) in files {
+            let entry = match keep {
+                Keep::Same => previous.remove(path),
+                Keep::New(stamp, value) => Some(Entry { stamp, value }),
+                Keep::Nothing => None,
+            };
+            if let Some(entry) = entry {
+                self.entries.insert(path.to_path_buf(), entry);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_text(path: &Path) -> Result<String, Problem> {
+        Ok(std::fs::read_to_string(path).expect("readable"))
+    }
+
+    fn later() -> SystemTime {
+        SystemTime::now() + RACY_WINDOW * 2
+    }
+
+    #[test]
+    fn an_unchanged_settled_file_is_not_read_again() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let path = directory.path().join("a.yaml");
+        std::fs::write(&path, "one").expect("write");
+        let mut memo = Memo::<String>::default();
+        let (value, keep) = memo.get(&path, later(), read_text);
+        assert_eq!(value.expect("read"), "one");
+        memo.update([(path.as_path(), keep)]);
+        let (value, keep) = memo.get(&path, later(), |_| panic!("read again"));
+        assert_eq!(value.expect("kept"), "one");
+        assert!(matches!(keep, Keep::Same));
+    }
+
+    #[test]
+    fn a_rewritten_file_is_read_again_even_with_the_same_size() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let path = directory.path().join("a.yaml");
+        std::fs::write(&path, "one").expect("write");
+        let mut memo = Memo::<String>::default();
+        let (_, keep) = memo.get(&path, later(), read_text);
+        memo.update([(path.as_path(), keep)]);
+        // Replaced by rename, as editors save: another inode.
+        let replacement = directory.path().join("a.yaml.tmp");
+        std::fs::write(&replacement, "two").expect("write");
+        std::fs::rename(&replacement, &path).expect("rename");
+        let (value, _) = memo.get(&path, later(), read_text);
+        assert_eq!(value.expect("read"), "two");
+    }
+
+    #[test]
+    fn a_file_changed_within_the_racy_window_is_not_kept() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let path = directory.path().join("a.yaml");
+        std::fs::write(&path, "one").expect("write");
+        let mut memo = Memo::<String>::default();
+        let (_, keep) = memo.get(&path, SystemTime::now(), read_text);
+        assert!(matches!(keep, Keep::Nothing));
+        memo.update([(path.as_path(), keep)]);
+        assert!(memo.entries.is_empty());
+    }
+
+    #[test]
+    fn files_no_longer_loaded_are_forgotten() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (directory.path().join("a"), directory.path().join("b"));
+        std::fs::write(&a, "a").expect("write");
+        std::fs::write(&b, "b").expect("write");
+        let mut memo = Memo::<String>::default();
+        let (_, keep_a) = memo.get(&a, later(), read_text);
+        let (_, keep_b) = memo.get(&b, later(), read_text);
+        memo.update([(a.as_path(), keep_a), (b.as_path(), keep_b)]);
+        let (_, keep_a) = memo.get(&a, later(), read_text);
+        memo.update([(a.as_path(), keep_a)]);
+        assert_eq!(memo.entries.len(), 1);
+        assert!(memo.entries.contains_key(&a));
+    }
+
+    const PARTNER: &str = "apiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata: {name: partner-nordic}\nspec: {type: partner}\n";
+
+    fn customer(name: &str, display: &str) -> String {
+        format!(
+            "apiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata: {{name: {name}}}\nspec: {{type: customer, parent: partner-nordic, displayName: {display}, usersFrom: users.csv}}\n"
+        )
+    }
+
+    /// Loads with `kept` at a time when every file is settled, and checks the result
+    /// against a load that reads everything.
+    fn load_both(kept: &mut KeptFiles, directory: &Path) -> crate::manifest::Loaded {
+        let inputs = [directory.display().to_string()];
+        let cache = crate::manifest::ParseCache::disabled();
+        let fresh = crate::manifest::load_with_cache(&inputs, None, &cache).expect("valid");
+        let kept_load =
+            crate::manifest::load_files(&inputs, None, &cache, &|| {}, Some(kept), later())
+                .expect("valid");
+        assert_eq!(kept_load, fresh);
+        kept_load
+    }
+
+    #[test]
+    fn loading_with_kept_files_sees_every_edit_a_full_load_sees() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        // Written aside and renamed into place, as editors and git do: a new inode, so
+        // the stamp differs even within one tick of the file system's clock (a rewrite
+        // in place within one tick is what the racy window guards against, above).
+        let write = |name: &str, text: &str| {
+            let aside = directory.path().join(".aside");
+            std::fs::write(&aside, text).expect("write");
+            std::fs::rename(&aside, directory.path().join(name)).expect("rename");
+        };
+        write("partner.yaml", PARTNER);
+        write("a.yaml", &customer("acme", "Acme"));
+        write("b.yaml", &customer("bolt", "Bolt"));
+        write(
+            "users.csv",
+            "email,name,role,language,timezone\none@x.example,One,admin,,\n",
+        );
+        let mut kept = KeptFiles::default();
+        load_both(&mut kept, directory.path());
+        assert_eq!(kept.len(), (3, 1));
+        load_both(&mut kept, directory.path());
+        // Same size, other bytes; a changed CSV; a removed file.
+        write("a.yaml", &customer("acme", "Acmf"));
+        write(
+            "users.csv",
+            "email,name,role,language,timezone\ntwo@x.example,Two,admin,,\n",
+        );
+        std::fs::remove_file(directory.path().join("b.yaml")).expect("remove");
+        let loaded = load_both(&mut kept, directory.path());
+        assert_eq!(kept.len(), (2, 1));
+        let acme = loaded.hierarchy.node("acme").expect("acme");
+        assert_eq!(acme.spec.display_name, "Acmf");
+        assert_eq!(acme.spec.users[0].email, "two@x.example");
+    }
+}
