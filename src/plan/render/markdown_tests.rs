@@ -149,12 +149,20 @@ fn hostile_values_inject_no_markup() {
             .insert("banner".to_string(), serde_json::json!(hostile));
     });
     edit(&mut desired, "partner-x", |node| node.spec.active = false);
+    edit(&mut desired, "acme-eu", |node| node.spec.users.clear());
     let text = comment(&before, &desired, &PlanOptions::new(SOURCE));
+    assert!(text.contains("\\- **remove-user**"), "{text}");
     let mut rows = 0;
     let mut code_blocks = 0;
+    let mut list_depth = 0;
     for event in events(&text) {
         match event {
             Event::Start(Tag::CodeBlock(_)) => code_blocks += 1,
+            Event::Start(Tag::List(_)) => {
+                list_depth += 1;
+                assert_eq!(list_depth, 1, "a nested list:\n{text}");
+            }
+            Event::End(TagEnd::List(_)) => list_depth -= 1,
             Event::Start(Tag::Link { .. } | Tag::Image { .. } | Tag::Strikethrough) => {
                 panic!("a value made a link, image or strikethrough:\n{text}")
             }
