@@ -41,6 +41,15 @@ fn the_msp_readme_works_as_written() {
         output.contains("period,name,kind,plan,metric,amount,limit,percent,status"),
         "{output}"
     );
+    let pool =
+        "2026-05,resold,AccountGroup,reseller-pool,documentsPerMonth,11780,11000,107.09,exceeding";
+    assert!(output.contains(pool), "{output}");
+    assert!(
+        output.contains(
+            "2026-05,kanzlei-weber,Account,business,documentsPerMonth,9400,10000,94.00,approaching"
+        ),
+        "{output}"
+    );
 }
 
 /// Runs `kubectl kustomize … | canopy plan -` as the README says; kubectl renders

@@ -69,7 +69,8 @@ pub const USAGE: &str = "\
 Examples:
   canopy usage
   canopy usage --period 2026-05 -o json
-  canopy usage -o csv > usage.csv          # for a spreadsheet";
+  canopy usage -o csv > usage.csv          # for a spreadsheet
+  canopy usage --import metered.csv        # record rows account,metric,period,amount first";
 
 pub const HISTORY: &str = "\
 Examples:

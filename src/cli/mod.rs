@@ -266,6 +266,9 @@ pub enum Command {
         /// The period, `YYYY-MM` (default: the latest recorded).
         #[arg(long)]
         period: Option<String>,
+        /// First record the usage in this CSV file (`account,metric,period,amount`).
+        #[arg(long, value_name = "FILE")]
+        import: Option<PathBuf>,
         #[arg(short = 'o', long = "output", value_enum, default_value_t = UsageFormat::Table)]
         output: UsageFormat,
         #[command(flatten)]
@@ -458,9 +461,15 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         ),
         Command::Usage {
             period,
+            import,
             output,
             database,
-        } => store::usage(&global(database), period.as_deref(), output),
+        } => store::usage(
+            &global(database),
+            period.as_deref(),
+            import.as_deref(),
+            output,
+        ),
         Command::History { args, database } => history::history(&global(database), &args),
         Command::Migrate { database } => store::migrate(&global(database)),
         Command::Run { args, database } => run::run(&global(database), args),

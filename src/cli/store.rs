@@ -3,6 +3,7 @@
 
 mod get_diagram;
 mod get_output;
+mod usage_import;
 mod usage_output;
 
 use anyhow::Context;
@@ -63,13 +64,26 @@ pub fn get(
 pub fn usage(
     global: &GlobalArgs,
     period: Option<&str>,
+    import: Option<&std::path::Path>,
     output: UsageFormat,
 ) -> anyhow::Result<Outcome> {
     if let Some(period) = period {
         usage_output::check_period(period)?;
     }
+    let imported = import.map(usage_import::read).transpose()?;
     let mut live = open(global)?;
     let snapshot = live.snapshot().context("reading the live state")?;
+    if let (Some(file), Some(rows)) = (import, imported) {
+        usage_import::check_accounts(file, &rows, &snapshot.hierarchy)?;
+        let rows: Vec<store::UsageRow> = rows.into_iter().map(|(_, row)| row).collect();
+        live.record_usage(&rows).context("recording usage")?;
+        tracing::info!(records = rows.len(), file = %file.display(), "usage: recorded");
+        super::output::note(&format!(
+            "Recorded {} usage records from {}.",
+            rows.len(),
+            file.display()
+        ));
+    }
     let rows = live.usage(period).context("reading usage")?;
     let report = store::usage::report(&snapshot.hierarchy, &rows, period);
     let text = match output {
