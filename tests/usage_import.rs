@@ -40,7 +40,10 @@ fn imported_usage_is_reported_per_account_and_group() {
     );
     let (code, table, stderr) = workspace.run(&["usage", "--import", "usage.csv"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("Recorded 2 usage records from usage.csv."), "{stderr}");
+    assert!(
+        stderr.contains("Recorded 2 usage records from usage.csv."),
+        "{stderr}"
+    );
     assert!(table.starts_with("usage in 2025-03\n"), "{table}");
     let report = usage_json(&workspace);
     let group = report["lines"]
