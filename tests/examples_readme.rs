@@ -1,5 +1,6 @@
 //! Each example's README followed literally, from a fresh directory to a populated
-//! database and a pull-request comment, and what a first-time user should see checked.
+//! database and a pull-request comment (snapshotted: the comment a reviewer reads), and
+//! what a first-time user should see checked.
 
 mod support;
 
@@ -9,6 +10,7 @@ use support::readme::follow;
 fn the_document_capture_readme_works_as_written() {
     let run = follow("document-capture");
     let comment = run.read("comment.md");
+    insta::assert_snapshot!("document_capture_comment", comment);
     assert!(
         comment.contains("⚠️ Review carefully: 1 deactivation (4 more accounts lose access)."),
         "{comment}"
@@ -27,6 +29,7 @@ fn the_document_capture_readme_works_as_written() {
 fn the_msp_readme_works_as_written() {
     let run = follow("msp");
     let comment = run.read("comment.md");
+    insta::assert_snapshot!("msp_comment", comment);
     assert!(
         comment.contains("**⚠️ Review carefully: 1 user removed.**"),
         "{comment}"
@@ -36,7 +39,10 @@ fn the_msp_readme_works_as_written() {
         "{comment}"
     );
     let output = run.all_output();
-    assert!(output.contains("lockedSettings"), "{output}");
+    assert!(
+        output.contains("  megacorp-finance (customer) #1003 active"),
+        "{output}"
+    );
     assert!(
         output.contains("period,name,kind,plan,metric,amount,limit,percent,status"),
         "{output}"
@@ -68,6 +74,7 @@ fn the_kubernetes_readme_works_as_written() {
     let output = run.all_output();
     assert!(output.contains("Plan: 9 to create."), "{output}");
     assert!(output.contains("No changes."), "{output}");
+    insta::assert_snapshot!("kubernetes_comment", run.read("comment.md"));
     for comment in [run.read("comment.md"), run.read("offline.md")] {
         assert!(
             comment.contains("**⚠️ Review carefully: 1 deactivation.**"),
@@ -88,6 +95,7 @@ fn the_partner_repo_readme_works_as_written() {
         "{table}"
     );
     let comment = run.read("comment.md");
+    insta::assert_snapshot!("partner_repo_comment", comment);
     assert!(
         comment.contains("**⚠️ Review carefully: 1 prune.**"),
         "{comment}"
