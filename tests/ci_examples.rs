@@ -134,3 +134,51 @@ fn the_pull_request_plan_exits_as_the_pipelines_expect() {
     assert_eq!(plan("head").0, 1);
     assert!(!workspace.database().exists(), "no database needed or made");
 }
+
+/// `plan --hold-above N` says in the comment whether the daemon's gate would hold the
+/// plan: the document-capture pull request deactivates 5 accounts (the partner and 4
+/// below it).
+#[test]
+fn the_comment_says_when_the_approval_gate_would_hold_the_plan() {
+    let workspace = Workspace::default_database();
+    copy_tree(
+        std::path::Path::new("examples/document-capture/manifests"),
+        &workspace.path("base"),
+    );
+    copy_tree(
+        std::path::Path::new("examples/document-capture/manifests"),
+        &workspace.path("head"),
+    );
+    copy_tree(
+        std::path::Path::new("examples/document-capture/pull-request"),
+        &workspace.path("head"),
+    );
+    let comment = |gate: &str| {
+        let (code, stdout, stderr) = workspace.run(&[
+            "plan",
+            "--against",
+            "base",
+            "head",
+            "-o",
+            "markdown",
+            "--hold-above",
+            gate,
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        stdout
+    };
+    let held = comment("4");
+    assert!(
+        held.contains("deactivates, prunes or moves 5 accounts, more than `--hold-above 4`"),
+        "{held}"
+    );
+    for gate in ["5", "off"] {
+        assert!(
+            !comment(gate).contains("Held by the approval gate"),
+            "{gate}"
+        );
+    }
+    let (code, _, stderr) =
+        workspace.run(&["plan", "--against", "base", "head", "--hold-above", "many"]);
+    assert_eq!(code, 1, "{stderr}");
+}
