@@ -283,50 +283,9 @@ pub fn plan_diagram(
     }
     let tree = AfterTree::new(live, desired);
     let chosen: Vec<&str> = marks.order.iter().copied().take(limit).collect();
-    let mut shown: BTreeSet<&str> = BTreeSet::new();
-    for &name in &chosen {
-        let old_parent = marks.moved_from.get(name).copied().flatten();
-        for start in std::iter::once(name).chain(old_parent) {
-            let mut cursor = Some(start);
-            while let Some(current) = cursor {
-                if !shown.insert(current) {
-                    break;
-                }
-                cursor = tree.parent_of(current);
-            }
-        }
-    }
+    let shown = with_ancestors(&marks, &tree, &chosen);
     let mut chart = Flowchart::default();
-    let mut roots: Vec<&str> = shown
-        .iter()
-        .copied()
-        .filter(|name| tree.parent_of(name).is_none_or(|p| !shown.contains(p)))
-        .collect();
-    roots.sort_by(|a, b| natural::compare(a, b));
-    let mut stack: Vec<&str> = roots.into_iter().rev().collect();
-    while let Some(name) = stack.pop() {
-        let id = draw(&mut chart, &marks, &shown, name);
-        let children = tree.children_of(name);
-        let kept: Vec<&str> = children
-            .iter()
-            .copied()
-            .filter(|child| shown.contains(child))
-            .collect();
-        for &child in &kept {
-            let child_id = draw(&mut chart, &marks, &shown, child);
-            chart.edge(id, child_id);
-        }
-        let hidden = children.len() - kept.len();
-        if hidden > 0 && !kept.is_empty() {
-            let more = chart.node(
-                &format!("{name}\u{0}more"),
-                &format!("+{hidden} more"),
-                Style::More,
-            );
-            chart.edge(id, more);
-        }
-        stack.extend(kept.into_iter().rev());
-    }
+    draw_tree(&mut chart, &marks, &tree, &shown);
     for &name in &chosen {
         if let Some(Some(from)) = marks.moved_from.get(name) {
             let from_id = draw(&mut chart, &marks, &shown, from);
@@ -339,6 +298,60 @@ pub fn plan_diagram(
         shown: chosen.len(),
         changed: marks.order.len(),
     })
+}
+
+/// The chosen nodes, the old parents of moved ones, and every ancestor of those.
+fn with_ancestors<'a>(
+    marks: &Marks<'a>,
+    tree: &AfterTree<'a>,
+    chosen: &[&'a str],
+) -> BTreeSet<&'a str> {
+    let mut shown = BTreeSet::new();
+    for &name in chosen {
+        let old_parent = marks.moved_from.get(name).copied().flatten();
+        for start in std::iter::once(name).chain(old_parent) {
+            let mut cursor = Some(start);
+            while let Some(current) = cursor {
+                if !shown.insert(current) {
+                    break;
+                }
+                cursor = tree.parent_of(current);
+            }
+        }
+    }
+    shown
+}
+
+/// The shown nodes top-down (siblings in natural order), an edge from each parent, and
+/// one "+N more" box per parent for the children left out.
+fn draw_tree(chart: &mut Flowchart, marks: &Marks, tree: &AfterTree, shown: &BTreeSet<&str>) {
+    let mut roots: Vec<&str> = shown
+        .iter()
+        .copied()
+        .filter(|name| tree.parent_of(name).is_none_or(|p| !shown.contains(p)))
+        .collect();
+    roots.sort_by(|a, b| natural::compare(a, b));
+    let mut stack: Vec<&str> = roots.into_iter().rev().collect();
+    while let Some(name) = stack.pop() {
+        let id = draw(chart, marks, shown, name);
+        let children = tree.children_of(name);
+        let kept: Vec<&str> = children
+            .iter()
+            .copied()
+            .filter(|child| shown.contains(child))
+            .collect();
+        for &child in &kept {
+            let child_id = draw(chart, marks, shown, child);
+            chart.edge(id, child_id);
+        }
+        let hidden = children.len() - kept.len();
+        if hidden > 0 && !kept.is_empty() {
+            let key = format!("{name}\u{0}more");
+            let more = chart.node(&key, &format!("+{hidden} more"), Style::More);
+            chart.edge(id, more);
+        }
+        stack.extend(kept.into_iter().rev());
+    }
 }
 
 /// The node of `name` (changed ones labelled with what happens to them).
