@@ -25,6 +25,7 @@ pub mod backoff;
 pub mod duration;
 pub mod http;
 mod listen;
+mod memory;
 pub mod metrics;
 mod record;
 mod runner;

@@ -31,6 +31,7 @@ use crate::plan::{Change, Plan};
 use crate::reconcile::{self, BlastRadius, LiveCache, ReconcileError, RetryClass};
 use crate::store::{self, ApplyContext, HeldPlan, Store, Suspension, control};
 
+use super::memory::Trimmer;
 use super::status::Phases;
 use super::{Config, DriftMode};
 
@@ -145,6 +146,8 @@ pub struct Worker {
     phases: Phases,
     /// The checkout's files as last read: unchanged ones are not read again.
     files: KeptFiles,
+    /// Returns the memory a pass freed to the system once the daemon is idle.
+    trimmer: Trimmer,
 }
 
 impl Worker {
@@ -158,6 +161,7 @@ impl Worker {
             drifted: FxHashSet::default(),
             phases: Phases::default(),
             files: KeptFiles::default(),
+            trimmer: Trimmer::start(),
         }
     }
 
@@ -183,7 +187,7 @@ impl Worker {
             result,
             PassResult::Standby | PassResult::Suspended(_) | PassResult::Skipped
         ) {
-            release_free_memory();
+            self.trimmer.pass_ended();
         }
         (result, observed)
     }
@@ -435,18 +439,6 @@ impl PassRun<'_> {
         let applied = planned.apply_kept(&context)?;
         self.phases.write_ms = milliseconds(started);
         Ok(applied)
-    }
-}
-
-/// Hands the memory a pass freed (the desired state, the plan, the rows it read) back to
-/// the operating system. glibc's allocator keeps freed memory for reuse, so without this
-/// the daemon's resident size while idle is its peak during a pass, not what it keeps.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns unused memory of the allocator to the system; it
-    // takes no pointers and is safe to call at any time from any thread.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
