@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: unit, integration (the real binary), both store backends.
 # Installs what the tests need on a fresh machine (PostgreSQL server binaries,
-# cargo-nextest, helm) before running them.
+# cargo-nextest, helm, actionlint, the mermaid parser) before running them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,5 +21,10 @@ export CANOPY_PG_BIN="$pg_bin"
 # The chart tests (tests/chart.rs) run helm lint and helm template.
 CANOPY_HELM=${CANOPY_HELM:-$(bash scripts/install-helm.sh)}
 export CANOPY_HELM
+# The CI examples test (tests/ci_examples.rs) runs actionlint on the GitHub workflow;
+# tests/mermaid_parse.rs parses every diagram with the mermaid package.
+CANOPY_ACTIONLINT=${CANOPY_ACTIONLINT:-$(bash scripts/install-actionlint.sh)}
+CANOPY_MERMAID=${CANOPY_MERMAID:-$(bash scripts/install-mermaid.sh)}
+export CANOPY_ACTIONLINT CANOPY_MERMAID
 # Benches (harness = false) are not tests: nextest would run them to list them.
 cargo nextest run --lib --bins --tests --no-fail-fast "$@"

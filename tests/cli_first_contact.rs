@@ -19,7 +19,8 @@ fn quick_start() -> String {
         .split("## Quick start")
         .nth(1)
         .expect("a Quick start section");
-    let block = section.split("```sh\n").nth(1).expect("an sh block");
+    let blocks = support::readme::sh_blocks(section);
+    let block = blocks.first().expect("an sh block");
     block.lines().next().expect("a command").to_string()
 }
 

@@ -64,8 +64,7 @@ pub fn apply(
         .unwrap_or(&no_desired);
     print_plan(
         planned.plan(),
-        &planned.live().hierarchy,
-        desired,
+        &crate::plan::render::Review::new(&planned.live().hierarchy, desired),
         format,
         global.verbose,
     )?;

@@ -24,7 +24,8 @@ pub const PLAN: &str = "\
 Examples:
   canopy plan manifests/
   canopy plan manifests/ -o json --detailed-exitcode   # exit 2 when changes are pending
-  canopy plan --against main-checkout/ pr-checkout/ -o markdown
+  canopy plan --against main-checkout/ pr-checkout/ -o markdown > comment.md
+  canopy plan manifests/ -o markdown --hold-above 100   # say whether the daemon would hold it
   canopy plan manifests/ --out plan.json && canopy apply plan.json
 
 Exit codes: 0 success (no changes with --detailed-exitcode), 1 error, 2 changes pending
@@ -54,7 +55,9 @@ Examples:
   canopy get -o json | jq '.[] | select(.effectiveActive == false) | .name'
   canopy get -o name
   canopy get acme-eu -o yaml               # everything: spec, users, effective values
-  canopy get -o wide                       # the table plus group, users, display name";
+  canopy get -o wide                       # the table plus group, users, display name
+  canopy get --root partner-nordic --depth 2 -o mermaid   # a diagram for a Markdown page
+  canopy get -o dot | dot -Tsvg > tree.svg # Graphviz";
 
 pub const EXPORT: &str = "\
 Examples:
@@ -65,7 +68,9 @@ Examples:
 pub const USAGE: &str = "\
 Examples:
   canopy usage
-  canopy usage --period 2026-05 -o json";
+  canopy usage --period 2026-05 -o json
+  canopy usage -o csv > usage.csv          # for a spreadsheet
+  canopy usage --import metered.csv        # record rows account,metric,period,amount first";
 
 pub const HISTORY: &str = "\
 Examples:

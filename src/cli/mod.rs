@@ -144,6 +144,16 @@ pub enum ReportFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UsageFormat {
+    /// Aligned columns (`text` is the same).
+    #[value(alias = "text")]
+    Table,
+    Json,
+    /// Comma-separated values with a header line, for spreadsheets.
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GetFormat {
     /// One line per object, indented under its parent.
     Tree,
@@ -157,6 +167,10 @@ pub enum GetFormat {
     Yaml,
     /// One name per line.
     Name,
+    /// A Mermaid flowchart (renders in GitHub and GitLab Markdown).
+    Mermaid,
+    /// A Graphviz digraph (`dot -Tsvg`).
+    Dot,
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +200,9 @@ pub enum Command {
         /// Exit 2 when changes are pending.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Say (in the plan) whether `canopy run --hold-above N` would hold it for approval.
+        #[arg(long, value_name = "N|off")]
+        hold_above: Option<crate::reconcile::Gate>,
         #[command(flatten)]
         options: PlanArgs,
         /// Ignored with --against (two directories need no database).
@@ -212,7 +229,14 @@ pub enum Command {
     #[command(after_help = help::GET)]
     Get {
         /// Only this object and its subtree.
+        #[arg(conflicts_with = "root")]
         name: Option<String>,
+        /// The same as NAME: only this account or group and its subtree.
+        #[arg(long, value_name = "NAME")]
+        root: Option<String>,
+        /// Only this many levels below the top shown (0: the top objects alone).
+        #[arg(long, value_name = "N")]
+        depth: Option<usize>,
         #[arg(short = 'o', long = "output", value_enum, default_value_t = GetFormat::Tree)]
         output: GetFormat,
         #[command(flatten)]
@@ -242,8 +266,11 @@ pub enum Command {
         /// The period, `YYYY-MM` (default: the latest recorded).
         #[arg(long)]
         period: Option<String>,
-        #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text)]
-        output: ReportFormat,
+        /// First record the usage in this CSV file (`account,metric,period,amount`).
+        #[arg(long, value_name = "FILE")]
+        import: Option<PathBuf>,
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = UsageFormat::Table)]
+        output: UsageFormat,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -390,6 +417,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             format,
             out,
             detailed_exitcode,
+            hold_above,
             options,
             database,
         } => plan::plan(
@@ -400,6 +428,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 format,
                 out,
                 detailed_exitcode,
+                hold_above,
                 options,
             },
         ),
@@ -412,9 +441,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         } => apply::apply(&global(database), &paths, yes, format, &options),
         Command::Get {
             name,
+            root,
+            depth,
             output,
             database,
-        } => store::get(&global(database), name.as_deref(), output),
+        } => store::get(&global(database), name.or(root).as_deref(), depth, output),
         Command::Export {
             out,
             source,
@@ -430,9 +461,15 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         ),
         Command::Usage {
             period,
+            import,
             output,
             database,
-        } => store::usage(&global(database), period.as_deref(), output),
+        } => store::usage(
+            &global(database),
+            period.as_deref(),
+            import.as_deref(),
+            output,
+        ),
         Command::History { args, database } => history::history(&global(database), &args),
         Command::Migrate { database } => store::migrate(&global(database)),
         Command::Run { args, database } => run::run(&global(database), args),

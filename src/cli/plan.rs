@@ -24,6 +24,7 @@ pub struct PlanRequest {
     pub format: PlanFormat,
     pub out: Option<PathBuf>,
     pub detailed_exitcode: bool,
+    pub hold_above: Option<reconcile::Gate>,
     pub options: PlanArgs,
 }
 
@@ -49,7 +50,15 @@ pub fn plan(global: &GlobalArgs, request: &PlanRequest) -> anyhow::Result<Outcom
         }
         Ok(planned) => planned,
     };
-    print_plan(&plan, &live, &desired, request.format, global.verbose)?;
+    print_plan(
+        &plan,
+        &render::Review {
+            held: held(&plan, request.hold_above),
+            ..render::Review::new(&live, &desired)
+        },
+        request.format,
+        global.verbose,
+    )?;
     if let Some(out) = &request.out {
         let options = plan_options(&request.options, plan.base_fingerprint.clone());
         let saved = SavedPlan::new(&plan, desired, &options, request.options.revision.clone())?;
@@ -182,8 +191,7 @@ pub fn plan_options(options: &PlanArgs, base_fingerprint: String) -> PlanOptions
 /// [`render::BRIEF_ABOVE`] changes shows only the risky ones unless `-v` asks for all.
 pub fn print_plan(
     plan: &Plan,
-    live: &Hierarchy,
-    desired: &Hierarchy,
+    review: &render::Review,
     format: PlanFormat,
     verbose: u8,
 ) -> anyhow::Result<()> {
@@ -193,14 +201,27 @@ pub fn print_plan(
         }
         PlanFormat::Text => render::text(plan, output::color()),
         PlanFormat::Json => render::json(plan),
-        PlanFormat::Markdown => render::markdown(plan),
-        PlanFormat::Diff => render::yaml_diff(live, desired, plan),
+        PlanFormat::Markdown => render::markdown(plan, review),
+        PlanFormat::Diff => render::yaml_diff(review.live, review.desired, plan),
     };
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(rendered.as_bytes())
         .and_then(|()| stdout.flush())
         .context("writing the plan to standard output")
+}
+
+/// Whether `--hold-above` would hold this plan, and the reach that decides it.
+fn held(plan: &Plan, gate: Option<reconcile::Gate>) -> Option<render::Held> {
+    let gate = gate?;
+    let radius = reconcile::BlastRadius::of(plan);
+    let reconcile::Gate::HoldAbove(hold_above) = gate else {
+        return None;
+    };
+    gate.holds(&radius).then(|| render::Held {
+        hold_above,
+        accounts: radius.largest(),
+    })
 }
 
 fn save(saved: &SavedPlan, out: &std::path::Path) -> anyhow::Result<()> {

@@ -1,12 +1,14 @@
 //! `canopy get`, `canopy usage`, `canopy migrate`: read the live store and print it. The renderings are pure
-//! functions in [`get_output`] and [`usage_output`], tested with snapshots.
+//! functions in [`get_output`], [`get_diagram`] and [`usage_output`], tested with snapshots.
 
+mod get_diagram;
 mod get_output;
+mod usage_import;
 mod usage_output;
 
 use anyhow::Context;
 
-use super::{GetFormat, GlobalArgs, Outcome, ReportFormat, progress};
+use super::{GetFormat, GlobalArgs, Outcome, UsageFormat, progress};
 use crate::store;
 
 fn open(global: &GlobalArgs) -> anyhow::Result<Box<dyn store::Store>> {
@@ -14,7 +16,12 @@ fn open(global: &GlobalArgs) -> anyhow::Result<Box<dyn store::Store>> {
     Ok(store::open_existing(&global.database_url)?)
 }
 
-pub fn get(global: &GlobalArgs, name: Option<&str>, output: GetFormat) -> anyhow::Result<Outcome> {
+pub fn get(
+    global: &GlobalArgs,
+    name: Option<&str>,
+    depth: Option<usize>,
+    output: GetFormat,
+) -> anyhow::Result<Outcome> {
     let mut live = open(global)?;
     let reading = progress::spinner("reading the live state");
     let snapshot = live.snapshot().context("reading the live state")?;
@@ -27,7 +34,12 @@ pub fn get(global: &GlobalArgs, name: Option<&str>, output: GetFormat) -> anyhow
         "get: read the live state"
     );
     let usage = store::usage::report(&snapshot.hierarchy, &usage_rows, None);
-    let objects = get_output::objects(&snapshot.hierarchy, &usage, name)?;
+    let mut objects = get_output::objects(&snapshot.hierarchy, &usage, name)?;
+    if let Some(depth) = depth {
+        objects.retain(|object| {
+            object.kind == crate::model::Kind::ServicePlan || object.depth <= depth
+        });
+    }
     let text = match output {
         GetFormat::Tree => get_output::tree(&objects),
         GetFormat::Table => get_output::table(&objects),
@@ -38,6 +50,8 @@ pub fn get(global: &GlobalArgs, name: Option<&str>, output: GetFormat) -> anyhow
             text
         }
         GetFormat::Yaml => serde_yaml::to_string(&objects)?,
+        GetFormat::Mermaid => get_diagram::mermaid(&objects),
+        GetFormat::Dot => get_diagram::dot(&objects),
         GetFormat::Name => objects
             .iter()
             .map(|object| format!("{}\n", object.name))
@@ -50,18 +64,32 @@ pub fn get(global: &GlobalArgs, name: Option<&str>, output: GetFormat) -> anyhow
 pub fn usage(
     global: &GlobalArgs,
     period: Option<&str>,
-    output: ReportFormat,
+    import: Option<&std::path::Path>,
+    output: UsageFormat,
 ) -> anyhow::Result<Outcome> {
     if let Some(period) = period {
         usage_output::check_period(period)?;
     }
+    let imported = import.map(usage_import::read).transpose()?;
     let mut live = open(global)?;
     let snapshot = live.snapshot().context("reading the live state")?;
+    if let (Some(file), Some(rows)) = (import, imported) {
+        usage_import::check_accounts(file, &rows, &snapshot.hierarchy)?;
+        let rows: Vec<store::UsageRow> = rows.into_iter().map(|(_, row)| row).collect();
+        live.record_usage(&rows).context("recording usage")?;
+        tracing::info!(records = rows.len(), file = %file.display(), "usage: recorded");
+        super::output::note(&format!(
+            "Recorded {} usage records from {}.",
+            rows.len(),
+            file.display()
+        ));
+    }
     let rows = live.usage(period).context("reading usage")?;
     let report = store::usage::report(&snapshot.hierarchy, &rows, period);
     let text = match output {
-        ReportFormat::Text => usage_output::text(&report),
-        ReportFormat::Json => {
+        UsageFormat::Table => usage_output::text(&report),
+        UsageFormat::Csv => usage_output::csv(&report)?,
+        UsageFormat::Json => {
             let mut text = serde_json::to_string_pretty(&report)?;
             text.push('\n');
             text

@@ -149,8 +149,11 @@ pub struct Worker {
     phases: Phases,
     /// The checkout's files as last read: unchanged ones are not read again.
     files: KeptFiles,
-    /// Returns the memory a pass freed to the system once the daemon is idle.
+    /// Drops what a pass leaves behind and returns freed memory to the system once
+    /// the daemon is idle.
     trimmer: Trimmer,
+    /// What the last pass left behind (its desired state), for the trimmer to drop.
+    leftover: Option<manifest::Loaded>,
     /// With `--kubernetes` and leader election: whether this instance holds the Lease.
     /// Without it the worker gives up (or never takes) the single-writer lock.
     leader: Option<Arc<AtomicBool>>,
@@ -178,6 +181,7 @@ impl Worker {
             phases: Phases::default(),
             files: KeptFiles::default(),
             trimmer: Trimmer::start(),
+            leftover: None,
             leader: None,
         }
     }
@@ -197,7 +201,7 @@ impl Worker {
             Ok(None) => match self.store.as_mut() {
                 Some(store) => {
                     let ran = work(store.as_mut());
-                    self.trimmer.pass_ended();
+                    self.trimmer.pass_ended(None);
                     Guarded::Ran(ran)
                 }
                 None => Guarded::Standby,
@@ -248,7 +252,7 @@ impl Worker {
             result,
             PassResult::Standby | PassResult::Suspended(_) | PassResult::Skipped
         ) {
-            self.trimmer.pass_ended();
+            self.trimmer.pass_ended(self.leftover.take());
         }
         (result, observed)
     }
@@ -302,6 +306,7 @@ impl Worker {
             drifted: &mut self.drifted,
             phases: &mut self.phases,
             files: &mut self.files,
+            leftover: &mut self.leftover,
         };
         let (result, kept) = run.run(store.as_mut(), previous)?;
         self.kept = kept;
@@ -408,6 +413,8 @@ struct PassRun<'a> {
     drifted: &'a mut FxHashSet<String>,
     phases: &'a mut Phases,
     files: &'a mut KeptFiles,
+    /// The desired state the pass planned with, dropped off the pass's path.
+    leftover: &'a mut Option<manifest::Loaded>,
 }
 
 impl PassRun<'_> {
@@ -420,7 +427,8 @@ impl PassRun<'_> {
         let planned = self.plan(store, previous)?;
         let plan_source = planned.plan().source.clone();
         if !planned.has_writes() {
-            let (_, kept, _) = planned.into_kept();
+            let (_, kept, desired) = planned.into_kept();
+            *self.leftover = desired;
             self.drifted.clear();
             store.release_held_plans(&plan_source, None)?;
             return Ok((PassResult::Unchanged, kept));
@@ -434,7 +442,8 @@ impl PassRun<'_> {
             .collect();
         let from_files = matches!(self.trigger, Trigger::Files | Trigger::Rescan);
         if !drift.is_empty() && !from_files && config.drift == DriftMode::Report {
-            let (_, kept, _) = planned.into_kept();
+            let (_, kept, desired) = planned.into_kept();
+            *self.leftover = desired;
             return Ok((PassResult::DriftReported { drift }, kept));
         }
         let radius = planned.radius();
@@ -444,10 +453,12 @@ impl PassRun<'_> {
                 drop(planned);
                 return self.run(store, None);
             }
-            let (plan, kept, _) = planned.into_kept();
+            let (plan, kept, desired) = planned.into_kept();
+            *self.leftover = desired;
             return Ok((hold(store, plan, radius)?, kept));
         }
-        let applied = self.apply(planned)?;
+        let mut applied = self.apply(planned)?;
+        *self.leftover = applied.desired.take();
         self.drifted.clear();
         store.release_held_plans(&plan_source, None)?;
         let result = PassResult::Applied {

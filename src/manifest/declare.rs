@@ -165,6 +165,14 @@ pub(crate) struct Declared {
 }
 
 impl Declared {
+    /// Adds everything `other` declared, after what is here.
+    pub fn append(&mut self, mut other: Declared) {
+        self.nodes.append(&mut other.nodes);
+        self.plans.append(&mut other.plans);
+        self.unparsed.extend(other.unparsed);
+        self.findings.append(&mut other.findings);
+    }
+
     /// Adds an Account.
     pub fn account(&mut self, mut metadata: ObjectMeta, spec: AccountSpec, origin: Origin) {
         let Some(name) = self.take_name(&mut metadata, &origin) else {

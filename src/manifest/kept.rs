@@ -8,6 +8,11 @@
 //!                       └─ otherwise: read (through the parse cache) ─> keep if trusted
 //! ```
 //!
+//! A manifest file is kept as what it declared (the nodes and plans with their
+//! origins, before any `usersFrom` users are added), so a kept file is neither decoded
+//! nor declared again; only files that declared without any problem are kept, so a
+//! file with errors is always read and reported afresh.
+//!
 //! A stamp is trusted only when the file last changed more than [`RACY_WINDOW`]
 //! before it was taken: file systems keep times at a coarse granularity, so a file
 //! rewritten with the same size within the same tick as it was read would otherwise
@@ -21,8 +26,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustc_hash::FxHashMap;
 
+use super::declare::{DeclaredNode, DeclaredPlan, Place};
 use super::diagnostic::Problem;
-use super::parse::ParsedFile;
 use super::users_csv::CsvUser;
 
 /// How long after its last change a file's stamp is trusted.
@@ -31,11 +36,32 @@ pub const RACY_WINDOW: Duration = Duration::from_secs(2);
 /// What reading one users CSV file gives.
 pub(super) type CsvRead = (Vec<CsvUser>, Vec<Problem>);
 
+/// What a manifest file without problems declared.
+#[derive(Debug, Clone)]
+pub(super) struct FileDeclarations {
+    pub nodes: Vec<DeclaredNode>,
+    pub plans: Vec<DeclaredPlan>,
+    pub documents: u32,
+}
+
+impl FileDeclarations {
+    /// Points every origin at `source`, the file's position in this load.
+    pub fn in_source(&mut self, source: u32) {
+        let origins = self.nodes.iter_mut().map(|entry| &mut entry.origin);
+        let origins = origins.chain(self.plans.iter_mut().map(|entry| &mut entry.origin));
+        for origin in origins {
+            if let Place::File { source: at, .. } = &mut origin.place {
+                *at = source;
+            }
+        }
+    }
+}
+
 /// The manifests and users CSV files of earlier loads; see the module documentation.
 /// Empty when created; [`crate::manifest::load_kept`] fills it.
 #[derive(Debug, Default)]
 pub struct KeptFiles {
-    pub(super) manifests: Memo<ParsedFile>,
+    pub(super) manifests: Memo<FileDeclarations>,
     pub(super) users: Memo<CsvRead>,
 }
 
@@ -98,6 +124,13 @@ struct Entry<T> {
     value: T,
 }
 
+/// What [`Memo::find`] found: the kept value, or what reading the file gave (with the
+/// stamp to keep it under, when it can be trusted).
+pub(super) enum Found<T, R> {
+    Kept(T),
+    Read(Result<R, Problem>, Option<Stamp>),
+}
+
 /// What a load does with a file's entry afterwards.
 pub(super) enum Keep<T> {
     /// The kept entry was used: keep it.
@@ -123,25 +156,36 @@ impl<T> Default for Memo<T> {
 }
 
 impl<T: Clone> Memo<T> {
-    /// The value of `path`: the kept one if the file is unchanged, else `read`'s (kept
-    /// afterwards by [`Memo::update`] when its stamp is trusted). Runs on the parsing
-    /// threads.
+    /// The kept value of `path` if the file is unchanged, else what `read` gives.
+    /// Runs on the parsing threads.
+    pub(super) fn find<R>(
+        &self,
+        path: &Path,
+        now: SystemTime,
+        read: impl FnOnce(&Path) -> Result<R, Problem>,
+    ) -> Found<T, R> {
+        // Stat before reading: a change after the stat makes the next stamp differ.
+        let stamp = Stamp::trusted(path, now);
+        if let (Some(stamp), Some(entry)) = (stamp, self.entries.get(path))
+            && entry.stamp == stamp
+        {
+            return Found::Kept(entry.value.clone());
+        }
+        Found::Read(read(path), stamp)
+    }
+
+    /// [`Memo::find`] where what is read is what is kept: the value, and what to keep
+    /// ([`Memo::update`]).
     pub(super) fn get(
         &self,
         path: &Path,
         now: SystemTime,
         read: impl FnOnce(&Path) -> Result<T, Problem>,
     ) -> (Result<T, Problem>, Keep<T>) {
-        // Stat before reading: a change after the stat makes the next stamp differ.
-        let stamp = Stamp::trusted(path, now);
-        if let (Some(stamp), Some(entry)) = (stamp, self.entries.get(path))
-            && entry.stamp == stamp
-        {
-            return (Ok(entry.value.clone()), Keep::Same);
-        }
-        match (read(path), stamp) {
-            (Ok(value), Some(stamp)) => (Ok(value.clone()), Keep::New(stamp, value)),
-            (result, _) => (result, Keep::Nothing),
+        match self.find(path, now, read) {
+            Found::Kept(value) => (Ok(value), Keep::Same),
+            Found::Read(Ok(value), Some(stamp)) => (Ok(value.clone()), Keep::New(stamp, value)),
+            Found::Read(result, _) => (result, Keep::Nothing),
         }
     }
 
@@ -240,15 +284,17 @@ mod tests {
         )
     }
 
+    type Load = Result<crate::manifest::Loaded, crate::manifest::LoadError>;
+
     /// Loads with `kept` at a time when every file is settled, and checks the result
-    /// against a load that reads everything.
-    fn load_both(kept: &mut KeptFiles, directory: &Path) -> crate::manifest::Loaded {
+    /// (hierarchy, or every diagnostic with its location) against a load that reads
+    /// everything.
+    fn load_both(kept: &mut KeptFiles, directory: &Path) -> Load {
         let inputs = [directory.display().to_string()];
         let cache = crate::manifest::ParseCache::disabled();
-        let fresh = crate::manifest::load_with_cache(&inputs, None, &cache).expect("valid");
+        let fresh = crate::manifest::load_with_cache(&inputs, None, &cache);
         let kept_load =
-            crate::manifest::load_files(&inputs, None, &cache, &|| {}, Some(kept), later())
-                .expect("valid");
+            crate::manifest::load_files(&inputs, None, &cache, &|| {}, Some(kept), later());
         assert_eq!(kept_load, fresh);
         kept_load
     }
@@ -272,9 +318,9 @@ mod tests {
             "email,name,role,language,timezone\none@x.example,One,admin,,\n",
         );
         let mut kept = KeptFiles::default();
-        load_both(&mut kept, directory.path());
+        load_both(&mut kept, directory.path()).expect("valid");
         assert_eq!(kept.len(), (3, 1));
-        load_both(&mut kept, directory.path());
+        load_both(&mut kept, directory.path()).expect("valid");
         // Same size, other bytes; a changed CSV; a removed file.
         write("a.yaml", &customer("acme", "Acmf"));
         write(
@@ -282,10 +328,48 @@ mod tests {
             "email,name,role,language,timezone\ntwo@x.example,Two,admin,,\n",
         );
         std::fs::remove_file(directory.path().join("b.yaml")).expect("remove");
-        let loaded = load_both(&mut kept, directory.path());
+        let loaded = load_both(&mut kept, directory.path()).expect("valid");
         assert_eq!(kept.len(), (2, 1));
         let acme = loaded.hierarchy.node("acme").expect("acme");
         assert_eq!(acme.spec.display_name, "Acmf");
         assert_eq!(acme.spec.users[0].email, "two@x.example");
+    }
+
+    #[test]
+    fn errors_in_kept_files_are_located_in_them_after_other_files_come_and_go() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, text: &str| {
+            let aside = directory.path().join(".aside");
+            std::fs::write(&aside, text).expect("write");
+            std::fs::rename(&aside, directory.path().join(name)).expect("rename");
+        };
+        write("partner.yaml", PARTNER);
+        write(
+            "users.csv",
+            "email,name,role,language,timezone\none@x.example,One,admin,,\n",
+        );
+        write("m.yaml", &customer("acme", "Acme"));
+        let mut kept = KeptFiles::default();
+        load_both(&mut kept, directory.path()).expect("valid");
+        // A file sorted before the kept one, and its parent gone: the dangling parent
+        // is reported at m.yaml's line, from what was kept of m.yaml.
+        write("a.yaml", &customer("bolt", "Bolt"));
+        std::fs::remove_file(directory.path().join("partner.yaml")).expect("remove");
+        let error = load_both(&mut kept, directory.path()).expect_err("dangling parents");
+        assert!(
+            error
+                .diagnostics
+                .iter()
+                .any(|d| d.to_string().contains("m.yaml")),
+            "{error}"
+        );
+        // A broken file is never kept: it is read (and reported) again every time.
+        write(
+            "z.yaml",
+            "apiVersion: canopy.dev/v1alpha1\nkind: Account\nspec: [\n",
+        );
+        load_both(&mut kept, directory.path()).expect_err("broken");
+        load_both(&mut kept, directory.path()).expect_err("still broken");
+        assert_eq!(kept.len(), (2, 1));
     }
 }

@@ -55,7 +55,7 @@ use crate::model::{Hierarchy, Kind, Node};
 use declare::{Declared, Origin, Place, UserOrigin};
 use diagnostic::{At, Finding, Problem, Target};
 use input::Source;
-use kept::{Keep, Memo};
+use kept::{FileDeclarations, Found, Keep, Memo};
 
 /// A valid desired state and what was noticed on the way.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,49 +171,50 @@ fn load_files(
     read_stdin(&mut sources, &mut findings);
     let manifest_count = sources.len();
     let memo = kept.as_deref().map(|kept| &kept.manifests);
-    let results: Vec<(Result<ParsedFile, Problem>, Keep<ParsedFile>)> = sources
+    let results: Vec<Found<FileDeclarations, ParsedFile>> = sources
         .par_iter()
         .map(|source| {
-            let parsed = match (memo, &source.origin) {
-                (Some(memo), input::Origin::File(path)) => memo.get(path, now, |path| {
+            let found = match (memo, &source.origin) {
+                (Some(memo), input::Origin::File(path)) => memo.find(path, now, |path| {
                     cache.parse_bytes(input::read_bytes(path)?)
                 }),
-                _ => (parse_source(source, cache), Keep::Nothing),
+                _ => Found::Read(parse_source(source, cache), None),
             };
             file_read();
-            parsed
+            found
         })
         .collect();
-    let mut parsed = Vec::with_capacity(results.len());
+    let mut documents = 0;
+    let mut declared = Declared::default();
     let mut keeps = Vec::with_capacity(results.len());
-    for (source, (result, keep)) in results.into_iter().enumerate() {
-        keeps.push(keep);
-        match result {
-            Ok(file) => parsed.push(Some(file)),
-            Err(problem) => {
-                findings.push(problem.in_source(saturating(source)));
-                parsed.push(None);
+    for (source, found) in results.into_iter().enumerate() {
+        let source = saturating(source);
+        let keep = match found {
+            Found::Kept(mut file) => {
+                file.in_source(source);
+                documents += file.documents as usize;
+                declared.nodes.append(&mut file.nodes);
+                declared.plans.append(&mut file.plans);
+                Keep::Same
             }
-        }
+            Found::Read(Err(problem), _) => {
+                findings.push(problem.in_source(source));
+                Keep::Nothing
+            }
+            Found::Read(Ok(file), stamp) => {
+                documents += file.documents as usize;
+                declare_kept(source, file, stamp, &mut declared, &mut findings)
+            }
+        };
+        keeps.push(keep);
     }
     if let Some(kept) = kept.as_deref_mut() {
+        let files = sources.iter().zip(keeps);
         kept.manifests
-            .update(
-                sources
-                    .iter()
-                    .zip(keeps)
-                    .filter_map(|(source, keep)| match &source.origin {
-                        input::Origin::File(path) => Some((path.as_path(), keep)),
-                        _ => None,
-                    }),
-            );
-    }
-    let documents = parsed.iter().flatten().map(|p| p.documents as usize).sum();
-    let mut declared = Declared::default();
-    for (source, file) in parsed.into_iter().enumerate() {
-        if let Some(file) = file {
-            declare_file(saturating(source), file, &mut declared, &mut findings);
-        }
+            .update(files.filter_map(|(source, keep)| match &source.origin {
+                input::Origin::File(path) => Some((path.as_path(), keep)),
+                _ => None,
+            }));
     }
     let users = kept.map(|kept| &mut kept.users);
     read_csv_users(&mut declared, &mut sources, &mut findings, (users, now));
@@ -377,6 +378,39 @@ fn declare_file(
             Resource::AccountTree(tree) => tree::expand(tree, origin, declared),
         }
     }
+}
+
+/// Declares a file just read; returns what to keep of it (with a trusted `stamp`,
+/// what it declared, when that went without any problem).
+fn declare_kept(
+    source: u32,
+    file: ParsedFile,
+    stamp: Option<kept::Stamp>,
+    declared: &mut Declared,
+    findings: &mut Vec<Finding>,
+) -> Keep<FileDeclarations> {
+    let clean = file.problems.is_empty() && file.unparsed_names.is_empty();
+    let Some(stamp) = stamp.filter(|_| clean) else {
+        declare_file(source, file, declared, findings);
+        return Keep::Nothing;
+    };
+    let documents = file.documents;
+    let mut own = Declared::default();
+    declare_file(source, file, &mut own, findings);
+    let keep = if own.findings.is_empty() {
+        Keep::New(
+            stamp,
+            FileDeclarations {
+                nodes: own.nodes.clone(),
+                plans: own.plans.clone(),
+                documents,
+            },
+        )
+    } else {
+        Keep::Nothing
+    };
+    declared.append(own);
+    keep
 }
 
 /// Reads every `usersFrom` CSV file (each once, in parallel; unchanged ones from

@@ -2,8 +2,10 @@
 //! hierarchy and the usage rows other systems wrote.
 //!
 //! - An account is measured against its own plan's limits.
-//! - A customer group's usage is the sum of its members' (the accounts directly in
-//!   it), measured against the group's plan.
+//! - A customer group's usage is the sum of all its members', nested ones included:
+//!   the accounts directly in it and every account below them (a reseller customer's
+//!   own customers count towards the reseller's group), measured against the group's
+//!   plan. An account inside two customer groups (one below the other) counts in both.
 //! - At or above 80% of a limit is `approaching`, above 100% is `exceeding`.
 //!
 //! Usage of names that are not live accounts (archived, or unknown to canopy) is left
@@ -114,7 +116,7 @@ pub fn report(hierarchy: &Hierarchy, rows: &[UsageRow], period: Option<&str>) ->
             .or_default()
             .entry(row.metric.as_str())
             .or_default() += row.amount;
-        if let Some(group) = group_of(hierarchy, node) {
+        for group in groups_above(hierarchy, node) {
             *totals
                 .entry(group.name.as_str())
                 .or_default()
@@ -132,10 +134,21 @@ pub fn report(hierarchy: &Hierarchy, rows: &[UsageRow], period: Option<&str>) ->
     }
 }
 
-/// The customer group an account is directly in, if any.
-fn group_of<'a>(hierarchy: &'a Hierarchy, node: &Node) -> Option<&'a Node> {
-    let parent = hierarchy.node(node.spec.parent.as_deref()?)?;
-    (parent.spec.node_type == NodeType::CustomerGroup).then_some(parent)
+/// Every customer group an account is in, directly or through its ancestors.
+fn groups_above<'a>(hierarchy: &'a Hierarchy, node: &Node) -> Vec<&'a Node> {
+    let mut groups = Vec::new();
+    let mut cursor = node.spec.parent.as_deref();
+    // A stored tree has no cycles; the bound only guards a corrupt one.
+    for _ in 0..hierarchy.nodes.len() {
+        let Some(parent) = cursor.and_then(|name| hierarchy.node(name)) else {
+            break;
+        };
+        if parent.spec.node_type == NodeType::CustomerGroup {
+            groups.push(parent);
+        }
+        cursor = parent.spec.parent.as_deref();
+    }
+    groups
 }
 
 fn lines_of(
@@ -219,6 +232,8 @@ mod tests {
                 ),
                 node("a", NodeType::Customer, Some("pool"), Some("small")),
                 node("b", NodeType::Customer, Some("pool"), None),
+                node("reseller", NodeType::Customer, Some("pool"), None),
+                node("reseller-shop", NodeType::Customer, Some("reseller"), None),
             ],
             vec![plan("small", 100), plan("pooled", 1000)],
         )
@@ -255,6 +270,20 @@ mod tests {
         assert_eq!(pool.amount, 850.0);
         assert_eq!(pool.status, UsageStatus::Approaching);
         assert_eq!(line(&report, "b").status, UsageStatus::Unlimited);
+    }
+
+    #[test]
+    fn a_customer_group_sums_nested_members_too() {
+        let rows = [
+            usage("a", 500.0, "2025-01"),
+            usage("reseller", 100.0, "2025-01"),
+            usage("reseller-shop", 450.0, "2025-01"),
+        ];
+        let report = report(&hierarchy(), &rows, None);
+        let pool = line(&report, "pool");
+        assert_eq!(pool.amount, 1050.0);
+        assert_eq!(pool.status, UsageStatus::Exceeding);
+        assert_eq!(line(&report, "reseller").amount, 100.0);
     }
 
     #[test]

@@ -23,6 +23,7 @@ macro_rules! on_both_backends {
 pub mod daemon;
 pub mod fixtures;
 pub mod postgres;
+pub mod readme;
 pub mod workspace;
 
 use std::path::PathBuf;

@@ -185,7 +185,7 @@ pub fn objects(
     Ok(result)
 }
 
-fn activation(object: &GetObject) -> &'static str {
+pub fn activation(object: &GetObject) -> &'static str {
     match (object.active, object.effective_active) {
         (Some(true), Some(true)) => "active",
         (Some(true), Some(false)) => "inactive (inherited)",

@@ -1,4 +1,4 @@
-//! What `canopy usage` prints as text (the JSON is the serialised
+//! What `canopy usage` prints as a table or CSV (the JSON is the serialised
 //! [`UsageReport`](crate::store::usage::UsageReport)).
 
 use std::fmt::Write;
@@ -9,6 +9,44 @@ use crate::store::usage::{UsageLine, UsageReport, UsageStatus};
 pub enum UsageError {
     #[error("--period `{0}` is not a month written YYYY-MM")]
     BadPeriod(String),
+    #[error("writing the usage as CSV")]
+    Csv(#[source] csv::Error),
+}
+
+/// `-o csv`: a header line, then one record per (object, metric); `percent` and `limit`
+/// are empty when there is none, `period` repeats on every record.
+pub fn csv(report: &UsageReport) -> Result<String, UsageError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "period", "name", "kind", "plan", "metric", "amount", "limit", "percent", "status",
+    ];
+    writer.write_record(header).map_err(UsageError::Csv)?;
+    let period = report.period.clone().unwrap_or_default();
+    for line in &report.lines {
+        writer
+            .write_record([
+                period.as_str(),
+                &line.name,
+                line.kind.as_str(),
+                line.plan.as_deref().unwrap_or(""),
+                &line.metric,
+                &amount(line.amount),
+                &line
+                    .limit
+                    .map(|limit| limit.to_string())
+                    .unwrap_or_default(),
+                &line
+                    .percent
+                    .map(|percent| format!("{percent:.2}"))
+                    .unwrap_or_default(),
+                line.status.as_str(),
+            ])
+            .map_err(UsageError::Csv)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|error| UsageError::Csv(error.into_error().into()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Refuses a period that is not `YYYY-MM`.
@@ -150,5 +188,6 @@ mod tests {
             None,
         );
         insta::assert_snapshot!(text(&report));
+        insta::assert_snapshot!("usage_as_csv", csv(&report).expect("csv"));
     }
 }

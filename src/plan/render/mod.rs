@@ -1,19 +1,22 @@
 //! Renderings of a plan: [`text`] (a tree for terminals), [`json`] (the stable machine
-//! format), [`markdown`] (a pull-request comment) and [`yaml_diff`] (a unified diff of
+//! format), [`markdown`] (a pull-request comment, with a [`mermaid`] diagram) and [`yaml_diff`] (a unified diff of
 //! the objects the plan changes). All are pure functions of their inputs returning a
 //! `String`; printing, paging and colour detection (`NO_COLOR`, a terminal or not) are
 //! the caller's business. docs/plan-format.md shows each format.
 
 mod json;
 mod markdown;
+pub mod mermaid;
 mod text;
 mod yaml_diff;
 
 #[cfg(test)]
+mod markdown_tests;
+#[cfg(test)]
 mod tests;
 
 pub use json::json;
-pub use markdown::markdown;
+pub use markdown::{COMMENT_LIMIT, Held, Review, markdown};
 pub use text::{BRIEF_ABOVE, brief, is_risky, text};
 pub use yaml_diff::yaml_diff;
 

@@ -2,7 +2,7 @@
 
 use crate::model::{Hierarchy, NodeType, Role};
 use crate::plan::fixtures::{SOURCE, customer, edit, example, live_of, node, remove, user};
-use crate::plan::render::{BRIEF_ABOVE, brief, json, markdown, text, yaml_diff};
+use crate::plan::render::{BRIEF_ABOVE, brief, json, text, yaml_diff};
 use crate::plan::{Plan, PlanOptions, diff};
 
 fn planned(live: &Hierarchy, desired: &Hierarchy, options: &PlanOptions) -> Plan {
@@ -15,7 +15,7 @@ fn planned(live: &Hierarchy, desired: &Hierarchy, options: &PlanOptions) -> Plan
 /// A bit of everything: creates nested under a created partner, a group, an update,
 /// a deactivation with its cascade, a plan change, user changes, an adoption, a
 /// similar name and an orphan.
-fn mixed() -> (Hierarchy, Hierarchy, Plan) {
+pub(super) fn mixed() -> (Hierarchy, Hierarchy, Plan) {
     let mut live = live_of(&example(), Some(SOURCE));
     edit(&mut live, "acme-eu", |node| node.live.managed_by = None);
     let mut desired = example();
@@ -90,23 +90,6 @@ fn text_of_a_prune_lists_deletes_children_first() {
         ..PlanOptions::new(SOURCE)
     };
     insta::assert_snapshot!(text(&planned(&live, &desired, &options), false));
-}
-
-#[test]
-fn markdown_is_ready_for_a_pull_request_comment() {
-    let (_, _, plan) = mixed();
-    insta::assert_snapshot!(markdown(&plan));
-}
-
-#[test]
-fn markdown_collapses_a_long_cascade() {
-    let mut desired = crate::plan::fixtures::large(2, 15);
-    let live = live_of(&desired, Some(SOURCE));
-    edit(&mut desired, "partner-00000", |node| {
-        node.spec.active = false
-    });
-    let plan = planned(&live, &desired, &PlanOptions::new(SOURCE));
-    insta::assert_snapshot!(markdown(&plan));
 }
 
 #[test]
