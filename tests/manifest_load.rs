@@ -335,3 +335,26 @@ fn an_empty_directory_warns_that_nothing_was_found() {
     assert_eq!(loaded.diagnostics[0].rule, Rule::NoResources);
     assert!(Path::new(&directory.path()).exists());
 }
+
+#[test]
+fn account_scopes_in_files_are_skipped_with_a_note() {
+    let directory = TempDir::new().expect("a temporary directory");
+    write(
+        &directory,
+        "scopes.yaml",
+        &format!(
+            "apiVersion: canopy.dev/v1alpha1\nkind: AccountScope\nmetadata: {{name: nordic}}\nspec: {{namespaces: [team-nordic], root: partner-nordic}}\n---\n{PARTNER}"
+        ),
+    );
+    let inputs = [directory.path().display().to_string()];
+    let loaded = manifest::load_with_cache(&inputs, None, &manifest::ParseCache::disabled())
+        .expect("an AccountScope beside an Account is valid");
+    assert!(loaded.hierarchy.node("partner-nordic").is_some());
+    let note = loaded
+        .diagnostics
+        .iter()
+        .find(|d| d.rule == Rule::SkippedDocument)
+        .expect("a note about the scope");
+    assert!(note.to_string().contains("scopes.yaml:1:1"), "{note}");
+    assert!(note.message.contains("AccountScope"), "{note}");
+}

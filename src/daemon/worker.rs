@@ -152,11 +152,11 @@ pub struct Worker {
     /// Drops what a pass leaves behind and returns freed memory to the system once
     /// the daemon is idle.
     trimmer: Trimmer,
+    /// What the last pass left behind (its desired state), for the trimmer to drop.
+    leftover: Option<manifest::Loaded>,
     /// With `--kubernetes` and leader election: whether this instance holds the Lease.
     /// Without it the worker gives up (or never takes) the single-writer lock.
     leader: Option<Arc<AtomicBool>>,
-    /// What the last pass left behind (its desired state), for the trimmer to drop.
-    leftover: Option<manifest::Loaded>,
 }
 
 /// How work of another source (the Kubernetes controller) went: it ran only after the
@@ -181,8 +181,8 @@ impl Worker {
             phases: Phases::default(),
             files: KeptFiles::default(),
             trimmer: Trimmer::start(),
-            leader: None,
             leftover: None,
+            leader: None,
         }
     }
 

@@ -178,6 +178,9 @@ enum Class {
     Known(KnownKind),
     /// `canopy.dev/v1alpha1` with a kind canopy does not know.
     UnknownKind,
+    /// An `AccountScope`: it binds namespaces to subtrees, so only the Kubernetes
+    /// controller reads it (from the cluster); a file load skips it with a note.
+    ClusterOnly,
     /// `canopy.dev/<another version>`.
     OtherVersion,
     Foreign,
@@ -201,6 +204,7 @@ impl Partial {
             "AccountGroup" => Class::Known(KnownKind::AccountGroup),
             "ServicePlan" => Class::Known(KnownKind::ServicePlan),
             "AccountTree" => Class::Known(KnownKind::AccountTree),
+            "AccountScope" => Class::ClusterOnly,
             _ => Class::UnknownKind,
         }
     }
@@ -602,7 +606,7 @@ fn next_spec<'de, A: MapAccess<'de>>(
             SpecSlot::Typed(Box::new(TypedSpec::AccountTree(map.next_value()?)))
         }
         Class::Undecided => SpecSlot::Buffered(map.next_value()?),
-        Class::UnknownKind | Class::OtherVersion | Class::Foreign => {
+        Class::UnknownKind | Class::ClusterOnly | Class::OtherVersion | Class::Foreign => {
             map.next_value::<IgnoredAny>()?;
             return Ok(None);
         }
@@ -620,6 +624,12 @@ fn finish(partial: &Partial, metadata: Option<ObjectMeta>, spec: Option<SpecSlot
             return Outcome::Other(format!(
                 "{kind_text} ({api_version}): not a canopy resource"
             ));
+        }
+        Class::ClusterOnly => {
+            return Outcome::Other(
+                "an AccountScope: scopes are read from the cluster by `canopy run --kubernetes`, not from files"
+                    .to_string(),
+            );
         }
         Class::UnknownKind => {
             return Outcome::Rejected {
