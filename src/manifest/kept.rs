@@ -284,6 +284,15 @@ mod tests {
         )
     }
 
+    /// Writes a file aside and renames it into place, as editors and git do: a new
+    /// inode, so the stamp differs even within one tick of the file system's clock (a
+    /// rewrite in place within one tick is what the racy window guards against).
+    fn save(directory: &Path, name: &str, text: &str) {
+        let aside = directory.join(".aside");
+        std::fs::write(&aside, text).expect("write");
+        std::fs::rename(&aside, directory.join(name)).expect("rename");
+    }
+
     type Load = Result<crate::manifest::Loaded, crate::manifest::LoadError>;
 
     /// Loads with `kept` at a time when every file is settled, and checks the result
@@ -302,14 +311,7 @@ mod tests {
     #[test]
     fn loading_with_kept_files_sees_every_edit_a_full_load_sees() {
         let directory = tempfile::tempdir().expect("tempdir");
-        // Written aside and renamed into place, as editors and git do: a new inode, so
-        // the stamp differs even within one tick of the file system's clock (a rewrite
-        // in place within one tick is what the racy window guards against, above).
-        let write = |name: &str, text: &str| {
-            let aside = directory.path().join(".aside");
-            std::fs::write(&aside, text).expect("write");
-            std::fs::rename(&aside, directory.path().join(name)).expect("rename");
-        };
+        let write = |name: &str, text: &str| save(directory.path(), name, text);
         write("partner.yaml", PARTNER);
         write("a.yaml", &customer("acme", "Acme"));
         write("b.yaml", &customer("bolt", "Bolt"));
@@ -338,11 +340,7 @@ mod tests {
     #[test]
     fn errors_in_kept_files_are_located_in_them_after_other_files_come_and_go() {
         let directory = tempfile::tempdir().expect("tempdir");
-        let write = |name: &str, text: &str| {
-            let aside = directory.path().join(".aside");
-            std::fs::write(&aside, text).expect("write");
-            std::fs::rename(&aside, directory.path().join(name)).expect("rename");
-        };
+        let write = |name: &str, text: &str| save(directory.path(), name, text);
         write("partner.yaml", PARTNER);
         write(
             "users.csv",

@@ -20,11 +20,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use canopy::testing::baseline;
-use canopy::testing::postgres::PostgresServer;
 use serde_json::Value;
 
 use crate::report::{Report, Target, figure};
-use crate::run::BackendName;
+use crate::run::{BackendName, postgres_if_asked};
 
 pub struct DaemonOptions {
     pub accounts: usize,
@@ -40,14 +39,11 @@ const STARTUP_PATIENCE: Duration = Duration::from_secs(900);
 /// How long one edit or resync may take before the run fails.
 const PASS_PATIENCE: Duration = Duration::from_secs(60);
 const RESYNCS: usize = 3;
+/// How long after the last edit the idle memory is read (the daemon trims after 1 s).
+const IDLE_AFTER: Duration = Duration::from_secs(3);
 
 pub fn run(options: &DaemonOptions, report: &mut Report) -> anyhow::Result<()> {
-    let server = if options.backends.contains(&BackendName::Postgres) {
-        eprintln!("starting a throwaway PostgreSQL");
-        Some(PostgresServer::start()?)
-    } else {
-        None
-    };
+    let server = postgres_if_asked(&options.backends)?;
     for &backend in &options.backends {
         let directory = options
             .workdir
@@ -113,6 +109,10 @@ fn measure(
         latencies.push(started.elapsed());
         phases.push(status["lastReconcile"]["phases"].clone());
     }
+    // Idle: past the daemon's quiet period, after which it drops what the last pass
+    // left and trims freed memory (not a synchronisation: the figure is what an idle
+    // daemon holds).
+    std::thread::sleep(IDLE_AFTER);
     let rss = daemon.rss_bytes()?;
     daemon.stop()?;
     check_edits_applied(url, &edits, report, accounts, backend)?;

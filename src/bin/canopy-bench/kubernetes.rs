@@ -19,12 +19,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use canopy::testing::kube_api::FakeApi;
-use canopy::testing::postgres::PostgresServer;
 use serde_json::{Value, json};
 
 use crate::daemon::{Daemon, percentile};
 use crate::report::{Report, figure};
-use crate::run::BackendName;
+use crate::run::{BackendName, postgres_if_asked};
 
 pub struct KubernetesOptions {
     pub resources: Vec<usize>,
@@ -41,12 +40,7 @@ const EVENT_PATIENCE: Duration = Duration::from_secs(60);
 const NAMESPACE: &str = "bench";
 
 pub fn run(options: &KubernetesOptions, report: &mut Report) -> anyhow::Result<()> {
-    let server = if options.backends.contains(&BackendName::Postgres) {
-        eprintln!("starting a throwaway PostgreSQL");
-        Some(PostgresServer::start()?)
-    } else {
-        None
-    };
+    let server = postgres_if_asked(&options.backends)?;
     for &backend in &options.backends {
         for &resources in &options.resources {
             let directory = options

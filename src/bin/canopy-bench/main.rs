@@ -134,6 +134,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// The canopy binary to measure: the one given, or the one beside this binary.
+fn canopy_binary(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
+    match given {
+        Some(path) => Ok(path),
+        None => Ok(std::env::current_exe()?.with_file_name("canopy")),
+    }
+}
+
+/// Prints the report, saves it as JSON when asked, and fails when a check failed.
+fn finish(report: &report::Report, json: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    print!("{}", report::table(report));
+    if let Some(path) = json {
+        std::fs::write(path, serde_json::to_string_pretty(report)?)?;
+    }
+    Ok(if report.failed_checks() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn execute(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Generate {
@@ -164,10 +185,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             seed,
             canopy,
         } => {
-            let canopy = match canopy {
-                Some(path) => path,
-                None => std::env::current_exe()?.with_file_name("canopy"),
-            };
+            let canopy = canopy_binary(canopy)?;
             let report = run::run(&run::RunOptions {
                 accounts,
                 backends,
@@ -192,10 +210,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             seed,
             canopy,
         } => {
-            let canopy = match canopy {
-                Some(path) => path,
-                None => std::env::current_exe()?.with_file_name("canopy"),
-            };
+            let canopy = canopy_binary(canopy)?;
             let mut report = report::Report::new(run::machine(), seed);
             daemon::run(
                 &daemon::DaemonOptions {
@@ -208,15 +223,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 },
                 &mut report,
             )?;
-            print!("{}", report::table(&report));
-            if let Some(path) = &json {
-                std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
-            }
-            Ok(if report.failed_checks() == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            finish(&report, json.as_deref())
         }
         Command::Kubernetes {
             resources,
@@ -226,10 +233,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             workdir,
             canopy,
         } => {
-            let canopy = match canopy {
-                Some(path) => path,
-                None => std::env::current_exe()?.with_file_name("canopy"),
-            };
+            let canopy = canopy_binary(canopy)?;
             let mut report = report::Report::new(run::machine(), 1);
             kubernetes::run(
                 &kubernetes::KubernetesOptions {
@@ -241,11 +245,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 },
                 &mut report,
             )?;
-            print!("{}", report::table(&report));
-            if let Some(path) = &json {
-                std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
-            }
-            Ok(ExitCode::SUCCESS)
+            finish(&report, json.as_deref())
         }
         Command::Measure { command } => {
             println!("{}", child::measure(&command)?);

@@ -30,15 +30,19 @@ pub struct RunOptions {
     pub canopy: PathBuf,
 }
 
+/// A throwaway PostgreSQL server when `backends` names PostgreSQL.
+pub fn postgres_if_asked(backends: &[BackendName]) -> anyhow::Result<Option<PostgresServer>> {
+    if !backends.contains(&BackendName::Postgres) {
+        return Ok(None);
+    }
+    eprintln!("starting a throwaway PostgreSQL");
+    Ok(Some(PostgresServer::start()?))
+}
+
 /// Measures everything and returns the report (already printed and saved).
 pub fn run(options: &RunOptions) -> anyhow::Result<Report> {
     check_canopy_binary(&options.canopy)?;
-    let server = if options.backends.contains(&BackendName::Postgres) {
-        eprintln!("starting a throwaway PostgreSQL");
-        Some(PostgresServer::start()?)
-    } else {
-        None
-    };
+    let server = postgres_if_asked(&options.backends)?;
     let mut report = Report::new(machine(), options.seed);
     for &accounts in &options.accounts {
         let directory = options.workdir.join(format!("{accounts}-accounts"));
