@@ -171,13 +171,13 @@ impl Daemon {
         (code == 200).then(|| serde_json::from_str(&body).ok())?
     }
 
-    /// Polls `/metrics` until `condition` holds; fails the test (with the log) otherwise.
-    fn wait_for_metrics(&mut self, what: &str, condition: impl Fn(&str) -> bool) {
+    /// Polls until `found` gives a value; fails the test (with the log) otherwise.
+    fn wait_until<T>(&mut self, what: &str, found: impl Fn(&Daemon) -> Option<T>) -> T {
         let deadline = Instant::now() + PATIENCE;
-        while !self
-            .request("GET", "/metrics")
-            .is_some_and(|(_, metrics)| condition(&metrics))
-        {
+        loop {
+            if let Some(value) = found(self) {
+                return value;
+            }
             self.assert_running(what);
             assert!(
                 Instant::now() < deadline,
@@ -188,23 +188,19 @@ impl Daemon {
         }
     }
 
-    /// Polls `/status` until `condition` holds; fails the test (with the log) otherwise.
+    /// Polls `/metrics` until `condition` holds.
+    fn wait_for_metrics(&mut self, what: &str, condition: impl Fn(&str) -> bool) {
+        self.wait_until(what, |daemon| {
+            let (_, metrics) = daemon.request("GET", "/metrics")?;
+            condition(&metrics).then_some(())
+        });
+    }
+
+    /// Polls `/status` until `condition` holds.
     fn wait_for(&mut self, what: &str, condition: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.status()
-                && condition(&status)
-            {
-                return status;
-            }
-            self.assert_running(what);
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.wait_until(what, |daemon| {
+            daemon.status().filter(|status| condition(status))
+        })
     }
 
     fn applied(status: &Value) -> u64 {

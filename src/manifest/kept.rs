@@ -73,13 +73,9 @@ impl KeptFiles {
     }
 
     /// How many manifest files and users CSV files are kept.
-    pub fn len(&self) -> (usize, usize) {
+    #[cfg(test)]
+    fn len(&self) -> (usize, usize) {
         (self.manifests.entries.len(), self.users.entries.len())
-    }
-
-    /// Whether nothing is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == (0, 0)
     }
 }
 
