@@ -151,17 +151,28 @@ fn walk(
             return;
         }
     };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| {
-            path.file_name()
-                .and_then(|name| name.to_str())
-                .is_some_and(|name| !name.starts_with('.'))
+    // The entry's type comes with the directory listing (no `stat` per entry); only a
+    // symbolic link is followed to tell a directory from a file.
+    let mut paths: Vec<(PathBuf, bool)> = entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let path = entry.path();
+            let name = path.file_name().and_then(|name| name.to_str())?;
+            if name.starts_with('.') {
+                return None;
+            }
+            let is_dir = match entry.file_type() {
+                Ok(kind) if kind.is_symlink() => path.is_dir(),
+                Ok(kind) => kind.is_dir(),
+                Err(_) => path.is_dir(),
+            };
+            Some((path, is_dir))
         })
         .collect();
-    paths.sort();
-    for path in paths {
-        if path.is_dir() {
+    // One directory's entries: their names decide the order, as `Path`'s would.
+    paths.sort_unstable_by(|(a, _), (b, _)| a.file_name().cmp(&b.file_name()));
+    for (path, is_dir) in paths {
+        if is_dir {
             walk(&path, visited, sources, problems);
         } else if is_manifest(&path) {
             sources.push(Source::file(path));
