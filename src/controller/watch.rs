@@ -7,7 +7,8 @@
 //!    dirty; nothing runs until all four have listed                                 │
 //! quiet for `debounce` (or dirty for 20 × debounce) ──> one batch of dirty namespaces
 //!    └─ Message::Batch ─> daemon run loop ─> worker: batch::run (one txn per namespace)
-//!    <─ reply: per namespace Done ─ status patches (only changed) ─ Events ─ finalizers
+//!    <─ reply: per namespace Done ─ finalizers ─ status patches (only changed)
+//!                                 └─ Events queued for their own task (never waited for)
 //! transient failure of a namespace ─> requeued with backoff and jitter
 //! resync interval, a relist, gaining the Lease ─> every namespace dirty
 //! ```
@@ -26,6 +27,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource, ResourceExt};
+use prometheus_client::metrics::counter::Counter;
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
@@ -37,7 +39,7 @@ use crate::model::Kind;
 
 use super::batch::{Done, Item};
 use super::desired::{self, Resources};
-use super::events::{self, Publisher};
+use super::events::{self, EventQueue, Publisher};
 use super::finalizer;
 use super::lease::Leadership;
 use super::scope::ScopeIndex;
@@ -107,19 +109,27 @@ struct Stores {
     scopes: Store<AccountScope>,
 }
 
-/// Runs until the daemon goes away (its receiver dropped).
+/// Runs until the daemon goes away (its receiver dropped); Events dropped from a full
+/// queue count on `events_dropped`.
 pub async fn run(
     client: Client,
     options: Options,
     leadership: Leadership,
     daemon: UnboundedSender<Message>,
+    events_dropped: Counter,
 ) {
     let (stores, events) = reflect(&client, options.namespace.as_deref());
     let publisher = Publisher::new(client.clone(), options.instance.clone());
+    let queue = EventQueue::start(
+        publisher,
+        leadership.leader.clone(),
+        events::QUEUE_LIMIT,
+        events_dropped,
+    );
     let mut controller = Controller {
         client,
         stores,
-        publisher,
+        events: queue,
         leadership,
         daemon,
         pending: Pending::default(),
@@ -235,7 +245,7 @@ impl Pending {
 struct Controller {
     client: Client,
     stores: Stores,
-    publisher: Publisher,
+    events: EventQueue,
     leadership: Leadership,
     daemon: UnboundedSender<Message>,
     pending: Pending,
@@ -376,26 +386,10 @@ impl Controller {
         let scopes: Vec<Arc<AccountScope>> = self.stores.scopes.state();
         let index = ScopeIndex::new(scopes.iter().map(|s| &**s));
         let wanted = |namespace: &str| everything || namespaces.contains(namespace);
-        let owned = |namespace: Option<String>| wanted(namespace.as_deref().unwrap_or_default());
         let split = desired::by_namespace(
-            self.stores
-                .accounts
-                .state()
-                .iter()
-                .filter(|a| owned(a.namespace()))
-                .map(|a| (**a).clone()),
-            self.stores
-                .groups
-                .state()
-                .iter()
-                .filter(|g| owned(g.namespace()))
-                .map(|g| (**g).clone()),
-            self.stores
-                .plans
-                .state()
-                .iter()
-                .filter(|p| owned(p.namespace()))
-                .map(|p| (**p).clone()),
+            dirty(&self.stores.accounts, wanted),
+            dirty(&self.stores.groups, wanted),
+            dirty(&self.stores.plans, wanted),
         );
         split
             .into_iter()
@@ -436,11 +430,9 @@ impl Controller {
             transient |= error.is_transient();
         }
         let events = events::of_pass(&item.resources, done.synced.plan.as_ref(), &patches);
-        self.publisher
-            .publish(&item.namespace, &events, |kind, name| {
-                uid(&item.resources, kind, name)
-            })
-            .await;
+        self.events.push(&item.namespace, events, |kind, name| {
+            uid(&item.resources, kind, name)
+        });
         if transient {
             self.failed(&item.namespace);
         } else {
@@ -462,6 +454,21 @@ impl Controller {
             "namespace requeued"
         );
     }
+}
+
+/// The objects of the namespaces `wanted` takes, cloned out of a reflector store; the
+/// others are only looked at (their namespace borrowed, nothing copied).
+fn dirty<K>(store: &Store<K>, wanted: impl Fn(&str) -> bool) -> Vec<K>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    store
+        .state()
+        .iter()
+        .filter(|object| wanted(object.meta().namespace.as_deref().unwrap_or_default()))
+        .map(|object| (**object).clone())
+        .collect()
 }
 
 fn uid(resources: &Resources, kind: Kind, name: &str) -> Option<String> {
