@@ -17,6 +17,7 @@ use support::{Backend, TestDb};
 
 on_both_backends!(
     an_edited_file_is_applied,
+    an_edit_is_planned_on_the_files_it_changed,
     a_broken_file_applies_nothing_until_it_is_fixed,
     an_atomic_save_and_a_thousand_file_checkout_are_one_reconcile_each,
     a_hand_edit_is_corrected_at_once_on_postgres_and_at_the_next_resync_on_sqlite,
@@ -358,6 +359,51 @@ fn an_edited_file_is_applied(workspace: &Workspace) {
         body.contains("canopy_edit_to_commit_seconds_count 1"),
         "{body}"
     );
+}
+
+fn an_edit_is_planned_on_the_files_it_changed(workspace: &Workspace) {
+    let mut daemon = workspace.daemon(&["--resync-interval", "1h"]);
+    daemon.wait_started();
+    let edit_planned = |status: &Value| status["lastReconcile"]["phases"]["edit"].clone();
+    // A rename: only nordic.yaml is read, only the objects around fika-cafe diffed.
+    workspace.edit("nordic.yaml", "Fika Café AB", "Fika Café Göteborg");
+    let status = daemon.wait_for("the rename", |status| Daemon::applied(status) == 2);
+    assert_eq!(edit_planned(&status), true, "{status}");
+    assert_eq!(
+        workspace.account("fika-cafe", "display_name").as_deref(),
+        Some("Fika Café Göteborg")
+    );
+    // A users CSV changed: the manifest that names it is planned again, alone.
+    let csv = workspace.repo().join("acme-eu-users.csv");
+    let mut users = std::fs::read_to_string(&csv).expect("read users");
+    users.push_str("fred@acme.example,Fred Ek,user,sv,Europe/Stockholm\n");
+    std::fs::write(&csv, users).expect("write users");
+    let status = daemon.wait_for("the new user", |status| Daemon::applied(status) == 3);
+    assert_eq!(edit_planned(&status), true, "{status}");
+    let fred = "SELECT CAST(COUNT(*) AS TEXT) FROM users WHERE account = 'acme-eu' AND email = 'fred@acme.example'";
+    assert_eq!(workspace.count(fred), 1);
+    // A created account is compared with every other name: the whole diff plans it.
+    let path = workspace.repo().join("nordic.yaml");
+    let mut text = std::fs::read_to_string(&path).expect("read manifest");
+    text.push_str("---\n");
+    text.push_str(&customer("kiosk-nord").replace("partner-south", "partner-nordic"));
+    std::fs::write(&path, text).expect("write manifest");
+    let status = daemon.wait_for("the create", |status| Daemon::applied(status) == 4);
+    assert_eq!(edit_planned(&status), false, "{status}");
+    assert!(workspace.account("kiosk-nord", "account_number").is_some());
+    // Back on the edit path, a name declared twice (here and in globex.yaml) is
+    // reported by the whole load, with both places, and nothing is written.
+    workspace.edit("nordic.yaml", "name: kiosk-nord", "name: globex");
+    let status = daemon.wait_for("the duplicate", |status| {
+        status["lastReconcile"]["result"] == "invalid"
+    });
+    let errors = status["manifestErrors"].to_string();
+    assert!(
+        errors.contains("nordic.yaml") && errors.contains("globex"),
+        "{status}"
+    );
+    assert_eq!(Daemon::applied(&status), 4, "{status}");
+    assert!(workspace.account("kiosk-nord", "account_number").is_some());
 }
 
 fn a_broken_file_applies_nothing_until_it_is_fixed(workspace: &Workspace) {

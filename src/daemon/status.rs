@@ -74,6 +74,8 @@ pub struct Phases {
     pub write_ms: f64,
     /// The live state was read whole (not the kept copy).
     pub read_live: bool,
+    /// Only the changed files were read and the objects around them diffed.
+    pub edit: bool,
 }
 
 /// One manifest error with its location.

@@ -151,6 +151,10 @@ pub struct Worker {
     phases: Phases,
     /// The checkout's files as last read: unchanged ones are not read again.
     files: KeptFiles,
+    /// After a pass that converged (applied its plan, or had nothing to do): the
+    /// orphans it left. While set and the kept live state is trusted, an edit of a few
+    /// files is planned on its neighbourhood ([`reconcile::delta`]).
+    converged: Option<Vec<String>>,
     /// Drops what a pass leaves behind and returns freed memory to the system once
     /// the daemon is idle.
     trimmer: Trimmer,
@@ -182,6 +186,7 @@ impl Worker {
             drifted: FxHashSet::default(),
             phases: Phases::default(),
             files: KeptFiles::default(),
+            converged: None,
             trimmer: Trimmer::start(),
             leftover: None,
             leader: None,
@@ -198,6 +203,7 @@ impl Worker {
     pub fn guarded<R>(&mut self, work: impl FnOnce(&mut dyn Store) -> R) -> (Guarded<R>, Observed) {
         self.phases = Phases::default();
         self.kept = None;
+        self.converged = None;
         self.known_counter.store(NO_COUNTER, Ordering::SeqCst);
         let result = match self.guard() {
             Ok(None) => match self.store.as_mut() {
@@ -308,6 +314,7 @@ impl Worker {
             drifted: &mut self.drifted,
             phases: &mut self.phases,
             files: &mut self.files,
+            converged: &mut self.converged,
             leftover: &mut self.leftover,
         };
         let (result, kept) = run.run(store.as_mut(), previous)?;
@@ -415,6 +422,7 @@ struct PassRun<'a> {
     drifted: &'a mut FxHashSet<String>,
     phases: &'a mut Phases,
     files: &'a mut KeptFiles,
+    converged: &'a mut Option<Vec<String>>,
     /// The desired state the pass planned with, dropped off the pass's path.
     leftover: &'a mut Option<manifest::Loaded>,
 }
@@ -426,10 +434,12 @@ impl PassRun<'_> {
         previous: Option<LiveCache>,
     ) -> Result<(PassResult, Option<LiveCache>), ReconcileError> {
         let config = self.config;
-        let planned = self.plan(store, previous)?;
+        let converged = self.converged.take();
+        let planned = self.plan(store, previous, converged)?;
         let plan_source = planned.plan().source.clone();
         if !planned.has_writes() {
-            let (_, kept, desired) = planned.into_kept();
+            let (plan, kept, desired) = planned.into_kept();
+            *self.converged = Some(plan.orphans);
             *self.leftover = desired;
             self.drifted.clear();
             store.release_held_plans(&plan_source, None)?;
@@ -460,6 +470,7 @@ impl PassRun<'_> {
             return Ok((hold(store, plan, radius)?, kept));
         }
         let mut applied = self.apply(planned)?;
+        *self.converged = Some(reconcile::delta::orphans_left(&applied.plan));
         *self.leftover = applied.desired.take();
         self.drifted.clear();
         store.release_held_plans(&plan_source, None)?;
@@ -476,6 +487,7 @@ impl PassRun<'_> {
         &mut self,
         store: &'s mut dyn Store,
         previous: Option<LiveCache>,
+        converged: Option<Vec<String>>,
     ) -> Result<reconcile::Planned<'s>, ReconcileError> {
         let (offered, known) = if self.trigger == Trigger::Resync {
             (None, previous)
@@ -499,6 +511,14 @@ impl PassRun<'_> {
             .as_deref()
             .map(|watch| watch.to_string_lossy().into_owned())
             .unwrap_or_default()];
+        let trusted = offered_kept && !self.phases.read_live;
+        let pass = match converged.filter(|_| trusted && self.trigger == Trigger::Files) {
+            Some(orphans) => match self.plan_edit(pass, &inputs, &orphans) {
+                Ok(planned) => return Ok(planned),
+                Err(pass) => *pass,
+            },
+            None => pass,
+        };
         let started = Instant::now();
         let mut load_ms = 0.0;
         let files = &mut *self.files;
@@ -512,6 +532,29 @@ impl PassRun<'_> {
         )?;
         self.phases.load_ms = load_ms;
         self.phases.diff_ms = milliseconds(started) - load_ms;
+        Ok(planned)
+    }
+
+    /// Plans an edit on its neighbourhood: only the changed files are read, and only
+    /// the objects around what they declare are diffed. The pass comes back when the
+    /// whole load and diff must plan it.
+    fn plan_edit<'s>(
+        &mut self,
+        pass: reconcile::Pass<'s>,
+        inputs: &[String],
+        orphans: &[String],
+    ) -> Result<reconcile::Planned<'s>, Box<reconcile::Pass<'s>>> {
+        let started = Instant::now();
+        let Some(changed) = manifest::load_changed(inputs, &pass.live().hierarchy, self.files)
+        else {
+            return Err(Box::new(pass));
+        };
+        let load_ms = milliseconds(started);
+        let before = (&changed.nodes_before[..], &changed.plans_before[..]);
+        let planned = pass.plan_edit(changed.loaded, before, orphans, &self.config.plan)?;
+        self.phases.load_ms = load_ms;
+        self.phases.diff_ms = milliseconds(started) - load_ms;
+        self.phases.edit = true;
         Ok(planned)
     }
 

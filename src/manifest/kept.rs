@@ -63,6 +63,25 @@ impl FileDeclarations {
 pub struct KeptFiles {
     pub(super) manifests: Memo<FileDeclarations>,
     pub(super) users: Memo<CsvRead>,
+    /// What each file declared at the last load that succeeded; `None` after one that
+    /// failed (or before any): an edit is then planned on the whole tree.
+    pub(super) last: Option<LastLoad>,
+}
+
+/// The names a manifest file declared.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Names {
+    pub nodes: Vec<String>,
+    pub plans: Vec<String>,
+}
+
+/// What a load that succeeded read: every manifest file with the names it declared
+/// (files that declared nothing too), and each users CSV file that `usersFrom` named
+/// with the manifest files that named it.
+#[derive(Debug, Default)]
+pub(super) struct LastLoad {
+    pub files: FxHashMap<PathBuf, Names>,
+    pub csv: FxHashMap<PathBuf, Vec<PathBuf>>,
 }
 
 impl KeptFiles {
@@ -70,6 +89,7 @@ impl KeptFiles {
     pub fn clear(&mut self) {
         self.manifests.entries.clear();
         self.users.entries.clear();
+        self.last = None;
     }
 
     /// How many manifest files and users CSV files are kept.
@@ -92,7 +112,7 @@ pub(super) struct Stamp {
 impl Stamp {
     /// The stamp of `path` (following links, as reading does), if it can be trusted
     /// `now`: `None` when the file cannot be stat'ed or changed too recently.
-    fn trusted(path: &Path, now: SystemTime) -> Option<Stamp> {
+    pub(super) fn trusted(path: &Path, now: SystemTime) -> Option<Stamp> {
         use std::os::unix::fs::MetadataExt;
         let metadata = std::fs::metadata(path).ok()?;
         let stamp = Stamp {
@@ -147,6 +167,32 @@ impl<T> Default for Memo<T> {
     fn default() -> Self {
         Memo {
             entries: FxHashMap::default(),
+        }
+    }
+}
+
+impl<T> Memo<T> {
+    /// Whether `path` is kept with the stamp it has now (and that stamp is settled).
+    pub(super) fn unchanged(&self, path: &Path, now: SystemTime) -> bool {
+        let stamp = Stamp::trusted(path, now);
+        stamp.is_some_and(|stamp| {
+            self.entries
+                .get(path)
+                .is_some_and(|entry| entry.stamp == stamp)
+        })
+    }
+
+    /// Updates the entries of `path` alone: kept anew, or forgotten.
+    pub(super) fn set(&mut self, path: &Path, keep: Keep<T>) {
+        match keep {
+            Keep::New(stamp, value) => {
+                self.entries
+                    .insert(path.to_path_buf(), Entry { stamp, value });
+            }
+            Keep::Nothing => {
+                self.entries.remove(path);
+            }
+            Keep::Same => {}
         }
     }
 }

@@ -16,6 +16,7 @@
 //! here touches a database.
 
 pub mod cache;
+mod changed;
 mod declare;
 pub mod diagnostic;
 mod export;
@@ -41,6 +42,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 pub use cache::ParseCache;
+pub use changed::{Changed, load_changed};
 pub use declare::DEFAULT_TRIAL_LICENSES;
 pub use diagnostic::{Diagnostic, Location, Rule, Severity};
 pub use export::{node_spec_value, plan_spec_value, to_yaml};
@@ -216,16 +218,41 @@ fn load_files(
                 _ => None,
             }));
     }
-    let users = kept.map(|kept| &mut kept.users);
-    read_csv_users(&mut declared, &mut sources, &mut findings, (users, now));
-    finish(
+    let Some(kept) = kept else {
+        read_csv_users(&mut declared, &mut sources, &mut findings, (None, now));
+        return finish(
+            declared,
+            findings,
+            &sources,
+            external,
+            manifest_count,
+            documents,
+        );
+    };
+    let files = changed::names_by_file(&declared, &sources[..manifest_count]);
+    let csv = read_csv_users(
+        &mut declared,
+        &mut sources,
+        &mut findings,
+        (Some(&kept.users), now),
+    );
+    let named_by = changed::csv_named_by(csv.named_by, &sources);
+    let (paths, keeps): (Vec<PathBuf>, Vec<_>) = csv.keeps.into_iter().unzip();
+    kept.users
+        .update(paths.iter().map(PathBuf::as_path).zip(keeps));
+    let loaded = finish(
         declared,
         findings,
         &sources,
         external,
         manifest_count,
         documents,
-    )
+    );
+    kept.last = loaded.is_ok().then_some(kept::LastLoad {
+        files,
+        csv: named_by,
+    });
+    loaded
 }
 
 /// Locates the planner's refusals: each `(name, message)` becomes an error at the place
@@ -413,14 +440,22 @@ fn declare_kept(
     keep
 }
 
+/// What reading the `usersFrom` CSV files gave besides the users: each file with
+/// what to keep of it, and which manifest source named which file.
+#[derive(Default)]
+struct CsvReads {
+    keeps: Vec<(PathBuf, Keep<kept::CsvRead>)>,
+    named_by: Vec<(PathBuf, u32)>,
+}
+
 /// Reads every `usersFrom` CSV file (each once, in parallel; unchanged ones from
 /// `kept` when given) and appends its users.
 fn read_csv_users(
     declared: &mut Declared,
     sources: &mut Vec<Source>,
     findings: &mut Vec<Finding>,
-    (kept, now): (Option<&mut Memo<kept::CsvRead>>, SystemTime),
-) {
+    (kept, now): (Option<&Memo<kept::CsvRead>>, SystemTime),
+) -> CsvReads {
     let mut wanted: Vec<(usize, PathBuf)> = Vec::new();
     for (position, entry) in declared.nodes.iter().enumerate() {
         let Some(users_from) = &entry.users_from else {
@@ -450,10 +485,9 @@ fn read_csv_users(
     let mut unique: Vec<PathBuf> = wanted.iter().map(|(_, path)| path.clone()).collect();
     unique.sort();
     unique.dedup();
-    let memo = kept.as_deref();
     let (read, keeps): (Vec<kept::CsvRead>, Vec<Keep<kept::CsvRead>>) = unique
         .par_iter()
-        .map(|path| match memo {
+        .map(|path| match kept {
             Some(memo) => {
                 let (read, keep) = memo.get(path, now, |path| Ok(users_csv::read_users(path)));
                 let read = read.unwrap_or_else(|problem| (Vec::new(), vec![problem]));
@@ -462,9 +496,6 @@ fn read_csv_users(
             None => (users_csv::read_users(path), Keep::Nothing),
         })
         .unzip();
-    if let Some(memo) = kept {
-        memo.update(unique.iter().map(PathBuf::as_path).zip(keeps));
-    }
     let mut source_of: FxHashMap<&Path, (u32, usize)> = FxHashMap::default();
     for (position, path) in unique.iter().enumerate() {
         let source = push_source(sources, Source::file(path.clone()));
@@ -486,6 +517,17 @@ fn read_csv_users(
                 line: user.line,
             });
         }
+    }
+    let named_by = wanted
+        .into_iter()
+        .filter_map(|(node, path)| match declared.nodes[node].origin.place {
+            Place::File { source, .. } => Some((path, source)),
+            _ => None,
+        })
+        .collect();
+    CsvReads {
+        keeps: unique.into_iter().zip(keeps).collect(),
+        named_by,
     }
 }
 

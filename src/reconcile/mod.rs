@@ -20,6 +20,7 @@
 //! Each phase logs its duration and row counts at `debug` level ([`log`]): `canopy -v`
 //! shows them, the daemon with `-v`.
 
+pub mod delta;
 mod error;
 pub mod gate;
 pub mod live;
@@ -197,6 +198,45 @@ impl<'s> Pass<'s> {
             pass: self,
             plan,
             desired: Some(loaded),
+        })
+    }
+
+    /// Plans an edit of a few files on its neighbourhood ([`delta`]), against a live
+    /// state that had converged with the files before the edit (leaving `orphans`).
+    /// `desired` is what the changed files declare now, `before` the node and plan
+    /// names they declared before. The pass is handed back when only the whole diff
+    /// can plan the edit.
+    pub fn plan_edit(
+        self,
+        desired: Loaded,
+        before: (&[String], &[String]),
+        orphans: &[String],
+        options: &PlanOptions,
+    ) -> Result<Planned<'s>, Box<Pass<'s>>> {
+        let options = PlanOptions {
+            base_fingerprint: self.live.fingerprint.clone(),
+            ..options.clone()
+        };
+        let started = std::time::Instant::now();
+        let edit = delta::Edit {
+            nodes: &desired.hierarchy.nodes,
+            plans: &desired.hierarchy.plans,
+            nodes_before: before.0,
+            plans_before: before.1,
+        };
+        let Some(plan) = delta::plan(&self.live.hierarchy, edit, orphans, &options) else {
+            tracing::debug!("the edit needs the whole diff");
+            return Err(Box::new(self));
+        };
+        tracing::debug!(
+            took = ?started.elapsed(),
+            changes = plan.changes.len(),
+            "planned the edit on its neighbourhood"
+        );
+        Ok(Planned {
+            pass: self,
+            plan,
+            desired: Some(desired),
         })
     }
 

@@ -1,0 +1,237 @@
+//! Loading only the files that changed since the last load that succeeded (the
+//! daemon's edit path): what they declare now, validated against the live hierarchy,
+//! and what they declared before.
+//!
+//! ```text
+//! list + stat every file ─> changed = new, rewritten, removed (stamps, see `kept`)
+//!    ├─ too many, a users CSV changed, a problem anywhere ─> None: load everything
+//!    └─ read + declare the changed files ─> validate them against live ─> Changed
+//! ```
+//!
+//! Validating the changed files alone against the live hierarchy is what validating
+//! everything would find about them when the live state equals what the unchanged
+//! files declare (the caller knows when it does: the last pass converged and nothing
+//! else wrote since). What a changed file does to objects declared elsewhere (a
+//! parent's type changed under its children) is checked by the planner, on the
+//! objects around the edit. Any problem here gives `None`: the whole load then reports
+//! it with every location.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::declare::{Declared, Place};
+use super::diagnostic::Severity;
+use super::input::{self, Source};
+use super::kept::{Keep, KeptFiles, Names, Stamp};
+use super::{Loaded, ParseCache, declare_kept, read_csv_users, resolve, saturating, validate};
+use crate::model::{Hierarchy, Node};
+
+/// More changed files than this are loaded as a whole (a checkout, not an edit).
+pub const MAX_CHANGED_FILES: usize = 64;
+
+/// What the changed files declare now and declared before.
+#[derive(Debug)]
+pub struct Changed {
+    /// Their nodes and plans (sorted by name) and warnings; `files` counts them,
+    /// removed files included.
+    pub loaded: Loaded,
+    /// The node names they declared at the last load.
+    pub nodes_before: Vec<String>,
+    /// The service plan names they declared at the last load.
+    pub plans_before: Vec<String>,
+}
+
+/// The files of `inputs` that changed since the last load into `kept` that succeeded,
+/// or `None` when only loading everything can tell what they declare. A manifest that
+/// names a changed users CSV counts as changed. Changed files are kept as
+/// [`super::load_kept`] keeps them.
+pub fn load_changed(inputs: &[String], live: &Hierarchy, kept: &mut KeptFiles) -> Option<Changed> {
+    let now = SystemTime::now();
+    let last = kept.last.as_ref()?;
+    let (sources, listing) = input::expand(inputs);
+    if !listing.is_empty() {
+        return None;
+    }
+    let mut paths = Vec::with_capacity(sources.len());
+    for source in &sources {
+        match &source.origin {
+            input::Origin::File(path) => paths.push(path),
+            input::Origin::Stdin(_) | input::Origin::Unreadable => return None,
+        }
+    }
+    let position: FxHashMap<&PathBuf, usize> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, path)| (*path, i))
+        .collect();
+    let removed: Vec<PathBuf> = last
+        .files
+        .keys()
+        .filter(|path| !position.contains_key(path))
+        .cloned()
+        .collect();
+    let unchanged: Vec<bool> = paths
+        .par_iter()
+        .map(|path| kept.manifests.unchanged(path, now))
+        .collect();
+    let mut changed: FxHashSet<usize> = (0..paths.len()).filter(|&i| !unchanged[i]).collect();
+    let csv: Vec<(&PathBuf, &Vec<PathBuf>)> = last.csv.iter().collect();
+    let csv_changed: Vec<bool> = csv
+        .par_iter()
+        .map(|(path, _)| !kept.users.unchanged(path, now))
+        .collect();
+    for ((_, manifests), _) in csv.iter().zip(csv_changed).filter(|(_, changed)| *changed) {
+        changed.extend(
+            manifests
+                .iter()
+                .filter_map(|path| position.get(path).copied()),
+        );
+    }
+    let mut changed: Vec<usize> = changed.into_iter().collect();
+    changed.sort_unstable();
+    if changed.len() + removed.len() > MAX_CHANGED_FILES {
+        return None;
+    }
+    let cache = ParseCache::from_environment();
+    let parsed: Vec<_> = changed
+        .par_iter()
+        .map(|&i| {
+            let stamp = Stamp::trusted(paths[i], now);
+            let file = cache.parse_bytes(input::read_bytes(paths[i]).ok()?).ok()?;
+            Some((file, stamp))
+        })
+        .collect();
+    let mut own_sources: Vec<Source> = Vec::with_capacity(changed.len());
+    let mut declared = Declared::default();
+    let mut findings = Vec::new();
+    let mut keeps = Vec::with_capacity(changed.len());
+    for (&i, parsed) in changed.iter().zip(parsed) {
+        let (file, stamp) = parsed?;
+        let source = saturating(own_sources.len());
+        own_sources.push(sources[i].clone());
+        let documents = file.documents;
+        let keep = declare_kept(source, file, stamp, &mut declared, &mut findings);
+        keeps.push((paths[i].clone(), keep, documents));
+    }
+    findings.append(&mut declared.findings);
+    let manifest_count = own_sources.len();
+    let csv_reads = read_csv_users(
+        &mut declared,
+        &mut own_sources,
+        &mut findings,
+        (Some(&kept.users), now),
+    );
+    if !declared.unparsed.is_empty() {
+        return None;
+    }
+    findings.extend(validate::check(&declared, Some(live)));
+    if findings
+        .iter()
+        .any(|finding| finding.severity == Severity::Error)
+    {
+        return None;
+    }
+    // Everything checked: update what is kept, and what the files declare.
+    let named_by = csv_named_by(csv_reads.named_by, &own_sources);
+    let now_declared = names_by_file(&declared, &own_sources[..manifest_count]);
+    let last = kept.last.as_mut()?;
+    let mut nodes_before = Vec::new();
+    let mut plans_before = Vec::new();
+    let gone: FxHashSet<&PathBuf> = removed
+        .iter()
+        .chain(changed.iter().map(|&i| paths[i]))
+        .collect();
+    for path in &gone {
+        if let Some(names) = last.files.remove(*path) {
+            nodes_before.extend(names.nodes);
+            plans_before.extend(names.plans);
+        }
+    }
+    last.files.extend(now_declared);
+    last.csv.retain(|_, manifests| {
+        manifests.retain(|manifest| !gone.contains(manifest));
+        !manifests.is_empty()
+    });
+    for (csv, manifests) in named_by {
+        last.csv.entry(csv).or_default().extend(manifests);
+    }
+    let mut documents = 0;
+    for (path, keep, count) in keeps {
+        documents += count as usize;
+        kept.manifests.set(&path, keep);
+    }
+    for path in &removed {
+        kept.manifests.set(path, Keep::Nothing);
+    }
+    for (path, keep) in csv_reads.keeps {
+        kept.users.set(&path, keep);
+    }
+    let files = changed.len() + removed.len();
+    let diagnostics = resolve::diagnostics(findings, &own_sources);
+    let mut nodes: Vec<Node> = declared.nodes.into_iter().map(|entry| entry.node).collect();
+    nodes.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    let plans = declared.plans.into_iter().map(|entry| entry.plan).collect();
+    Some(Changed {
+        loaded: Loaded {
+            hierarchy: Hierarchy::new(nodes, plans),
+            diagnostics,
+            files,
+            documents,
+        },
+        nodes_before,
+        plans_before,
+    })
+}
+
+/// Each users CSV file with the manifest files (of `sources`) that named it.
+pub(super) fn csv_named_by(
+    named_by: Vec<(PathBuf, u32)>,
+    sources: &[Source],
+) -> FxHashMap<PathBuf, Vec<PathBuf>> {
+    let mut files: FxHashMap<PathBuf, Vec<PathBuf>> = FxHashMap::default();
+    for (csv, source) in named_by {
+        let manifest = files_index(source, sources.len()).map(|i| &sources[i].origin);
+        if let Some(input::Origin::File(manifest)) = manifest {
+            let named = files.entry(csv).or_default();
+            if !named.contains(manifest) {
+                named.push(manifest.clone());
+            }
+        }
+    }
+    files
+}
+
+/// The names each manifest file of `sources` declared (every file, empty ones too).
+pub(super) fn names_by_file(declared: &Declared, sources: &[Source]) -> FxHashMap<PathBuf, Names> {
+    let mut files: Vec<Names> = vec![Names::default(); sources.len()];
+    let file_of = |place: &Place| match place {
+        Place::File { source, .. } => files_index(*source, sources.len()),
+        _ => None,
+    };
+    for entry in &declared.nodes {
+        if let Some(file) = file_of(&entry.origin.place) {
+            files[file].nodes.push(entry.node.name.clone());
+        }
+    }
+    for entry in &declared.plans {
+        if let Some(file) = file_of(&entry.origin.place) {
+            files[file].plans.push(entry.plan.name.clone());
+        }
+    }
+    sources
+        .iter()
+        .zip(files)
+        .filter_map(|(source, names)| match &source.origin {
+            input::Origin::File(path) => Some((path.clone(), names)),
+            input::Origin::Stdin(_) | input::Origin::Unreadable => None,
+        })
+        .collect()
+}
+
+fn files_index(source: u32, count: usize) -> Option<usize> {
+    let index = usize::try_from(source).ok()?;
+    (index < count).then_some(index)
+}
