@@ -182,8 +182,11 @@ where
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let (reader, writer) = reflector::store::<K>();
+    // managedFields are never read here: dropped before the store keeps (and every
+    // batch copies) the object.
     let stream = watcher::watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(|object| object.managed_fields_mut().clear())
         .reflect(writer)
         .map(move |event| match event {
             Ok(Event::Apply(object) | Event::Delete(object)) => {
