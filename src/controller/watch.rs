@@ -29,8 +29,9 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource, ResourceExt};
 use prometheus_client::metrics::counter::Counter;
 use serde::de::DeserializeOwned;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 
 use crate::daemon::backoff::Backoff;
@@ -137,7 +138,28 @@ pub async fn run(
         retries: BTreeMap::new(),
         debounce: options.debounce.max(Duration::from_millis(1)),
     };
-    controller.run(events, options.resync).await;
+    // The reflectors are polled on their own task, so that their stores keep up with
+    // the API server while a batch writes back (a batch that follows reads them: a
+    // store left behind would have it redo writes, 409 on stale resourceVersions).
+    let (sender, touches) = unbounded_channel();
+    let _pump = Pump(tokio::spawn(async move {
+        let mut events = events;
+        while let Some(touch) = events.next().await {
+            if !matches!(touch, Touch::Nothing) && sender.send(touch).is_err() {
+                return;
+            }
+        }
+    }));
+    controller.run(touches, options.resync).await;
+}
+
+/// The task polling the reflectors; stopped with the controller.
+struct Pump(JoinHandle<()>);
+
+impl Drop for Pump {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn reflect(
@@ -260,7 +282,7 @@ struct Controller {
 }
 
 impl Controller {
-    async fn run(&mut self, mut events: SelectAll<BoxStream<'static, Touch>>, resync: Duration) {
+    async fn run(&mut self, mut touches: UnboundedReceiver<Touch>, resync: Duration) {
         let resync = resync.max(Duration::from_millis(10));
         let mut resync = interval_at(Instant::now() + resync, resync);
         resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -276,7 +298,7 @@ impl Controller {
                 .min()
                 .filter(|_| ready);
             tokio::select! {
-                Some(touch) = events.next() => self.touched(touch),
+                Some(touch) = touches.recv() => self.touched(touch),
                 _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                     let (namespaces, everything) = self.pending.take();
                     if !self.pass(namespaces, everything).await {
