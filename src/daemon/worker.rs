@@ -499,11 +499,14 @@ impl PassRun<'_> {
         let (pass, outdated) = reconcile::Pass::begin_kept(store, offered)?;
         self.phases.read_live = !offered_kept || outdated.is_some();
         self.phases.begin_ms = milliseconds(started);
+        // The live state is the one the last pass left: trusted by the counter, or read
+        // whole and found equal to it (an idle resync).
+        let mut as_left = offered_kept && !self.phases.read_live;
         if let Some(known) = known.or(outdated) {
-            self.drifted.extend(reconcile::live::changed_names(
-                &known.snapshot.hierarchy,
-                &pass.live().hierarchy,
-            ));
+            let changed =
+                reconcile::live::changed_names(&known.snapshot.hierarchy, &pass.live().hierarchy);
+            as_left = changed.is_empty();
+            self.drifted.extend(changed);
         }
         let inputs = [self
             .config
@@ -511,8 +514,7 @@ impl PassRun<'_> {
             .as_deref()
             .map(|watch| watch.to_string_lossy().into_owned())
             .unwrap_or_default()];
-        let trusted = offered_kept && !self.phases.read_live;
-        let pass = match converged.filter(|_| trusted && self.trigger == Trigger::Files) {
+        let pass = match converged.filter(|_| as_left) {
             Some(orphans) => match self.plan_edit(pass, &inputs, &orphans) {
                 Ok(planned) => return Ok(planned),
                 Err(pass) => *pass,

@@ -83,39 +83,54 @@ pub fn load_changed(inputs: &[String], live: &Hierarchy, kept: &mut KeptFiles) -
         .par_iter()
         .map(|(path, _)| !kept.users.unchanged(path, now))
         .collect();
+    // Read whole even when their bytes are the same: the users they name changed.
+    let mut naming_changed_csv = FxHashSet::default();
     for ((_, manifests), _) in csv.iter().zip(csv_changed).filter(|(_, changed)| *changed) {
-        changed.extend(
-            manifests
-                .iter()
-                .filter_map(|path| position.get(path).copied()),
-        );
+        naming_changed_csv.extend(manifests.iter().filter_map(|path| position.get(path)));
     }
+    changed.extend(&naming_changed_csv);
     let mut changed: Vec<usize> = changed.into_iter().collect();
     changed.sort_unstable();
     if changed.len() + removed.len() > MAX_CHANGED_FILES {
         return None;
     }
     let cache = ParseCache::from_environment();
+    // Each changed file read (stat first: a change after it makes the next stamp
+    // differ); `Some(None)` when its bytes are the ones last declared from.
     let parsed: Vec<_> = changed
         .par_iter()
         .map(|&i| {
             let stamp = Stamp::trusted(paths[i], now);
-            let file = cache.parse_bytes(input::read_bytes(paths[i]).ok()?).ok()?;
-            Some((file, stamp))
+            let bytes = input::read_bytes(paths[i]).ok()?;
+            let digest = *blake3::hash(&bytes).as_bytes();
+            let names = last.files.get(paths[i]);
+            let same = names.is_some_and(|names| names.digest == Some(digest));
+            if same && !naming_changed_csv.contains(&i) {
+                return Some(None);
+            }
+            let file = cache.parse_bytes(bytes).ok()?;
+            Some(Some((file, stamp, digest)))
         })
         .collect();
     let mut own_sources: Vec<Source> = Vec::with_capacity(changed.len());
     let mut declared = Declared::default();
     let mut findings = Vec::new();
     let mut keeps = Vec::with_capacity(changed.len());
+    let mut digests = Vec::with_capacity(changed.len());
+    let mut read = Vec::with_capacity(changed.len());
     for (&i, parsed) in changed.iter().zip(parsed) {
-        let (file, stamp) = parsed?;
+        let Some((file, stamp, digest)) = parsed? else {
+            continue; // the same bytes: nothing changed
+        };
+        read.push(i);
         let source = saturating(own_sources.len());
         own_sources.push(sources[i].clone());
         let documents = file.documents;
         let keep = declare_kept(source, file, stamp, &mut declared, &mut findings);
         keeps.push((paths[i].clone(), keep, documents));
+        digests.push(digest);
     }
+    let changed = read;
     findings.append(&mut declared.findings);
     let manifest_count = own_sources.len();
     let csv_reads = read_csv_users(
@@ -136,7 +151,12 @@ pub fn load_changed(inputs: &[String], live: &Hierarchy, kept: &mut KeptFiles) -
     }
     // Everything checked: update what is kept, and what the files declare.
     let named_by = csv_named_by(csv_reads.named_by, &own_sources);
-    let now_declared = names_by_file(&declared, &own_sources[..manifest_count]);
+    let mut now_declared = names_by_file(&declared, &own_sources[..manifest_count]);
+    for (&i, digest) in changed.iter().zip(digests) {
+        if let Some(names) = now_declared.get_mut(paths[i]) {
+            names.digest = Some(digest);
+        }
+    }
     let last = kept.last.as_mut()?;
     let mut nodes_before = Vec::new();
     let mut plans_before = Vec::new();

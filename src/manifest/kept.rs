@@ -73,6 +73,10 @@ pub struct KeptFiles {
 pub(super) struct Names {
     pub nodes: Vec<String>,
     pub plans: Vec<String>,
+    /// A hash of the bytes they were declared from, when known: a file rewritten with
+    /// the same bytes (or read again only because its stamp was not settled) has not
+    /// changed.
+    pub digest: Option<[u8; 32]>,
 }
 
 /// What a load that succeeded read: every manifest file with the names it declared

@@ -7,7 +7,7 @@
 //! before, and on the objects around them: the diff runs on that neighbourhood alone.
 //!
 //! ```text
-//! touched = declared now ∪ declared before (by the changed files)
+//! touched = what the changed files declare otherwise than before (new, dropped, edited)
 //! K = touched ∪ their ancestors (live and declared parents) ∪ every live descendant
 //! desired(K) = the changed files' objects ∪ live copies of K's objects declared elsewhere
 //! plan = diff(live(K), desired(K)) with the orphans outside K carried over
@@ -56,16 +56,6 @@ pub fn plan(
         return None;
     }
     let source = options.source.as_str();
-    let nothing = edit.nodes.is_empty() && edit.nodes_before.is_empty() && edit.plans.is_empty();
-    if nothing && edit.plans_before.is_empty() {
-        // Files touched or added that declare nothing: the converged state stands.
-        return Some(Plan {
-            source: options.source.clone(),
-            base_fingerprint: options.base_fingerprint.clone(),
-            orphans: orphans.to_vec(),
-            ..Plan::default()
-        });
-    }
     let before: FxHashSet<&str> = edit.nodes_before.iter().map(String::as_str).collect();
     let orphaned: FxHashSet<&str> = orphans.iter().map(String::as_str).collect();
     // Declared by a file that did not change (for a name the edit does not declare):
@@ -82,7 +72,17 @@ pub fn plan(
     {
         return None; // declared twice: the full load reports the duplicate
     }
-    let neighbourhood = neighbourhood(live, edit, options.scope.as_deref());
+    let touched = touched(live, edit, &before, source);
+    if touched.is_empty() {
+        // Files rewritten as they were, or declaring nothing: the converged state stands.
+        return Some(Plan {
+            source: options.source.clone(),
+            base_fingerprint: options.base_fingerprint.clone(),
+            orphans: orphans.to_vec(),
+            ..Plan::default()
+        });
+    }
+    let neighbourhood = neighbourhood(live, edit, &touched, options.scope.as_deref());
     let mut live_nodes = Vec::with_capacity(neighbourhood.len());
     let mut desired_nodes = Vec::with_capacity(neighbourhood.len());
     let mut archived = Vec::new();
@@ -214,18 +214,45 @@ fn as_declared(node: &Node) -> Node {
     }
 }
 
+/// The names whose declaration the edit changes: declared now and not before (by these
+/// files), declared before and not now, or declared otherwise than they are live. A
+/// file rewritten as it was touches nothing.
+fn touched<'a>(
+    live: &Hierarchy,
+    edit: Edit<'a>,
+    before: &FxHashSet<&str>,
+    source: &str,
+) -> Vec<&'a str> {
+    let as_live = |node: &Node| {
+        live.node(&node.name).is_some_and(|live| {
+            live.live.managed_by.as_deref() == Some(source) && live.spec == node.spec
+        })
+    };
+    let changed = edit
+        .nodes
+        .iter()
+        .filter(|node| !before.contains(node.name.as_str()) || !as_live(node))
+        .map(|node| node.name.as_str());
+    let dropped = edit
+        .nodes_before
+        .iter()
+        .filter(|name| edit_node(edit, name).is_none())
+        .map(String::as_str);
+    changed.chain(dropped).collect()
+}
+
 /// Every name the edit touches, their ancestors by live and by declared parent, the
 /// scope root's ancestors, and every live descendant of any of them that was touched.
 /// Sorted, unique.
-fn neighbourhood(live: &Hierarchy, edit: Edit<'_>, scope: Option<&str>) -> Vec<String> {
+fn neighbourhood<'a>(
+    live: &'a Hierarchy,
+    edit: Edit<'a>,
+    touched: &[&'a str],
+    scope: Option<&'a str>,
+) -> Vec<String> {
     let mut inside: FxHashSet<&str> = FxHashSet::default();
-    let touched = edit
-        .nodes
-        .iter()
-        .map(|node| node.name.as_str())
-        .chain(edit.nodes_before.iter().map(String::as_str));
     let mut below: FxHashSet<&str> = FxHashSet::default();
-    for name in touched {
+    for &name in touched {
         below.insert(name);
         add_ancestors(live, edit, name, &mut inside);
     }
