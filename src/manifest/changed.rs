@@ -49,7 +49,16 @@ pub struct Changed {
 /// names a changed users CSV counts as changed. Changed files are kept as
 /// [`super::load_kept`] keeps them.
 pub fn load_changed(inputs: &[String], live: &Hierarchy, kept: &mut KeptFiles) -> Option<Changed> {
-    let now = SystemTime::now();
+    load_changed_at(inputs, live, kept, SystemTime::now())
+}
+
+/// [`load_changed`] with `now` deciding which stamps are settled.
+fn load_changed_at(
+    inputs: &[String],
+    live: &Hierarchy,
+    kept: &mut KeptFiles,
+    now: SystemTime,
+) -> Option<Changed> {
     let last = kept.last.as_ref()?;
     let (sources, listing) = input::expand(inputs);
     if !listing.is_empty() {
@@ -254,4 +263,155 @@ pub(super) fn names_by_file(declared: &Declared, sources: &[Source]) -> FxHashMa
 fn files_index(source: u32, count: usize) -> Option<usize> {
     let index = usize::try_from(source).ok()?;
     (index < count).then_some(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::*;
+
+    const PARTNER: &str = "apiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata: {name: partner-nordic}\nspec: {type: partner}\n";
+
+    fn customer(name: &str, display: &str, users_from: bool) -> String {
+        let users = if users_from {
+            ", usersFrom: users.csv"
+        } else {
+            ""
+        };
+        format!(
+            "apiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata: {{name: {name}}}\nspec: {{type: customer, parent: partner-nordic, displayName: {display}{users}}}\n"
+        )
+    }
+
+    /// Written aside and renamed into place, as editors save.
+    fn save(directory: &Path, name: &str, text: &str) {
+        let aside = directory.join(".aside");
+        std::fs::write(&aside, text).expect("write");
+        std::fs::rename(&aside, directory.join(name)).expect("rename");
+    }
+
+    /// A time at which every file written so far is settled.
+    fn later() -> SystemTime {
+        SystemTime::now() + super::super::kept::RACY_WINDOW * 2 + Duration::from_secs(1)
+    }
+
+    /// A checkout of a partner and two customers (one with a users CSV), loaded whole
+    /// once into `kept`.
+    /// The live hierarchy is what it declares (as after a pass that applied it).
+    fn checkout() -> (tempfile::TempDir, Vec<String>, KeptFiles, Hierarchy) {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, text: &str| save(directory.path(), name, text);
+        write("partner.yaml", PARTNER);
+        write("a.yaml", &customer("acme", "Acme", true));
+        write("b.yaml", &customer("bolt", "Bolt", false));
+        write(
+            "users.csv",
+            "email,name,role,language,timezone\none@x.example,One,admin,,\n",
+        );
+        let inputs = vec![directory.path().display().to_string()];
+        let mut kept = KeptFiles::default();
+        let cache = ParseCache::disabled();
+        let loaded =
+            super::super::load_files(&inputs, None, &cache, &|| {}, Some(&mut kept), later())
+                .expect("a valid checkout");
+        (directory, inputs, kept, loaded.hierarchy)
+    }
+
+    fn names(hierarchy: &Hierarchy) -> Vec<&str> {
+        hierarchy
+            .nodes
+            .iter()
+            .map(|node| node.name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn only_the_changed_file_is_declared_with_what_it_declared_before() {
+        let (directory, inputs, mut kept, live) = checkout();
+        let unchanged = load_changed_at(&inputs, &live, &mut kept, later()).expect("changes");
+        assert!(unchanged.loaded.hierarchy.nodes.is_empty());
+        assert!(unchanged.nodes_before.is_empty());
+        save(
+            directory.path(),
+            "b.yaml",
+            &customer("bolt", "Bolt AB", false),
+        );
+        let changed = load_changed_at(&inputs, &live, &mut kept, later()).expect("changes");
+        assert_eq!(names(&changed.loaded.hierarchy), ["bolt"]);
+        assert_eq!(
+            changed.loaded.hierarchy.nodes[0].spec.display_name,
+            "Bolt AB"
+        );
+        assert_eq!(changed.nodes_before, ["bolt"]);
+        // The same bytes again under a new stamp: nothing changed.
+        save(
+            directory.path(),
+            "b.yaml",
+            &customer("bolt", "Bolt AB", false),
+        );
+        let same = load_changed_at(&inputs, &live, &mut kept, later()).expect("changes");
+        assert!(same.loaded.hierarchy.nodes.is_empty() && same.nodes_before.is_empty());
+    }
+
+    #[test]
+    fn a_changed_users_csv_declares_the_accounts_that_name_it_again() {
+        let (directory, inputs, mut kept, live) = checkout();
+        save(
+            directory.path(),
+            "users.csv",
+            "email,name,role,language,timezone\ntwo@x.example,Two,admin,,\n",
+        );
+        let changed = load_changed_at(&inputs, &live, &mut kept, later()).expect("changes");
+        assert_eq!(names(&changed.loaded.hierarchy), ["acme"]);
+        let acme = &changed.loaded.hierarchy.nodes[0];
+        assert_eq!(acme.spec.users[0].email, "two@x.example");
+    }
+
+    #[test]
+    fn a_removed_file_declares_nothing_now_and_its_names_before() {
+        let (directory, inputs, mut kept, live) = checkout();
+        std::fs::remove_file(directory.path().join("b.yaml")).expect("remove");
+        let changed = load_changed_at(&inputs, &live, &mut kept, later()).expect("changes");
+        assert!(changed.loaded.hierarchy.nodes.is_empty());
+        assert_eq!(changed.nodes_before, ["bolt"]);
+        assert_eq!(changed.loaded.files, 1);
+    }
+
+    #[test]
+    fn a_problem_or_a_checkout_is_left_to_the_whole_load() {
+        let (directory, inputs, mut kept, live) = checkout();
+        save(
+            directory.path(),
+            "b.yaml",
+            "apiVersion: canopy.dev/v1alpha1\nkind: [Account\n",
+        );
+        assert!(load_changed_at(&inputs, &live, &mut kept, later()).is_none());
+        save(
+            directory.path(),
+            "b.yaml",
+            &customer("bolt", "Bolt", false).replace("partner-nordic", "nowhere"),
+        );
+        assert!(
+            load_changed_at(&inputs, &live, &mut kept, later()).is_none(),
+            "a dangling parent"
+        );
+        save(directory.path(), "b.yaml", &customer("bolt", "Bolt", false));
+        assert!(
+            load_changed_at(&inputs, &live, &mut kept, later()).is_some(),
+            "fixed"
+        );
+        for index in 0..=MAX_CHANGED_FILES {
+            save(
+                directory.path(),
+                &format!("c{index}.yaml"),
+                &customer(&format!("c{index}"), "C", false),
+            );
+        }
+        assert!(load_changed_at(&inputs, &live, &mut kept, later()).is_none());
+        // Nothing is known after a load that failed: the whole load comes first.
+        kept.last = None;
+        assert!(load_changed_at(&inputs, &live, &mut kept, later()).is_none());
+    }
 }
