@@ -25,6 +25,11 @@ fn sqlite_deleting_orphans_an_account_and_archives_one_with_archive_policy() {
 }
 
 #[test]
+fn postgres_deleting_orphans_an_account_and_archives_one_with_archive_policy() {
+    deleting_orphans_or_archives(Backend::Postgres);
+}
+
+#[test]
 fn sqlite_a_thousand_accounts_applied_at_once_are_a_few_transactions() {
     a_thousand_accounts_at_once(Backend::Sqlite);
 }
@@ -206,6 +211,40 @@ fn row(db: &TestDb, name: &str) -> Option<Vec<Option<String>>> {
     ))
     .into_iter()
     .next()
+}
+
+/// The orphans the real `canopy plan --source SOURCE` lists when the partner `declared[0]`
+/// and its customers `declared[1..]` are declared (in a file, as the namespace does).
+fn orphans_of(db: &TestDb, source: &str, declared: &[&str]) -> Vec<String> {
+    let documents: Vec<String> = declared
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            let spec = match index {
+                0 => json!({"type": "partner"}),
+                _ => json!({"type": "customer", "parent": declared[0], "customerType": "endCustomer"}),
+            };
+            json!({"apiVersion": "canopy.dev/v1alpha1", "kind": "Account",
+                "metadata": {"name": name}, "spec": spec})
+            .to_string()
+        })
+        .collect();
+    let directory = tempfile::tempdir().expect("a directory");
+    let file = directory.path().join("declared.yaml");
+    std::fs::write(&file, documents.join("\n---\n")).expect("write the manifest");
+    let output = db
+        .canopy()
+        .args(["plan", "--source", source, "-o", "json"])
+        .arg(&file)
+        .output()
+        .expect("canopy plan");
+    assert!(
+        output.status.success(),
+        "canopy plan: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&output.stdout).expect("a JSON plan");
+    serde_json::from_value(plan["orphans"].clone()).expect("a list of orphans")
 }
 
 /// The sum of `canopy_reconciles_total` over its results.
@@ -402,9 +441,18 @@ fn deleting_orphans_or_archives(backend: Backend) {
     let kept = row(&this.db, "kept").expect("an orphaned account stays");
     assert_eq!(kept[3].as_deref(), Some("live"), "an orphan stays live");
     assert_eq!(kept[0].as_deref(), Some(kept_number.as_str()));
-    // Not asserted: `managed_by` becoming NULL ("now unmanaged"); the controller keeps
-    // `kubernetes/team` (reported to the controller's owner).
-    assert_eq!(kept[3].as_deref(), Some("live"));
+    assert_eq!(kept[2], None, "an orphan is released: unmanaged");
+    cluster.eventually("a Released event", |fake, _| {
+        fake.list("events", Some("team"))
+            .iter()
+            .any(|event| event["reason"] == "Released" && event["regarding"]["name"] == "kept")
+    });
+    let this = &cluster;
+    assert_eq!(
+        orphans_of(&this.db, "kubernetes/team", &["nordic", "later"]),
+        Vec::<String>::new(),
+        "the released account is nobody's orphan"
+    );
     let gone = row(&this.db, "gone").expect("an archived account keeps its row");
     assert_eq!(gone[0].as_deref(), Some(gone_number.as_str()));
     assert_eq!(gone[3].as_deref(), Some("archived"));

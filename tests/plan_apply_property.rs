@@ -36,6 +36,7 @@ fn options(base_fingerprint: String) -> PlanOptions {
         max_prune_percent: 100.0,
         scope: None,
         archive: Vec::new(),
+        release: Vec::new(),
     }
 }
 

@@ -6,7 +6,7 @@
 mod support;
 
 use canopy::model::{Kind, Role};
-use canopy::plan::{Op, Plan};
+use canopy::plan::{Op, Plan, PlanOptions, diff};
 use canopy::store::{ApplyContext, ApplyReport, Store, StoreError, UsageRow};
 use support::fixtures::{self, SOURCE, change, create_all, example, node, node_writes};
 use support::{Backend, TestDb};
@@ -19,6 +19,7 @@ on_both_backends!(
     the_example_round_trips_exactly,
     account_numbers_never_change_and_are_never_reused,
     archiving_and_restoring_keeps_the_number,
+    releasing_keeps_the_rows_and_only_clears_their_owner,
     a_stale_plan_is_refused_and_writes_nothing,
     an_apply_that_fails_at_commit_leaves_nothing,
     a_transaction_dropped_without_commit_leaves_nothing,
@@ -188,6 +189,75 @@ fn archiving_and_restoring_keeps_the_number(db: &TestDb) {
     assert_eq!(report.assigned, vec![("bigcorp-hr".to_string(), number)]);
     let live = store.snapshot().unwrap().hierarchy;
     fixtures::assert_round_trip(&live, &example());
+}
+
+/// Orphans released through the planner: rows, numbers and values kept, `managed_by`
+/// cleared, one audit row each, and no orphan left for a later pass.
+fn releasing_keeps_the_rows_and_only_clears_their_owner(db: &TestDb) {
+    let (mut store, _) = with_example(db);
+    let numbers = [
+        number_of(store.as_mut(), "bigcorp-hr"),
+        number_of(store.as_mut(), "acme-dk-aarhus"),
+    ];
+    let live = store.snapshot().unwrap();
+    let mut desired = example();
+    desired
+        .nodes
+        .retain(|node| !["bigcorp-hr", "acme-dk-aarhus"].contains(&node.name.as_str()));
+    desired.plans.retain(|plan| plan.name != "trial");
+    let mut options = PlanOptions::new(SOURCE);
+    options.base_fingerprint = live.fingerprint.clone();
+    options.release = ["acme-dk-aarhus", "bigcorp-hr", "trial"]
+        .map(String::from)
+        .to_vec();
+    let plan = diff(&live.hierarchy, &desired, &options).unwrap();
+    let ops: Vec<(Op, &str)> = plan
+        .changes
+        .iter()
+        .map(|change| (change.op, change.name.as_str()))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            (Op::Release, "acme-dk-aarhus"),
+            (Op::Release, "bigcorp-hr"),
+            (Op::Release, "trial"),
+        ]
+    );
+    let audited = store.audit(0, 10_000).unwrap().len();
+    apply(store.as_mut(), &plan).unwrap();
+
+    let after = store.snapshot().unwrap().hierarchy;
+    for (name, number) in ["bigcorp-hr", "acme-dk-aarhus"].into_iter().zip(numbers) {
+        let kept = after.node(name).unwrap();
+        assert_eq!(kept.live.managed_by, None, "{name} released");
+        assert_eq!(kept.live.account_number, number, "{name} keeps its number");
+        assert_eq!(kept.spec, live.hierarchy.node(name).unwrap().spec);
+    }
+    assert_eq!(after.plan("trial").unwrap().live.managed_by, None);
+    assert_eq!(
+        after.node("bigcorp").unwrap().live.managed_by.as_deref(),
+        Some(SOURCE),
+        "nothing else is released"
+    );
+    let records = store.audit(0, 10_000).unwrap();
+    let released = &records[audited..];
+    assert_eq!(released.len(), 3);
+    assert!(released.iter().all(|record| record.op == "release"));
+    assert_eq!(
+        released[0].before,
+        Some(serde_json::json!({"managedBy": SOURCE}))
+    );
+    assert_eq!(
+        released[0].after,
+        Some(serde_json::json!({"managedBy": null}))
+    );
+
+    let mut later_options = PlanOptions::new(SOURCE);
+    later_options.base_fingerprint = store.snapshot().unwrap().fingerprint;
+    let later = diff(&after, &desired, &later_options).unwrap();
+    assert!(later.orphans.is_empty(), "{:?}", later.orphans);
+    assert!(later.changes.is_empty(), "{:?}", later.changes);
 }
 
 fn a_stale_plan_is_refused_and_writes_nothing(db: &TestDb) {

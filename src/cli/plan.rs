@@ -184,6 +184,7 @@ pub fn plan_options(options: &PlanArgs, base_fingerprint: String) -> PlanOptions
         max_prune_percent: options.max_prune,
         scope: options.scope.clone(),
         archive: Vec::new(),
+        release: Vec::new(),
     }
 }
 

@@ -3,14 +3,16 @@
 //!
 //! ```text
 //! reflector stores ─ by_namespace ─> Resources per namespace
-//!    Resources + Binding ─ desired ─> Desired::Source { source, scope, resources, archive }
+//!    Resources + Binding ─ desired ─> Desired::Source { source, scope, resources,
+//!                                                       archive, release }
 //!                                   | Desired::Refused (no scope / scope conflict)
 //! DesiredSource::load(&live) (inside the reconcile pass) ─> Loaded | LoadError
 //! ```
 //!
 //! Resources being deleted (a `deletionTimestamp`, held by canopy's finalizer) are left
 //! out of the desired state; those asking for `deletionPolicy: Archive` are listed so
-//! that the reconcile pass archives exactly them. Validation is
+//! that the reconcile pass archives exactly them, the others (the default, Orphan) so
+//! that it keeps them released: unmanaged, nobody's orphan. Validation is
 //! [`manifest::from_resources_against`], the same rules as files, with errors naming
 //! the object; it runs inside the pass, against the live hierarchy, so a scope root
 //! that only the database (or another namespace) declares is a valid parent.
@@ -111,6 +113,9 @@ pub struct DesiredSource {
     pub resources: Resources,
     /// Objects being deleted with `deletionPolicy: Archive`: archive exactly these.
     pub archive: Vec<(Kind, String)>,
+    /// Objects being deleted with the default policy (Orphan; service plans always):
+    /// keep them in the database, released (unmanaged).
+    pub release: Vec<(Kind, String)>,
     /// Every object being deleted (the finalizers to remove once the pass committed).
     pub deleting: Vec<(Kind, String)>,
 }
@@ -121,6 +126,7 @@ pub fn desired(namespace: &str, resources: Resources, binding: Binding) -> Desir
         return Desired::Refused(binding);
     };
     let mut archive = Vec::new();
+    let mut release = Vec::new();
     let mut deleting = Vec::new();
     let mut note = |kind: Kind, meta: &kube::core::ObjectMeta, policy: Option<DeletionPolicy>| {
         if meta.deletion_timestamp.is_none() {
@@ -129,6 +135,8 @@ pub fn desired(namespace: &str, resources: Resources, binding: Binding) -> Desir
         let name = meta.name.clone().unwrap_or_default();
         if policy == Some(DeletionPolicy::Archive) {
             archive.push((kind, name.clone()));
+        } else {
+            release.push((kind, name.clone()));
         }
         deleting.push((kind, name));
         false
@@ -142,6 +150,7 @@ pub fn desired(namespace: &str, resources: Resources, binding: Binding) -> Desir
     groups.retain(|g| note(Kind::AccountGroup, &g.metadata, g.spec.deletion_policy));
     plans.retain(|p| note(Kind::ServicePlan, &p.metadata, None));
     archive.sort();
+    release.sort();
     deleting.sort();
     Desired::Source(DesiredSource {
         namespace: namespace.to_string(),
@@ -153,6 +162,7 @@ pub fn desired(namespace: &str, resources: Resources, binding: Binding) -> Desir
             plans,
         },
         archive,
+        release,
         deleting,
     })
 }
@@ -304,6 +314,7 @@ mod tests {
             panic!("a scoped namespace is reconciled");
         };
         assert_eq!(source.archive, [(Kind::Account, "customer-x".to_string())]);
+        assert_eq!(source.release, [(Kind::Account, "customer-o".to_string())]);
         assert_eq!(source.deleting.len(), 2);
         let loaded = source.load(&Hierarchy::default()).expect("valid resources");
         assert_eq!(loaded.hierarchy.nodes.len(), 1);

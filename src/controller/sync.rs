@@ -52,11 +52,8 @@ pub fn sync(store: &mut dyn Store, source: &DesiredSource, settings: &Settings) 
         plan: PlanOptions {
             scope: source.scope.clone(),
             max_prune_percent: settings.max_prune_percent,
-            archive: source
-                .archive
-                .iter()
-                .map(|(_, name)| name.clone())
-                .collect(),
+            archive: names(&source.archive),
+            release: names(&source.release),
             ..PlanOptions::new(source.source.clone())
         },
         context: ApplyContext {
@@ -94,6 +91,10 @@ pub fn sync(store: &mut dyn Store, source: &DesiredSource, settings: &Settings) 
         }
         Err(error) => failed(error),
     }
+}
+
+fn names(objects: &[(Kind, String)]) -> Vec<String> {
+    objects.iter().map(|(_, name)| name.clone()).collect()
 }
 
 /// Keeps the held plan in the store (for `/status`, `canopy approve` and

@@ -457,13 +457,32 @@ fn deleting_orphans_the_account_unless_its_policy_archives_it() {
         .map(|change| change.name.as_str())
         .collect();
     assert_eq!(deletes, ["customer-x"]);
+    let releases: Vec<&str> = synced
+        .plan
+        .iter()
+        .flat_map(|plan| &plan.changes)
+        .filter(|change| change.op == Op::Release)
+        .map(|change| change.name.as_str())
+        .collect();
+    assert_eq!(releases, ["customer-o"]);
     let live = store.snapshot().expect("snapshot").hierarchy;
-    assert!(
-        live.node("customer-o").is_some(),
-        "Orphan keeps the account"
-    );
+    let kept = live.node("customer-o").expect("Orphan keeps the account");
+    assert_eq!(kept.live.managed_by, None, "and releases it");
     assert!(live.node("customer-x").is_none(), "Archive archives it");
     assert!(live.node("partner-a").is_some());
+    let later = sync(
+        &mut store,
+        &scoped(
+            "platform",
+            None,
+            vec![account("platform", "partner-a", AccountType::Partner, None)],
+        ),
+        &settings(),
+    );
+    assert_eq!(later.outcome, Outcome::Applied);
+    let later = later.plan.expect("a plan");
+    assert!(later.orphans.is_empty(), "{:?}", later.orphans);
+    assert!(later.changes.is_empty(), "{:?}", later.changes);
 }
 
 #[test]

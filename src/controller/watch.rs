@@ -7,7 +7,8 @@
 //!    dirty; nothing runs until all four have listed                                 │
 //! quiet for `debounce` (or dirty for 20 × debounce) ──> one batch of dirty namespaces
 //!    └─ Message::Batch ─> daemon run loop ─> worker: batch::run (one txn per namespace)
-//!    <─ reply: per namespace Done ─ status patches (only changed) ─ Events ─ finalizers
+//!    <─ reply: per namespace Done ─ finalizers ─ status patches (only changed)
+//!                                 └─ Events queued for their own task (never waited for)
 //! transient failure of a namespace ─> requeued with backoff and jitter
 //! resync interval, a relist, gaining the Lease ─> every namespace dirty
 //! ```
@@ -26,9 +27,11 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource, ResourceExt};
+use prometheus_client::metrics::counter::Counter;
 use serde::de::DeserializeOwned;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 
 use crate::daemon::backoff::Backoff;
@@ -37,7 +40,7 @@ use crate::model::Kind;
 
 use super::batch::{Done, Item};
 use super::desired::{self, Resources};
-use super::events::{self, Publisher};
+use super::events::{self, EventQueue, Publisher};
 use super::finalizer;
 use super::lease::Leadership;
 use super::scope::ScopeIndex;
@@ -107,19 +110,27 @@ struct Stores {
     scopes: Store<AccountScope>,
 }
 
-/// Runs until the daemon goes away (its receiver dropped).
+/// Runs until the daemon goes away (its receiver dropped); Events dropped from a full
+/// queue count on `events_dropped`.
 pub async fn run(
     client: Client,
     options: Options,
     leadership: Leadership,
     daemon: UnboundedSender<Message>,
+    events_dropped: Counter,
 ) {
     let (stores, events) = reflect(&client, options.namespace.as_deref());
     let publisher = Publisher::new(client.clone(), options.instance.clone());
+    let queue = EventQueue::start(
+        publisher,
+        leadership.leader.clone(),
+        events::QUEUE_LIMIT,
+        events_dropped,
+    );
     let mut controller = Controller {
         client,
         stores,
-        publisher,
+        events: queue,
         leadership,
         daemon,
         pending: Pending::default(),
@@ -127,7 +138,28 @@ pub async fn run(
         retries: BTreeMap::new(),
         debounce: options.debounce.max(Duration::from_millis(1)),
     };
-    controller.run(events, options.resync).await;
+    // The reflectors are polled on their own task, so that their stores keep up with
+    // the API server while a batch writes back (a batch that follows reads them: a
+    // store left behind would have it redo writes, 409 on stale resourceVersions).
+    let (sender, touches) = unbounded_channel();
+    let _pump = Pump(tokio::spawn(async move {
+        let mut events = events;
+        while let Some(touch) = events.next().await {
+            if !matches!(touch, Touch::Nothing) && sender.send(touch).is_err() {
+                return;
+            }
+        }
+    }));
+    controller.run(touches, options.resync).await;
+}
+
+/// The task polling the reflectors; stopped with the controller.
+struct Pump(JoinHandle<()>);
+
+impl Drop for Pump {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn reflect(
@@ -172,8 +204,11 @@ where
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let (reader, writer) = reflector::store::<K>();
+    // managedFields are never read here: dropped before the store keeps (and every
+    // batch copies) the object.
     let stream = watcher::watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(|object| object.managed_fields_mut().clear())
         .reflect(writer)
         .map(move |event| match event {
             Ok(Event::Apply(object) | Event::Delete(object)) => {
@@ -235,7 +270,7 @@ impl Pending {
 struct Controller {
     client: Client,
     stores: Stores,
-    publisher: Publisher,
+    events: EventQueue,
     leadership: Leadership,
     daemon: UnboundedSender<Message>,
     pending: Pending,
@@ -247,7 +282,7 @@ struct Controller {
 }
 
 impl Controller {
-    async fn run(&mut self, mut events: SelectAll<BoxStream<'static, Touch>>, resync: Duration) {
+    async fn run(&mut self, mut touches: UnboundedReceiver<Touch>, resync: Duration) {
         let resync = resync.max(Duration::from_millis(10));
         let mut resync = interval_at(Instant::now() + resync, resync);
         resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -263,7 +298,7 @@ impl Controller {
                 .min()
                 .filter(|_| ready);
             tokio::select! {
-                Some(touch) = events.next() => self.touched(touch),
+                Some(touch) = touches.recv() => self.touched(touch),
                 _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                     let (namespaces, everything) = self.pending.take();
                     if !self.pass(namespaces, everything).await {
@@ -376,26 +411,10 @@ impl Controller {
         let scopes: Vec<Arc<AccountScope>> = self.stores.scopes.state();
         let index = ScopeIndex::new(scopes.iter().map(|s| &**s));
         let wanted = |namespace: &str| everything || namespaces.contains(namespace);
-        let owned = |namespace: Option<String>| wanted(namespace.as_deref().unwrap_or_default());
         let split = desired::by_namespace(
-            self.stores
-                .accounts
-                .state()
-                .iter()
-                .filter(|a| owned(a.namespace()))
-                .map(|a| (**a).clone()),
-            self.stores
-                .groups
-                .state()
-                .iter()
-                .filter(|g| owned(g.namespace()))
-                .map(|g| (**g).clone()),
-            self.stores
-                .plans
-                .state()
-                .iter()
-                .filter(|p| owned(p.namespace()))
-                .map(|p| (**p).clone()),
+            dirty(&self.stores.accounts, wanted),
+            dirty(&self.stores.groups, wanted),
+            dirty(&self.stores.plans, wanted),
         );
         split
             .into_iter()
@@ -436,11 +455,9 @@ impl Controller {
             transient |= error.is_transient();
         }
         let events = events::of_pass(&item.resources, done.synced.plan.as_ref(), &patches);
-        self.publisher
-            .publish(&item.namespace, &events, |kind, name| {
-                uid(&item.resources, kind, name)
-            })
-            .await;
+        self.events.push(&item.namespace, events, |kind, name| {
+            uid(&item.resources, kind, name)
+        });
         if transient {
             self.failed(&item.namespace);
         } else {
@@ -462,6 +479,21 @@ impl Controller {
             "namespace requeued"
         );
     }
+}
+
+/// The objects of the namespaces `wanted` takes, cloned out of a reflector store; the
+/// others are only looked at (their namespace borrowed, nothing copied).
+fn dirty<K>(store: &Store<K>, wanted: impl Fn(&str) -> bool) -> Vec<K>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    store
+        .state()
+        .iter()
+        .filter(|object| wanted(object.meta().namespace.as_deref().unwrap_or_default()))
+        .map(|object| (**object).clone())
+        .collect()
 }
 
 fn uid(resources: &Resources, kind: Kind, name: &str) -> Option<String> {

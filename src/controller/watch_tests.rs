@@ -51,7 +51,7 @@ fn harness(refused: usize, resync: Duration) -> Harness {
         resync,
         instance: Some("test".to_string()),
     };
-    tokio::spawn(run(client, options, leadership, sender));
+    tokio::spawn(run(client, options, leadership, sender, Default::default()));
     let marks = cluster.clone();
     tokio::spawn(daemon(
         receiver,
@@ -170,6 +170,31 @@ impl Harness {
         let mut store = self.database.lock().expect("the store");
         let live = store.snapshot().expect("a snapshot").hierarchy;
         live.node(name).map(|node| node.spec.parent.clone())
+    }
+
+    /// The owner of a live account: `Some(None)` when it is unmanaged.
+    fn owner_in_database(&self, name: &str) -> Option<Option<String>> {
+        let mut store = self.database.lock().expect("the store");
+        let live = store.snapshot().expect("a snapshot").hierarchy;
+        live.node(name).map(|node| node.live.managed_by.clone())
+    }
+
+    /// The orphans of `source` a pass of `declared` would list.
+    fn orphans(&self, source: &str, declared: &[&str]) -> Vec<String> {
+        let mut store = self.database.lock().expect("the store");
+        let live = store.snapshot().expect("a snapshot").hierarchy;
+        let desired = crate::model::Hierarchy::new(
+            live.nodes
+                .iter()
+                .filter(|node| declared.contains(&node.name.as_str()))
+                .cloned()
+                .collect(),
+            Vec::new(),
+        );
+        let options = crate::plan::PlanOptions::new(source);
+        crate::plan::diff(&live, &desired, &options)
+            .expect("a plan")
+            .orphans
     }
 
     fn count(&self, method: &str, suffix: &str) -> usize {
@@ -298,19 +323,19 @@ async fn unscoped_namespaces_and_parents_outside_the_scope_stall_and_write_nothi
     .await;
     assert_eq!(harness.parent_in_database("stray"), None);
     assert_eq!(harness.parent_in_database("intruder"), None);
-    let cluster = lock(&harness.cluster);
     for (namespace, name) in [("nowhere", "stray"), ("team-a", "intruder")] {
+        let cluster = lock(&harness.cluster);
         let object = cluster
             .get("accounts", namespace, name)
             .expect("the object");
         assert!(finalizers(object).is_empty(), "{name} holds no finalizer");
     }
-    drop(cluster);
-    assert!(
+    until("a NoScope event", || {
         harness
             .events_about("stray")
             .contains(&"NoScope".to_string())
-    );
+    })
+    .await;
     harness.assert_nothing_unexpected();
 }
 
@@ -345,20 +370,33 @@ async fn deletion_orphans_or_archives_and_the_finalizer_goes_only_after_the_comm
             && cluster.get("accounts", "platform", "archived").is_none()
     })
     .await;
-    assert!(
-        harness.parent_in_database("kept").is_some(),
-        "Orphan keeps the account"
+    assert_eq!(
+        harness.owner_in_database("kept"),
+        Some(None),
+        "Orphan keeps the account, released"
     );
+    assert_eq!(
+        harness.orphans("kubernetes/platform", &["partner-a", "partner-b"]),
+        Vec::<String>::new(),
+        "a later pass lists no orphan"
+    );
+    until("a Released event", || {
+        harness
+            .events_about("kept")
+            .contains(&"Released".to_string())
+    })
+    .await;
     assert_eq!(
         harness.parent_in_database("archived"),
         None,
         "Archive archives it"
     );
-    assert!(
+    until("an Archived event", || {
         harness
             .events_about("archived")
             .contains(&"Archived".to_string())
-    );
+    })
+    .await;
     let requests = lock(&harness.cluster).requests.clone();
     let released = requests
         .iter()
@@ -393,6 +431,13 @@ async fn after_the_lease_is_lost_nothing_is_written() {
     let harness = harness(0, HOUR);
     platform(&harness);
     until("partner-a Ready", || harness.ready("platform", "partner-a")).await;
+    // Events go out on their own task: wait for them before counting the writes.
+    until("the Created events", || {
+        ["partner-a", "partner-b"]
+            .iter()
+            .all(|name| harness.events_about(name).contains(&"Created".to_string()))
+    })
+    .await;
     harness.leader.store(false, Ordering::SeqCst);
     harness
         .leader_changes

@@ -25,6 +25,7 @@ use crate::plan::Plan;
 use crate::reconcile::BlastRadius;
 use crate::store::control;
 
+use super::metrics::Metrics;
 use super::record::Recorder;
 use super::worker::{Guarded, PassResult, Trigger, Worker};
 use super::{Config, DaemonError, KubernetesConfig};
@@ -42,8 +43,9 @@ impl Drop for Source {
     }
 }
 
-/// Connects (KUBECONFIG or in-cluster), joins the election and starts watching.
-pub async fn start(config: &KubernetesConfig) -> Result<Source, DaemonError> {
+/// Connects (KUBECONFIG or in-cluster), joins the election and starts watching; Events
+/// the controller drops from a full queue count on `metrics`.
+pub async fn start(config: &KubernetesConfig, metrics: &Metrics) -> Result<Source, DaemonError> {
     let client = kube::Client::try_default()
         .await
         .map_err(|error| DaemonError::Kubernetes(error.to_string()))?;
@@ -58,6 +60,7 @@ pub async fn start(config: &KubernetesConfig) -> Result<Source, DaemonError> {
         config.controller.clone(),
         leadership,
         sender,
+        metrics.kubernetes_events_dropped.clone(),
     ));
     Ok(Source {
         receiver,

@@ -14,6 +14,7 @@
 //! | `canopy_edit_to_commit_seconds` | histogram | |
 //! | `canopy_suspended` | gauge | |
 //! | `canopy_active` | gauge (1: holds the single-writer lock) | |
+//! | `canopy_kubernetes_events_dropped_total` | counter (Events dropped from the controller's full queue) | |
 
 use std::sync::atomic::AtomicU64;
 
@@ -54,6 +55,7 @@ pub struct Metrics {
     pub edit_to_commit: Histogram,
     pub suspended: Gauge,
     pub active: Gauge,
+    pub kubernetes_events_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -73,6 +75,7 @@ impl Default for Metrics {
             edit_to_commit: seconds(),
             suspended: Gauge::default(),
             active: Gauge::default(),
+            kubernetes_events_dropped: Counter::default(),
         };
         metrics.register();
         for class in ["transient", "permanent"] {
@@ -147,6 +150,11 @@ impl Metrics {
             "active",
             "1 while this instance holds the single-writer lock",
             self.active.clone(),
+        );
+        registry.register(
+            "kubernetes_events_dropped",
+            "Kubernetes Events dropped because the controller's event queue was full",
+            self.kubernetes_events_dropped.clone(),
         );
     }
 

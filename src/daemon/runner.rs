@@ -55,7 +55,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         None => None,
     };
     let mut kubernetes = match &config.kubernetes {
-        Some(settings) => Some(kubernetes::start(settings).await?),
+        Some(settings) => Some(kubernetes::start(settings, &shared.metrics).await?),
         None => None,
     };
     let server = tokio::spawn(axum::serve(listener, http::router(shared.clone())).into_future());

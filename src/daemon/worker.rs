@@ -74,6 +74,8 @@ impl Trigger {
 
 /// How a pass ended.
 #[derive(Debug)]
+// One value per pass, moved and never kept in bulk: the plan stays inline.
+#[allow(clippy::large_enum_variant)]
 pub enum PassResult {
     /// Another instance holds the single-writer lock.
     Standby,

@@ -51,6 +51,8 @@ pub enum Op {
     RemoveUser,
     UpdateUser,
     Delete,
+    /// An orphan kept but no longer managed by any source (`managed_by` cleared).
+    Release,
 }
 
 impl Op {
@@ -68,10 +70,11 @@ impl Op {
             Op::RemoveUser => "remove-user",
             Op::UpdateUser => "update-user",
             Op::Delete => "delete",
+            Op::Release => "release",
         }
     }
 
-    pub const ALL: [Op; 12] = [
+    pub const ALL: [Op; 13] = [
         Op::Create,
         Op::Update,
         Op::Move,
@@ -84,6 +87,7 @@ impl Op {
         Op::RemoveUser,
         Op::UpdateUser,
         Op::Delete,
+        Op::Release,
     ];
 }
 
@@ -114,7 +118,8 @@ pub struct Change {
     pub op: Op,
     pub kind: Kind,
     pub name: String,
-    /// Old parent (move/group/ungroup) or old plan (change-plan).
+    /// Old parent (move/group/ungroup), old plan (change-plan) or the source that
+    /// managed a released object (release).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// New parent (create/move/group/ungroup) or new plan (change-plan).
@@ -164,6 +169,11 @@ pub struct Writes {
     /// Nodes to archive (prune), children before parents.
     pub archive_nodes: Vec<String>,
     pub archive_plans: Vec<String>,
+    /// Orphans kept but made unmanaged (`managed_by` cleared), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub release_nodes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub release_plans: Vec<String>,
 }
 
 impl Writes {
@@ -173,6 +183,8 @@ impl Writes {
             && self.effective.is_empty()
             && self.archive_nodes.is_empty()
             && self.archive_plans.is_empty()
+            && self.release_nodes.is_empty()
+            && self.release_plans.is_empty()
     }
 }
 
@@ -187,7 +199,8 @@ pub struct Plan {
     pub base_fingerprint: String,
     pub changes: Vec<Change>,
     pub warnings: Vec<Warning>,
-    /// Formerly managed objects no longer declared (deleted only with `--prune`).
+    /// Formerly managed objects no longer declared (deleted only with `--prune`,
+    /// released only when asked by name).
     pub orphans: Vec<String>,
     pub writes: Writes,
 }

@@ -80,6 +80,7 @@ impl From<&SavedOptions> for PlanOptions {
             max_prune_percent: options.max_prune_percent,
             scope: options.scope.clone(),
             archive: Vec::new(),
+            release: Vec::new(),
         }
     }
 }

@@ -49,7 +49,10 @@ pub fn plan(
     orphans: &[String],
     options: &PlanOptions,
 ) -> Option<Plan> {
-    if !options.archive.is_empty() || !plans_unchanged(live, edit, &options.source) {
+    if !options.archive.is_empty()
+        || !options.release.is_empty()
+        || !plans_unchanged(live, edit, &options.source)
+    {
         return None;
     }
     let source = options.source.as_str();
@@ -140,13 +143,16 @@ pub fn plan(
     Some(planned)
 }
 
-/// The orphans still there once `plan` is applied: those it lists and does not prune.
+/// The orphans still there once `plan` is applied: those it lists and does not prune
+/// (or release).
 pub fn orphans_left(plan: &Plan) -> Vec<String> {
-    let archived: FxHashSet<&str> = plan
-        .writes
+    let writes = &plan.writes;
+    let archived: FxHashSet<&str> = writes
         .archive_nodes
         .iter()
-        .chain(&plan.writes.archive_plans)
+        .chain(&writes.archive_plans)
+        .chain(&writes.release_nodes)
+        .chain(&writes.release_plans)
         .map(String::as_str)
         .collect();
     let left = plan
@@ -175,7 +181,7 @@ fn plans_unchanged(live: &Hierarchy, edit: Edit<'_>, source: &str) -> bool {
 /// guarded by the share of all managed accounts it removes.
 fn needs_whole_tree(op: Op) -> bool {
     match op {
-        Op::Create | Op::Delete => true,
+        Op::Create | Op::Delete | Op::Release => true,
         Op::Update
         | Op::Move
         | Op::Group

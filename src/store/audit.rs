@@ -12,6 +12,7 @@
 //! | add-user | – | the user |
 //! | remove-user | the user as it was | – |
 //! | delete | the live spec | – |
+//! | release | `{"managedBy": source}` | `{"managedBy": null}` |
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -129,6 +130,11 @@ fn single(
     ))
 }
 
+/// A release: the source that managed the object, then none.
+fn released(change: &Change) -> Result<Values, StoreError> {
+    single("managedBy", change.from.as_ref(), None)
+}
+
 impl Lookup<'_, '_> {
     fn plan_values(&self, change: &Change) -> Result<Values, StoreError> {
         let live = self.live.plan(&change.name).map(|plan| &plan.spec);
@@ -142,6 +148,7 @@ impl Lookup<'_, '_> {
         match change.op {
             Op::Create => Ok((None, text(desired)?)),
             Op::Delete => Ok((text(live)?, None)),
+            Op::Release => released(change),
             _ if !change.fields.is_empty() => fields(change),
             _ => Ok((text(live)?, text(desired)?)),
         }
@@ -168,6 +175,7 @@ impl Lookup<'_, '_> {
         match change.op {
             Op::Create => Ok((None, text(desired)?)),
             Op::Delete => Ok((text(live)?, None)),
+            Op::Release => released(change),
             Op::Move | Op::Group | Op::Ungroup => {
                 single("parent", change.from.as_ref(), change.to.as_ref())
             }
@@ -329,5 +337,20 @@ mod tests {
         let rows = entries(&plan, &live()).unwrap();
         assert_eq!(parsed(&rows[0].before)["displayName"], "ACME");
         assert_eq!(rows[0].after, None);
+    }
+
+    #[test]
+    fn a_release_records_the_source_that_let_go() {
+        let mut plan = Plan::default();
+        let mut release = change(Op::Release, "acme");
+        release.from = Some("kubernetes/team".into());
+        plan.changes.push(release);
+        let rows = entries(&plan, &live()).unwrap();
+        assert_eq!(rows[0].op, Op::Release);
+        assert_eq!(
+            parsed(&rows[0].before),
+            json!({"managedBy": "kubernetes/team"})
+        );
+        assert_eq!(parsed(&rows[0].after), json!({"managedBy": null}));
     }
 }

@@ -69,6 +69,9 @@ pub fn run(options: &KubernetesOptions, report: &mut Report) -> anyhow::Result<(
             };
             run.measure(name, report)
                 .with_context(|| format!("kubernetes bench at {resources} on {name}"))?;
+            if std::env::var_os("CANOPY_BENCH_KEEP_LOGS").is_some() {
+                keep_logs(&directory, &options.workdir)?;
+            }
             std::fs::remove_dir_all(&directory)?;
         }
     }
@@ -135,6 +138,14 @@ impl Run<'_> {
             )?;
             latencies.push(applied.elapsed());
         }
+        let shown: Vec<String> = latencies
+            .iter()
+            .map(|latency| format!("{:.1}", latency.as_secs_f64() * 1000.0))
+            .collect();
+        eprintln!(
+            "kubernetes: event to Ready in order (ms): {}",
+            shown.join(" ")
+        );
         let unserved = fake.unserved();
         anyhow::ensure!(
             unserved.is_empty(),
@@ -176,6 +187,22 @@ impl Run<'_> {
             .bytes(rss)
             .record(report);
     }
+}
+
+/// Copies the controller's log out of `directory` (removed after each size) into
+/// `workdir`, named after the directory (`CANOPY_BENCH_KEEP_LOGS` set).
+fn keep_logs(directory: &std::path::Path, workdir: &std::path::Path) -> anyhow::Result<()> {
+    let name = directory
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for entry in std::fs::read_dir(directory)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|extension| extension == "log") {
+            std::fs::copy(&path, workdir.join(format!("{name}.log")))?;
+        }
+    }
+    Ok(())
 }
 
 fn account(name: &str, parent: Option<&str>) -> Value {

@@ -1,6 +1,7 @@
 //! The changes and writes of one node, in the per-node order of docs/plan-format.md:
 //! create, move/group/ungroup, change-plan, update, activate/deactivate, user ops.
-//! Deletes (prunes) come after every other node change, children first.
+//! Deletes (prunes) come after every other node change, children first, then the
+//! releases (orphans kept but made unmanaged) of nodes and service plans, by name.
 
 use crate::model::{Effective, Kind, Node};
 use crate::plan::{Change, NodeWrite, Op, Plan};
@@ -150,6 +151,26 @@ impl Planner<'_> {
             let kind = node.after.spec.node_type.kind();
             plan.changes.push(change(Op::Delete, kind, node.name));
             plan.writes.archive_nodes.push(node.name.to_string());
+        }
+        self.plan_releases(plan);
+    }
+
+    /// Releases: orphans kept, their `managed_by` cleared. Nodes, then service plans,
+    /// each in name order; `from` names the source that managed them.
+    fn plan_releases(&self, plan: &mut Plan) {
+        let source = &self.options.source;
+        let release = |plan: &mut Plan, kind: Kind, name: &str| {
+            let mut release = change(Op::Release, kind, name);
+            release.from = Some(source.clone());
+            plan.changes.push(release);
+        };
+        for node in self.nodes.iter().filter(|n| n.role == Role::Released) {
+            release(plan, node.after.spec.node_type.kind(), node.name);
+            plan.writes.release_nodes.push(node.name.to_string());
+        }
+        for entry in self.plans.iter().filter(|p| p.role == Role::Released) {
+            release(plan, Kind::ServicePlan, entry.name);
+            plan.writes.release_plans.push(entry.name.to_string());
         }
     }
 

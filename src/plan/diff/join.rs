@@ -9,7 +9,8 @@
 //! both, live managed by this source         → Managed (compare)
 //! both, live unmanaged, desired adopts it   → Adopt   (compare + take ownership)
 //! both, live unmanaged or someone else's    → Refused (a Problem)
-//! live only, managed by this source         → Orphan  (Pruned with --prune)
+//! live only, managed by this source         → Orphan  (Pruned with --prune,
+//!                                              Released when named in `release`)
 //! live only, anything else                  → Untouched
 //! ```
 
@@ -28,6 +29,8 @@ pub(super) enum Role {
     Refused,
     Orphan,
     Pruned,
+    /// An orphan kept but made unmanaged (named in `PlanOptions::release`).
+    Released,
     Untouched,
 }
 

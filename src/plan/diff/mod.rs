@@ -53,6 +53,9 @@ pub struct PlanOptions {
     /// Orphans to archive even without `prune` (and whatever else the source declares):
     /// the Kubernetes resources deleted with `deletionPolicy: Archive`.
     pub archive: Vec<String>,
+    /// Orphans to keep but release (make unmanaged: `managed_by` cleared), whatever
+    /// `prune` says: the Kubernetes resources deleted with `deletionPolicy: Orphan`.
+    pub release: Vec<String>,
 }
 
 impl PlanOptions {
@@ -66,6 +69,7 @@ impl PlanOptions {
             max_prune_percent: 10.0,
             scope: None,
             archive: Vec::new(),
+            release: Vec::new(),
         }
     }
 }

@@ -5,7 +5,11 @@
 //! or missing directory must not wipe a tree) and never beyond `--max-prune` percent of
 //! the source's managed accounts. A scoped run only sees orphans inside its scope, and
 //! leaves service plans (global) alone. The orphans named in `archive` (deleted one by
-//! one, on purpose) are archived without `--prune` and without those guards.
+//! one, on purpose) are archived without `--prune` and without those guards; those
+//! named in `release` are kept and made unmanaged (nobody's orphan any more), never
+//! pruned.
+
+use rustc_hash::FxHashSet;
 
 use crate::model::{Node, ServicePlan};
 use crate::plan::Warning;
@@ -54,7 +58,8 @@ pub(super) fn select(
         .collect();
     names.sort_unstable();
     names.dedup();
-    archive_named(nodes, plans, &options.archive);
+    mark_named(nodes, plans, &options.archive, Role::Pruned);
+    mark_named(nodes, plans, &options.release, Role::Released);
     if names.is_empty() {
         return Orphans {
             names,
@@ -83,24 +88,27 @@ pub(super) fn select(
     }
 }
 
-/// The orphans named in `archive` become [`Role::Pruned`].
-fn archive_named(
+/// The orphans named in `names` (archive or release) take `role`; a name in both
+/// lists is archived (the first call wins).
+fn mark_named(
     nodes: &mut [Joined<'_, Node>],
     plans: &mut [Joined<'_, ServicePlan>],
-    archive: &[String],
+    names: &[String],
+    role: Role,
 ) {
-    if archive.is_empty() {
+    if names.is_empty() {
         return;
     }
-    let named = |name: &str| archive.iter().any(|a| a == name);
+    let names: FxHashSet<&str> = names.iter().map(String::as_str).collect();
+    let named = |name: &str| names.contains(name);
     for node in nodes.iter_mut() {
         if node.role == Role::Orphan && named(node.name) {
-            node.role = Role::Pruned;
+            node.role = role;
         }
     }
     for plan in plans.iter_mut() {
         if plan.role == Role::Orphan && named(plan.name) {
-            plan.role = Role::Pruned;
+            plan.role = role;
         }
     }
 }

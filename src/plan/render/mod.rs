@@ -29,7 +29,7 @@ use super::{Cascade, Change, Op, Plan};
 pub fn symbol(op: Op) -> &'static str {
     match op {
         Op::Create | Op::AddUser => "+",
-        Op::Update | Op::UpdateUser | Op::ChangePlan => "~",
+        Op::Update | Op::UpdateUser | Op::ChangePlan | Op::Release => "~",
         Op::Move | Op::Group | Op::Ungroup => "→",
         Op::Activate => "↑",
         Op::Deactivate => "↓",
@@ -63,6 +63,10 @@ fn target(change: &Change) -> Option<String> {
             change.to.as_deref().unwrap_or("(no plan)")
         )),
         Op::AddUser | Op::RemoveUser | Op::UpdateUser => change.user.clone(),
+        Op::Release => Some(format!(
+            "managed by {} → unmanaged (kept)",
+            change.from.as_deref().unwrap_or("(no source)")
+        )),
         Op::Update | Op::Activate | Op::Deactivate | Op::Delete => None,
     }
 }
@@ -90,12 +94,13 @@ fn cascade(cascade: &Cascade, shown: usize) -> Option<String> {
     Some(format!("cascades to {} {accounts}: {names}", cascade.count))
 }
 
-/// Orphans that this plan keeps: a pruned orphan already shows as a `delete`.
+/// Orphans that this plan keeps: a pruned orphan already shows as a `delete`, a
+/// released one as a `release`.
 fn kept_orphans(plan: &Plan) -> Vec<&str> {
     let deleted: FxHashSet<&str> = plan
         .changes
         .iter()
-        .filter(|change| change.op == Op::Delete)
+        .filter(|change| matches!(change.op, Op::Delete | Op::Release))
         .map(|change| change.name.as_str())
         .collect();
     plan.orphans

@@ -179,3 +179,48 @@ fn a_brief_plan_cuts_a_long_list_of_risky_changes() {
     assert!(text.contains("  … and 3 more risky changes\n"), "{text}");
     assert!(text.contains("not listed: 0 other changes"), "{text}");
 }
+
+#[test]
+fn a_release_is_shown_by_every_renderer_and_leaves_the_orphan_list() {
+    let live = live_of(&example(), Some(SOURCE));
+    let mut desired = example();
+    remove(&mut desired, "x-one");
+    remove(&mut desired, "x-two");
+    let options = PlanOptions {
+        release: vec!["x-one".to_string()],
+        ..PlanOptions::new(SOURCE)
+    };
+    let plan = planned(&live, &desired, &options);
+    let shown = text(&plan, false);
+    assert!(
+        shown.contains("~ release Account x-one: managed by default → unmanaged (kept)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Orphans (1;"),
+        "only x-two stays an orphan: {shown}"
+    );
+    assert!(shown.contains("Plan: 1 to release."), "{shown}");
+    let parsed: serde_json::Value = match serde_json::from_str(&json(&plan)) {
+        Ok(value) => value,
+        Err(error) => panic!("json output does not parse: {error}"),
+    };
+    assert_eq!(
+        parsed["changes"],
+        serde_json::json!([{"op": "release", "kind": "Account", "name": "x-one", "from": SOURCE}])
+    );
+    assert_eq!(parsed["summary"]["release"], 1);
+    let comment =
+        crate::plan::render::markdown(&plan, &crate::plan::render::Review::new(&live, &desired));
+    assert!(comment.contains("| ~ release | 1 |"), "{comment}");
+    assert!(
+        comment.contains(
+            "| ~ | release | Account | `x-one` | managed by default → unmanaged (kept) |"
+        ),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("Routine"),
+        "a release is not risky: {comment}"
+    );
+}

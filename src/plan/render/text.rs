@@ -52,7 +52,7 @@ impl Style {
     fn op(&self, op: Op, text: &str) -> String {
         let code = match op {
             Op::Create | Op::AddUser | Op::Activate => GREEN,
-            Op::Update | Op::UpdateUser | Op::ChangePlan => YELLOW,
+            Op::Update | Op::UpdateUser | Op::ChangePlan | Op::Release => YELLOW,
             Op::Move | Op::Group | Op::Ungroup => CYAN,
             Op::Deactivate | Op::Delete | Op::RemoveUser => RED,
         };
@@ -139,7 +139,7 @@ pub fn brief(plan: &Plan, color: bool) -> String {
     let _ = writeln!(
         out,
         "{listed}; not listed: {rest} other {changes} (creations, updates, activations, \
-         users added or updated). `-v` or `-o json` lists every change.\n"
+         releases, users added or updated). `-v` or `-o json` lists every change.\n"
     );
     write_tail(&mut out, plan, Some(BRIEF_ABOVE), &style);
     out
@@ -219,7 +219,7 @@ fn nesting(plan: &Plan) -> FxHashMap<&str, usize> {
         .collect();
     let mut depths: FxHashMap<&str, usize> = FxHashMap::default();
     for change in &plan.changes {
-        if change.kind == Kind::ServicePlan || change.op == Op::Delete {
+        if change.kind == Kind::ServicePlan || matches!(change.op, Op::Delete | Op::Release) {
             continue;
         }
         let name = change.name.as_str();

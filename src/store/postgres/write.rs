@@ -40,6 +40,7 @@ pub(super) async fn write_batch(
     write_users(connection, batch).await?;
     write_effective(connection, plan).await?;
     write_archives(connection, plan).await?;
+    write_releases(connection, plan).await?;
     copy_audit(connection, batch, context).await
 }
 
@@ -306,6 +307,37 @@ async fn write_archives(connection: &mut PgConnection, plan: &Plan) -> Result<()
         .execute(connection)
         .await
         .map_err(database("archive service_plans"))?;
+    }
+    Ok(())
+}
+
+/// Released orphans: `managed_by` cleared, one statement per table (only rows this
+/// source still manages).
+async fn write_releases(connection: &mut PgConnection, plan: &Plan) -> Result<()> {
+    let targets = [
+        (
+            &plan.writes.release_nodes,
+            "UPDATE accounts SET managed_by = NULL, updated_at = now()
+             WHERE name = ANY($1) AND managed_by = $2 AND archived_at IS NULL",
+            "release accounts",
+        ),
+        (
+            &plan.writes.release_plans,
+            "UPDATE service_plans SET managed_by = NULL, updated_at = now()
+             WHERE name = ANY($1) AND managed_by = $2 AND archived_at IS NULL",
+            "release service_plans",
+        ),
+    ];
+    for (names, sql, what) in targets {
+        if names.is_empty() {
+            continue;
+        }
+        sqlx::query(sql)
+            .bind(names)
+            .bind(&plan.source)
+            .execute(&mut *connection)
+            .await
+            .map_err(database(what))?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use rusqlite::{Connection, params};
 use crate::plan::Plan;
 
 use super::super::batch::{Batch, NodeRow};
+use super::super::rows::to_json;
 use super::super::{ApplyContext, Result, StoreError};
 use super::database;
 
@@ -37,6 +38,7 @@ pub(super) fn write_batch(
     write_users(connection, batch)?;
     write_effective(connection, plan, now)?;
     write_archives(connection, plan, now)?;
+    write_releases(connection, plan, now)?;
     write_audit(connection, batch, now, context)
 }
 
@@ -260,6 +262,35 @@ fn write_archives(connection: &Connection, plan: &Plan, now: &str) -> Result<()>
                 .execute(params![name, now])
                 .map_err(database("archive"))?;
         }
+    }
+    Ok(())
+}
+
+/// Released orphans: `managed_by` cleared, one statement per table over a JSON array of
+/// names (only rows this source still manages).
+fn write_releases(connection: &Connection, plan: &Plan, now: &str) -> Result<()> {
+    let targets = [
+        (
+            &plan.writes.release_nodes,
+            "UPDATE accounts SET managed_by = NULL, updated_at = ?2
+             WHERE name IN (SELECT value FROM json_each(?1)) AND managed_by = ?3
+               AND archived_at IS NULL",
+        ),
+        (
+            &plan.writes.release_plans,
+            "UPDATE service_plans SET managed_by = NULL, updated_at = ?2
+             WHERE name IN (SELECT value FROM json_each(?1)) AND managed_by = ?3
+               AND archived_at IS NULL",
+        ),
+    ];
+    for (names, sql) in targets {
+        if names.is_empty() {
+            continue;
+        }
+        let names = to_json(names)?;
+        connection
+            .execute(sql, params![names, now, plan.source])
+            .map_err(database("release"))?;
     }
     Ok(())
 }

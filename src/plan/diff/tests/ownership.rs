@@ -134,6 +134,64 @@ fn undeclared_managed_objects_are_listed_as_orphans_and_kept() {
 }
 
 #[test]
+fn orphans_named_for_release_are_kept_and_made_unmanaged() {
+    let (live, mut desired) = example_pair();
+    for name in ["x-one", "x-two", "x-three"] {
+        remove(&mut desired, name);
+    }
+    desired.plans.retain(|plan| plan.name != "smb-pooled");
+    edit(&mut desired, "nordic-smb", |node| node.spec.plan = None);
+    let options = PlanOptions {
+        release: ["x-two", "x-one", "smb-pooled", "acme-fr"]
+            .map(String::from)
+            .to_vec(),
+        archive: vec!["x-three".to_string()],
+        ..PlanOptions::new(SOURCE)
+    };
+    let plan = plan_with(&live, &desired, &options);
+    assert_eq!(
+        ops(&plan),
+        [
+            (Op::ChangePlan, "nordic-smb"),
+            (Op::Delete, "x-three"),
+            (Op::Release, "x-one"),
+            (Op::Release, "x-two"),
+            (Op::Release, "smb-pooled"),
+        ],
+        "a declared account (acme-fr) is never released"
+    );
+    let release = plan
+        .changes
+        .iter()
+        .find(|change| change.op == Op::Release)
+        .expect("a release");
+    assert_eq!(release.kind, Kind::Account);
+    assert_eq!(release.from.as_deref(), Some(SOURCE));
+    assert_eq!(plan.writes.release_nodes, ["x-one", "x-two"]);
+    assert_eq!(plan.writes.release_plans, ["smb-pooled"]);
+    assert_eq!(plan.writes.archive_nodes, ["x-three"]);
+    assert!(plan.writes.nodes.iter().all(|write| write.name != "x-one"));
+    assert_eq!(plan.summary().count(Op::Release), 3);
+}
+
+#[test]
+fn a_release_is_planned_even_with_prune_and_only_for_this_sources_orphans() {
+    let (mut live, mut desired) = example_pair();
+    edit(&mut live, "x-two", |node| {
+        node.live.managed_by = Some("team-b".to_string())
+    });
+    remove(&mut desired, "x-one");
+    remove(&mut desired, "x-two");
+    let options = PlanOptions {
+        release: vec!["x-one".to_string(), "x-two".to_string()],
+        ..pruning(100.0)
+    };
+    let plan = plan_with(&live, &desired, &options);
+    assert_eq!(ops(&plan), [(Op::Release, "x-one")]);
+    assert!(plan.writes.archive_nodes.is_empty(), "released, not pruned");
+}
+
+#[test]
 fn pruning_deletes_children_before_parents() {
     let (live, mut desired) = example_pair();
     for name in ["partner-x", "x-one", "x-two", "x-three"] {
