@@ -53,9 +53,9 @@ pub fn written_names(plan: &Plan) -> Vec<&str> {
     names
 }
 
-/// The live hierarchy after an apply: `before` with the rows of `names` replaced by
-/// `reread` (those rows and every plan, read after the writes). A name absent from
-/// `reread` has no row any more.
+/// The live hierarchy after an apply: `before` with the rows of `names` (sorted,
+/// unique) replaced by `reread` (those rows and every plan, read after the writes). A
+/// name absent from `reread` has no row any more.
 pub fn patch(before: &mut Hierarchy, reread: Hierarchy, names: &[&str]) {
     let Hierarchy {
         nodes,
@@ -63,28 +63,40 @@ pub fn patch(before: &mut Hierarchy, reread: Hierarchy, names: &[&str]) {
         archived,
     } = reread;
     before.plans = plans;
-    let named: FxHashSet<&str> = names.iter().copied().collect();
-    before
-        .nodes
-        .retain(|node| !named.contains(node.name.as_str()));
-    before
-        .archived
-        .retain(|node| !named.contains(node.name.as_str()));
-    merge_sorted(&mut before.nodes, nodes, node_name);
-    merge_sorted(&mut before.archived, archived, archived_name);
+    replace_sorted(&mut before.nodes, nodes, names, node_name);
+    replace_sorted(&mut before.archived, archived, names, archived_name);
 }
 
-/// Inserts `new` into the name-sorted `items`, keeping it sorted: by binary search for
-/// a few items (an edit), by one sort for many (a checkout).
-fn merge_sorted<T>(items: &mut Vec<T>, new: Vec<T>, name: fn(&T) -> &str) {
-    if new.len() > 64 {
+/// Replaces the items of `names` in the name-sorted `items` by `new` (sorted, only
+/// those names), keeping it sorted: in place by binary search for a few names (an
+/// edit: an update moves nothing), by one filter and sort for many (a checkout).
+fn replace_sorted<T>(items: &mut Vec<T>, new: Vec<T>, names: &[&str], name: fn(&T) -> &str) {
+    if names.len() > 64 {
+        let named: FxHashSet<&str> = names.iter().copied().collect();
+        items.retain(|item| !named.contains(name(item)));
         items.extend(new);
         items.sort_unstable_by(|a, b| name(a).cmp(name(b)));
         return;
     }
+    let mut new = new.into_iter().peekable();
+    for &wanted in names {
+        let replacement = new.next_if(|item| name(item) == wanted);
+        match (
+            items.binary_search_by(|item| name(item).cmp(wanted)),
+            replacement,
+        ) {
+            (Ok(at), Some(item)) => items[at] = item,
+            (Ok(at), None) => {
+                items.remove(at);
+            }
+            (Err(at), Some(item)) => items.insert(at, item),
+            (Err(_), None) => {}
+        }
+    }
+    // Rows under names not asked for (none are read): kept sorted all the same.
     for item in new {
-        let position = items.partition_point(|existing| name(existing) < name(&item));
-        items.insert(position, item);
+        let at = items.partition_point(|existing| name(existing) < name(&item));
+        items.insert(at, item);
     }
 }
 
