@@ -218,28 +218,11 @@ fn load_files(
                 _ => None,
             }));
     }
-    let Some(kept) = kept else {
-        read_csv_users(&mut declared, &mut sources, &mut findings, (None, now));
-        return finish(
-            declared,
-            findings,
-            &sources,
-            external,
-            manifest_count,
-            documents,
-        );
-    };
-    let files = changed::names_by_file(&declared, &sources[..manifest_count]);
-    let csv = read_csv_users(
-        &mut declared,
-        &mut sources,
-        &mut findings,
-        (Some(&kept.users), now),
-    );
-    let named_by = changed::csv_named_by(csv.named_by, &sources);
-    let (paths, keeps): (Vec<PathBuf>, Vec<_>) = csv.keeps.into_iter().unzip();
-    kept.users
-        .update(paths.iter().map(PathBuf::as_path).zip(keeps));
+    let files = kept
+        .is_some()
+        .then(|| changed::names_by_file(&declared, &sources[..manifest_count]));
+    let users = kept.as_deref().map(|kept| &kept.users);
+    let csv = read_csv_users(&mut declared, &mut sources, &mut findings, (users, now));
     let loaded = finish(
         declared,
         findings,
@@ -248,10 +231,16 @@ fn load_files(
         manifest_count,
         documents,
     );
-    kept.last = loaded.is_ok().then_some(kept::LastLoad {
-        files,
-        csv: named_by,
-    });
+    if let (Some(kept), Some(files)) = (kept, files) {
+        let named_by = changed::csv_named_by(csv.named_by, &sources);
+        let (paths, keeps): (Vec<PathBuf>, Vec<_>) = csv.keeps.into_iter().unzip();
+        kept.users
+            .update(paths.iter().map(PathBuf::as_path).zip(keeps));
+        kept.last = loaded.is_ok().then_some(kept::LastLoad {
+            files,
+            csv: named_by,
+        });
+    }
     loaded
 }
 
