@@ -48,6 +48,14 @@ fn apply(store: &mut dyn Store, desired: &Hierarchy, options: &Options) -> recon
     reconcile::reconcile(store, load, options).expect("a valid generated tree applies")
 }
 
+/// A generated tree applied to a fresh store, and the live state it converged to.
+fn converged(accounts: usize, seed: u64, options: &Options) -> (Hierarchy, crate::store::Snapshot) {
+    let mut store = store::open("sqlite::memory:").expect("in-memory store");
+    let desired = generate::hierarchy(accounts, seed);
+    apply(&mut *store, &desired, options);
+    (desired, store.snapshot().expect("snapshot"))
+}
+
 /// The edit that turns `before` into `after`, file by file.
 struct FileEdit {
     nodes: Vec<Node>,
@@ -188,10 +196,7 @@ fn with_prune_the_neighbourhood_still_agrees() {
 fn cascades_moves_and_refusals_agree_with_the_whole_diff() {
     use crate::model::NodeType;
     let options = options(false);
-    let mut store = store::open("sqlite::memory:").expect("in-memory store");
-    let desired = generate::hierarchy(600, 11);
-    apply(&mut *store, &desired, &options);
-    let live = store.snapshot().expect("snapshot");
+    let (desired, live) = converged(600, 11, &options);
     let of_type = |node_type: NodeType| -> Vec<String> {
         let nodes = desired
             .nodes
@@ -260,10 +265,7 @@ fn cascades_moves_and_refusals_agree_with_the_whole_diff() {
 #[test]
 fn a_rename_is_planned_on_the_neighbourhood_alone() {
     let options = options(false);
-    let mut store = store::open("sqlite::memory:").expect("in-memory store");
-    let desired = generate::hierarchy(200, 9);
-    apply(&mut *store, &desired, &options);
-    let live = store.snapshot().expect("snapshot");
+    let (desired, live) = converged(200, 9, &options);
     let leaf = live
         .hierarchy
         .nodes
@@ -300,10 +302,7 @@ fn a_rename_is_planned_on_the_neighbourhood_alone() {
 #[test]
 fn a_name_another_file_declares_is_left_to_the_whole_load() {
     let options = options(false);
-    let mut store = store::open("sqlite::memory:").expect("in-memory store");
-    let desired = generate::hierarchy(100, 3);
-    apply(&mut *store, &desired, &options);
-    let live = store.snapshot().expect("snapshot");
+    let (desired, live) = converged(100, 3, &options);
     let node = as_declared(&live.hierarchy.nodes[3]);
     // The changed file declared something else before: `node` is declared elsewhere.
     let before = ["some-other-name".to_string()];
