@@ -265,7 +265,7 @@ fn cascades_moves_and_refusals_agree_with_the_whole_diff() {
 #[test]
 fn a_rename_is_planned_on_the_neighbourhood_alone() {
     let options = options(false);
-    let (desired, live) = converged(200, 9, &options);
+    let (_, live) = converged(200, 9, &options);
     let leaf = live
         .hierarchy
         .nodes
@@ -302,7 +302,7 @@ fn a_rename_is_planned_on_the_neighbourhood_alone() {
 #[test]
 fn a_name_another_file_declares_is_left_to_the_whole_load() {
     let options = options(false);
-    let (desired, live) = converged(100, 3, &options);
+    let (_, live) = converged(100, 3, &options);
     let node = as_declared(&live.hierarchy.nodes[3]);
     // The changed file declared something else before: `node` is declared elsewhere.
     let before = ["some-other-name".to_string()];
