@@ -365,10 +365,13 @@ fn an_edit_is_planned_on_the_files_it_changed(workspace: &Workspace) {
     let mut daemon = workspace.daemon(&["--resync-interval", "1h"]);
     daemon.wait_started();
     let edit_planned = |status: &Value| status["lastReconcile"]["phases"]["edit"].clone();
-    // A rename: only nordic.yaml is read, only the objects around fika-cafe diffed.
+    let watched = |status: &Value| status["lastReconcile"]["phases"]["watched"].clone();
+    // A rename: only nordic.yaml is read (the watcher named it: no other file is
+    // stamped), only the objects around fika-cafe diffed.
     workspace.edit("nordic.yaml", "Fika Café AB", "Fika Café Göteborg");
     let status = daemon.wait_for("the rename", |status| Daemon::applied(status) == 2);
     assert_eq!(edit_planned(&status), true, "{status}");
+    assert_eq!(watched(&status), true, "{status}");
     assert_eq!(
         workspace.account("fika-cafe", "display_name").as_deref(),
         Some("Fika Café Göteborg")
@@ -380,6 +383,7 @@ fn an_edit_is_planned_on_the_files_it_changed(workspace: &Workspace) {
     std::fs::write(&csv, users).expect("write users");
     let status = daemon.wait_for("the new user", |status| Daemon::applied(status) == 3);
     assert_eq!(edit_planned(&status), true, "{status}");
+    assert_eq!(watched(&status), true, "{status}");
     let fred = "SELECT CAST(COUNT(*) AS TEXT) FROM users WHERE account = 'acme-eu' AND email = 'fred@acme.example'";
     assert_eq!(workspace.count(fred), 1);
     // A created account is compared with every other name: the whole diff plans it.

@@ -1,10 +1,12 @@
 //! The run loop: waits for a trigger (file batch, resync, control tick, retry, signal),
 //! runs one pass on a blocking thread, records it (status, metrics, one log line).
 
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rustc_hash::FxHashSet;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::{MissedTickBehavior, interval, interval_at, sleep_until, timeout};
@@ -87,6 +89,8 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let mut retry_at: Option<tokio::time::Instant> = None;
     let mut next = Some(Trigger::Startup);
     let mut first_edit: Option<Instant> = None;
+    // The paths the watcher saw change, handed to the worker before its next pass.
+    let mut touched: FxHashSet<PathBuf> = FxHashSet::default();
     // Set while this instance holds its role by a lease: renewed at a third of its length.
     let mut heartbeat: Option<tokio::time::Interval> = None;
     loop {
@@ -96,7 +100,8 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                 _ = terminate.recv() => break,
                 _ = interrupt.recv() => break,
                 Some(event) = file_receiver.recv() => {
-                    let (trigger, first) = gather(event, &mut file_receiver, config.debounce).await;
+                    let (trigger, first) =
+                        gather(event, &mut file_receiver, config.debounce, &mut touched).await;
                     first_edit = Some(first_edit.map_or(first, |earlier| earlier.min(first)));
                     trigger
                 }
@@ -151,6 +156,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             }
             continue;
         }
+        current.touch(touched.drain());
         let started = Instant::now();
         tracing::debug!("reconcile started ({})", trigger.as_str());
         let joined = tokio::task::spawn_blocking(move || {
@@ -228,13 +234,17 @@ async fn gather(
     first: FileEvent,
     receiver: &mut UnboundedReceiver<FileEvent>,
     quiet: Duration,
+    touched: &mut FxHashSet<PathBuf>,
 ) -> (Trigger, Instant) {
     let mut trigger = Trigger::Files;
     let mut earliest = Instant::now();
     let mut event = Some(first);
     while let Some(current) = event {
         match current {
-            FileEvent::Changed { first } => earliest = earliest.min(first),
+            FileEvent::Changed { first, paths } => {
+                earliest = earliest.min(first);
+                touched.extend(paths);
+            }
             FileEvent::Rescan => trigger = Trigger::Rescan,
         }
         event = timeout(quiet, receiver.recv()).await.ok().flatten();

@@ -76,6 +76,9 @@ pub struct Phases {
     pub read_live: bool,
     /// Only the changed files were read and the objects around them diffed.
     pub edit: bool,
+    /// The files to read were the paths the watcher reported: no other file was listed
+    /// or stamped.
+    pub watched: bool,
 }
 
 /// One manifest error with its location.

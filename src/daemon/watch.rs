@@ -4,7 +4,7 @@
 //! (rescan) event, which the mini debouncer drops; a rescan makes the next pass read
 //! every file again instead of trusting the files kept from earlier passes.
 
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
@@ -12,10 +12,11 @@ use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, ne
 use tokio::sync::mpsc::UnboundedSender;
 
 /// What the watcher reports to the run loop.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum FileEvent {
-    /// Files changed; `first` is when the earliest of them changed.
-    Changed { first: Instant },
+    /// Files changed; `first` is when the earliest of them changed, `paths` are the
+    /// paths that changed (outside `.git/`).
+    Changed { first: Instant, paths: Vec<PathBuf> },
     /// Events were lost (queue overflow) or the watcher failed: read everything.
     Rescan,
 }
@@ -59,13 +60,16 @@ fn summarize(result: DebounceEventResult) -> Option<FileEvent> {
         tracing::warn!("file watcher lost events (queue overflow); reading the whole checkout");
         return Some(FileEvent::Rescan);
     }
-    events
-        .iter()
-        .filter(|event| !event.kind.is_access())
-        .filter(|event| event.paths.iter().any(|path| !inside_git(path)))
-        .map(|event| event.time)
-        .min()
-        .map(|first| FileEvent::Changed { first })
+    let mut first = None;
+    let mut paths = Vec::new();
+    for event in events.iter().filter(|event| !event.kind.is_access()) {
+        let before = paths.len();
+        paths.extend(event.paths.iter().filter(|path| !inside_git(path)).cloned());
+        if paths.len() > before {
+            first = Some(first.map_or(event.time, |earlier: Instant| earlier.min(event.time)));
+        }
+    }
+    first.map(|first| FileEvent::Changed { first, paths })
 }
 
 fn inside_git(path: &Path) -> bool {

@@ -19,7 +19,7 @@
 //! differ between the state canopy last knew (after its own commit) and a fresh read.
 //! Only plan changes on those names are drift; the rest come from the files.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Instant;
@@ -151,6 +151,9 @@ pub struct Worker {
     phases: Phases,
     /// The checkout's files as last read: unchanged ones are not read again.
     files: KeptFiles,
+    /// The paths the watcher saw change since the last pass that loaded the manifests:
+    /// a pass for file events looks only at them.
+    touched: FxHashSet<PathBuf>,
     /// After a pass that converged (applied its plan, or had nothing to do): the
     /// orphans it left. While set and the kept live state is trusted, an edit of a few
     /// files is planned on its neighbourhood ([`reconcile::delta`]).
@@ -186,6 +189,7 @@ impl Worker {
             drifted: FxHashSet::default(),
             phases: Phases::default(),
             files: KeptFiles::default(),
+            touched: FxHashSet::default(),
             converged: None,
             trimmer: Trimmer::start(),
             leftover: None,
@@ -236,6 +240,11 @@ impl Worker {
             return Ok(Some(Guarded::Standby));
         };
         Ok(store.suspension()?.map(Guarded::Suspended))
+    }
+
+    /// Adds paths the watcher saw change; the next pass for file events looks at them.
+    pub fn touch(&mut self, paths: impl IntoIterator<Item = PathBuf>) {
+        self.touched.extend(paths);
     }
 
     /// The change counter of the kept live state ([`NO_COUNTER`] when none is kept).
@@ -314,6 +323,7 @@ impl Worker {
             drifted: &mut self.drifted,
             phases: &mut self.phases,
             files: &mut self.files,
+            touched: &mut self.touched,
             converged: &mut self.converged,
             leftover: &mut self.leftover,
         };
@@ -422,6 +432,7 @@ struct PassRun<'a> {
     drifted: &'a mut FxHashSet<String>,
     phases: &'a mut Phases,
     files: &'a mut KeptFiles,
+    touched: &'a mut FxHashSet<PathBuf>,
     converged: &'a mut Option<Vec<String>>,
     /// The desired state the pass planned with, dropped off the pass's path.
     leftover: &'a mut Option<manifest::Loaded>,
@@ -514,8 +525,11 @@ impl PassRun<'_> {
             .as_deref()
             .map(|watch| watch.to_string_lossy().into_owned())
             .unwrap_or_default()];
+        // Whatever loads next sees every change up to now.
+        let touched = std::mem::take(self.touched);
+        let hint = (self.trigger == Trigger::Files).then_some(&touched);
         let pass = match converged.filter(|_| as_left) {
-            Some(orphans) => match self.plan_edit(pass, &inputs, &orphans) {
+            Some(orphans) => match self.plan_edit(pass, &inputs, &orphans, hint) {
                 Ok(planned) => return Ok(planned),
                 Err(pass) => *pass,
             },
@@ -545,10 +559,11 @@ impl PassRun<'_> {
         pass: reconcile::Pass<'s>,
         inputs: &[String],
         orphans: &[String],
+        touched: Option<&FxHashSet<PathBuf>>,
     ) -> Result<reconcile::Planned<'s>, Box<reconcile::Pass<'s>>> {
         let started = Instant::now();
-        let Some(changed) = manifest::load_changed(inputs, &pass.live().hierarchy, self.files)
-        else {
+        let live = &pass.live().hierarchy;
+        let Some(changed) = manifest::load_changed(inputs, live, self.files, touched) else {
             return Err(Box::new(pass));
         };
         let load_ms = milliseconds(started);
@@ -557,6 +572,7 @@ impl PassRun<'_> {
         self.phases.load_ms = load_ms;
         self.phases.diff_ms = milliseconds(started) - load_ms;
         self.phases.edit = true;
+        self.phases.watched = touched.is_some();
         Ok(planned)
     }
 

@@ -16,7 +16,8 @@
 //! objects around the edit. Any problem here gives `None`: the whole load then reports
 //! it with every location.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use rayon::prelude::*;
@@ -25,7 +26,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::declare::{Declared, Place};
 use super::diagnostic::Severity;
 use super::input::{self, Source};
-use super::kept::{Keep, KeptFiles, Names, Stamp};
+use super::kept::{Keep, KeptFiles, LastLoad, Names, Stamp};
 use super::{Loaded, ParseCache, declare_kept, read_csv_users, resolve, saturating, validate};
 use crate::model::{Hierarchy, Node};
 
@@ -48,19 +49,37 @@ pub struct Changed {
 /// or `None` when only loading everything can tell what they declare. A manifest that
 /// names a changed users CSV counts as changed. Changed files are kept as
 /// [`super::load_kept`] keeps them.
-pub fn load_changed(inputs: &[String], live: &Hierarchy, kept: &mut KeptFiles) -> Option<Changed> {
-    load_changed_at(inputs, live, kept, SystemTime::now())
-}
-
-/// [`load_changed`] with `now` deciding which stamps are settled.
-fn load_changed_at(
+///
+/// `touched`, when given, holds every path that a file watcher saw change since the
+/// last load into `kept` (the watcher of the single directory in `inputs`): only those
+/// paths are looked at, instead of listing and stamping the whole checkout. A new
+/// manifest file or a directory among them makes it `None`.
+pub fn load_changed(
     inputs: &[String],
     live: &Hierarchy,
     kept: &mut KeptFiles,
-    now: SystemTime,
+    touched: Option<&FxHashSet<PathBuf>>,
 ) -> Option<Changed> {
-    let last = kept.last.as_ref()?;
-    let (sources, listing) = input::expand(inputs);
+    load_changed_at(inputs, live, kept, touched, SystemTime::now())
+}
+
+/// The files to read for an edit: manifests (in load order) with those to read even
+/// when their bytes are the ones last declared from (they name a changed users CSV),
+/// and the manifests that were removed.
+struct Candidates {
+    sources: Vec<Source>,
+    forced: FxHashSet<PathBuf>,
+    removed: Vec<PathBuf>,
+}
+
+/// Candidates from listing and stamping every file of `inputs`.
+fn listed_candidates(
+    inputs: &[String],
+    kept: &KeptFiles,
+    last: &LastLoad,
+    now: SystemTime,
+) -> Option<Candidates> {
+    let (mut sources, listing) = input::expand(inputs);
     if !listing.is_empty() {
         return None;
     }
@@ -86,23 +105,146 @@ fn load_changed_at(
         .par_iter()
         .map(|path| kept.manifests.unchanged(path, now))
         .collect();
-    let mut changed: FxHashSet<usize> = (0..paths.len()).filter(|&i| !unchanged[i]).collect();
+    let mut changed: Vec<bool> = unchanged.iter().map(|same| !same).collect();
     let csv: Vec<(&PathBuf, &Vec<PathBuf>)> = last.csv.iter().collect();
     let csv_changed: Vec<bool> = csv
         .par_iter()
         .map(|(path, _)| !kept.users.unchanged(path, now))
         .collect();
     // Read whole even when their bytes are the same: the users they name changed.
-    let mut naming_changed_csv = FxHashSet::default();
+    let mut forced = FxHashSet::default();
     for ((_, manifests), _) in csv.iter().zip(csv_changed).filter(|(_, changed)| *changed) {
-        naming_changed_csv.extend(manifests.iter().filter_map(|path| position.get(path)));
+        for manifest in manifests.iter() {
+            if let Some(&i) = position.get(manifest) {
+                changed[i] = true;
+                forced.insert(manifest.clone());
+            }
+        }
     }
-    changed.extend(&naming_changed_csv);
-    let mut changed: Vec<usize> = changed.into_iter().collect();
-    changed.sort_unstable();
-    if changed.len() + removed.len() > MAX_CHANGED_FILES {
+    if changed.iter().filter(|&&changed| changed).count() + removed.len() > MAX_CHANGED_FILES {
         return None;
     }
+    let mut keep = changed.into_iter();
+    sources.retain(|_| keep.next().unwrap_or(false));
+    Some(Candidates {
+        sources,
+        forced,
+        removed,
+    })
+}
+
+/// Candidates from the paths a watcher saw change: only they are stamped.
+fn touched_candidates(
+    inputs: &[String],
+    touched: &FxHashSet<PathBuf>,
+    kept: &KeptFiles,
+    last: &LastLoad,
+    now: SystemTime,
+) -> Option<Candidates> {
+    let [directory] = inputs else {
+        return None;
+    };
+    let root: Arc<Path> = Arc::from(Path::new(directory));
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut forced = FxHashSet::default();
+    let mut removed = Vec::new();
+    for path in touched {
+        let Ok(inside) = path.strip_prefix(&root) else {
+            continue; // not in the checkout
+        };
+        if inside.components().any(|part| {
+            part.as_os_str()
+                .to_str()
+                .is_none_or(|name| name.starts_with('.'))
+        }) {
+            continue; // hidden (`.git/`, an editor's temporary file): never loaded
+        }
+        let known = last.files.contains_key(path);
+        match std::fs::metadata(path) {
+            Ok(metadata) if metadata.is_dir() => return None,
+            Ok(_) if known => {
+                if !kept.manifests.unchanged(path, now) {
+                    files.push(path.clone());
+                }
+            }
+            Ok(_) if input::is_manifest(path) => return None, // a new manifest file
+            Ok(_) => {
+                if let Some(manifests) = last.csv.get(path)
+                    && !kept.users.unchanged(path, now)
+                {
+                    // Read whole even when their bytes are the same: the users they
+                    // name changed.
+                    files.extend(manifests.iter().cloned());
+                    forced.extend(manifests.iter().cloned());
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                if known {
+                    removed.push(path.clone());
+                } else if last.csv.contains_key(path) {
+                    // A users CSV removed: the manifests naming it now fail.
+                    return None;
+                } else if !input::is_manifest(path)
+                    && last.files.keys().any(|file| file.starts_with(path))
+                {
+                    return None; // a directory moved or removed
+                }
+            }
+            Err(_) => return None,
+        }
+        if files.len() + removed.len() > MAX_CHANGED_FILES {
+            return None;
+        }
+    }
+    files.sort_unstable();
+    files.dedup();
+    let sources = files
+        .into_iter()
+        .map(|path| Source::file(path).in_repository(&root))
+        .collect();
+    Some(Candidates {
+        sources,
+        forced,
+        removed,
+    })
+}
+
+/// [`load_changed`] with `now` deciding which stamps are settled.
+fn load_changed_at(
+    inputs: &[String],
+    live: &Hierarchy,
+    kept: &mut KeptFiles,
+    touched: Option<&FxHashSet<PathBuf>>,
+    now: SystemTime,
+) -> Option<Changed> {
+    let last = kept.last.as_ref()?;
+    let Candidates {
+        sources,
+        forced,
+        removed,
+    } = match touched {
+        Some(touched) => touched_candidates(inputs, touched, kept, last, now)?,
+        None => listed_candidates(inputs, kept, last, now)?,
+    };
+    if sources.len() + removed.len() > MAX_CHANGED_FILES {
+        return None;
+    }
+    let paths: Vec<&PathBuf> = sources
+        .iter()
+        .filter_map(|source| match &source.origin {
+            input::Origin::File(path) => Some(path),
+            input::Origin::Stdin(_) | input::Origin::Unreadable => None,
+        })
+        .collect();
+    if paths.len() != sources.len() {
+        return None;
+    }
+    let changed: Vec<usize> = (0..paths.len()).collect();
+    let naming_changed_csv: FxHashSet<usize> = changed
+        .iter()
+        .copied()
+        .filter(|&i| forced.contains(paths[i]))
+        .collect();
     let cache = ParseCache::from_environment();
     // Each changed file read (stat first: a change after it makes the next stamp
     // differ); `Some(None)` when its bytes are the ones last declared from.
@@ -330,7 +472,7 @@ mod tests {
     #[test]
     fn only_the_changed_file_is_declared_with_what_it_declared_before() {
         let (directory, inputs, mut kept, live) = checkout();
-        let unchanged = load_changed_at(&inputs, &live, &mut kept, later()).expect("changes");
+        let unchanged = load_changed_at(&inputs, &live, &mut kept, None, later()).expect("changes");
         assert!(unchanged.loaded.hierarchy.nodes.is_empty());
         assert!(unchanged.nodes_before.is_empty());
         save(
@@ -338,7 +480,7 @@ mod tests {
             "b.yaml",
             &customer("bolt", "Bolt AB", false),
         );
-        let changed = load_changed_at(&inputs, &live, &mut kept, later()).expect("changes");
+        let changed = load_changed_at(&inputs, &live, &mut kept, None, later()).expect("changes");
         assert_eq!(names(&changed.loaded.hierarchy), ["bolt"]);
         assert_eq!(
             changed.loaded.hierarchy.nodes[0].spec.display_name,
@@ -351,7 +493,7 @@ mod tests {
             "b.yaml",
             &customer("bolt", "Bolt AB", false),
         );
-        let same = load_changed_at(&inputs, &live, &mut kept, later()).expect("changes");
+        let same = load_changed_at(&inputs, &live, &mut kept, None, later()).expect("changes");
         assert!(same.loaded.hierarchy.nodes.is_empty() && same.nodes_before.is_empty());
     }
 
@@ -363,7 +505,7 @@ mod tests {
             "users.csv",
             "email,name,role,language,timezone\ntwo@x.example,Two,admin,,\n",
         );
-        let changed = load_changed_at(&inputs, &live, &mut kept, later()).expect("changes");
+        let changed = load_changed_at(&inputs, &live, &mut kept, None, later()).expect("changes");
         assert_eq!(names(&changed.loaded.hierarchy), ["acme"]);
         let acme = &changed.loaded.hierarchy.nodes[0];
         assert_eq!(acme.spec.users[0].email, "two@x.example");
@@ -373,7 +515,7 @@ mod tests {
     fn a_removed_file_declares_nothing_now_and_its_names_before() {
         let (directory, inputs, mut kept, live) = checkout();
         std::fs::remove_file(directory.path().join("b.yaml")).expect("remove");
-        let changed = load_changed_at(&inputs, &live, &mut kept, later()).expect("changes");
+        let changed = load_changed_at(&inputs, &live, &mut kept, None, later()).expect("changes");
         assert!(changed.loaded.hierarchy.nodes.is_empty());
         assert_eq!(changed.nodes_before, ["bolt"]);
         assert_eq!(changed.loaded.files, 1);
@@ -387,19 +529,19 @@ mod tests {
             "b.yaml",
             "apiVersion: canopy.dev/v1alpha1\nkind: [Account\n",
         );
-        assert!(load_changed_at(&inputs, &live, &mut kept, later()).is_none());
+        assert!(load_changed_at(&inputs, &live, &mut kept, None, later()).is_none());
         save(
             directory.path(),
             "b.yaml",
             &customer("bolt", "Bolt", false).replace("partner-nordic", "nowhere"),
         );
         assert!(
-            load_changed_at(&inputs, &live, &mut kept, later()).is_none(),
+            load_changed_at(&inputs, &live, &mut kept, None, later()).is_none(),
             "a dangling parent"
         );
         save(directory.path(), "b.yaml", &customer("bolt", "Bolt", false));
         assert!(
-            load_changed_at(&inputs, &live, &mut kept, later()).is_some(),
+            load_changed_at(&inputs, &live, &mut kept, None, later()).is_some(),
             "fixed"
         );
         for index in 0..=MAX_CHANGED_FILES {
@@ -409,9 +551,67 @@ mod tests {
                 &customer(&format!("c{index}"), "C", false),
             );
         }
-        assert!(load_changed_at(&inputs, &live, &mut kept, later()).is_none());
+        assert!(load_changed_at(&inputs, &live, &mut kept, None, later()).is_none());
         // Nothing is known after a load that failed: the whole load comes first.
         kept.last = None;
-        assert!(load_changed_at(&inputs, &live, &mut kept, later()).is_none());
+        assert!(load_changed_at(&inputs, &live, &mut kept, None, later()).is_none());
+    }
+
+    fn touched(directory: &Path, names: &[&str]) -> FxHashSet<PathBuf> {
+        names.iter().map(|name| directory.join(name)).collect()
+    }
+
+    #[test]
+    fn with_the_watched_paths_only_they_are_looked_at() {
+        let (directory, inputs, mut kept, live) = checkout();
+        let path = directory.path();
+        save(path, "a.yaml", &customer("acme", "Acme AB", true));
+        save(path, "b.yaml", &customer("bolt", "Bolt AB", false));
+        let only_b = touched(path, &["b.yaml", ".aside", ".git/index", "notes.txt"]);
+        let changed =
+            load_changed_at(&inputs, &live, &mut kept, Some(&only_b), later()).expect("changes");
+        assert_eq!(names(&changed.loaded.hierarchy), ["bolt"]);
+        assert_eq!(changed.nodes_before, ["bolt"]);
+        let only_a = touched(path, &["a.yaml"]);
+        let changed =
+            load_changed_at(&inputs, &live, &mut kept, Some(&only_a), later()).expect("changes");
+        assert_eq!(names(&changed.loaded.hierarchy), ["acme"]);
+        assert_eq!(changed.loaded.hierarchy.nodes[0].spec.users.len(), 1);
+        save(
+            path,
+            "users.csv",
+            "email,name,role,language,timezone\ntwo@x.example,Two,admin,,\n",
+        );
+        let csv = touched(path, &["users.csv"]);
+        let changed =
+            load_changed_at(&inputs, &live, &mut kept, Some(&csv), later()).expect("changes");
+        assert_eq!(names(&changed.loaded.hierarchy), ["acme"]);
+        assert_eq!(
+            changed.loaded.hierarchy.nodes[0].spec.users[0].email,
+            "two@x.example"
+        );
+        std::fs::remove_file(path.join("b.yaml")).expect("remove");
+        let gone = touched(path, &["b.yaml"]);
+        let changed =
+            load_changed_at(&inputs, &live, &mut kept, Some(&gone), later()).expect("changes");
+        assert!(changed.loaded.hierarchy.nodes.is_empty());
+        assert_eq!(changed.nodes_before, ["bolt"]);
+    }
+
+    #[test]
+    fn a_watched_new_file_or_directory_is_left_to_the_whole_load() {
+        let (directory, inputs, mut kept, live) = checkout();
+        let path = directory.path();
+        save(path, "c.yaml", &customer("crux", "Crux", false));
+        let new_file = touched(path, &["c.yaml"]);
+        assert!(load_changed_at(&inputs, &live, &mut kept, Some(&new_file), later()).is_none());
+        std::fs::create_dir(path.join("more")).expect("mkdir");
+        let new_directory = touched(path, &["more"]);
+        assert!(
+            load_changed_at(&inputs, &live, &mut kept, Some(&new_directory), later()).is_none()
+        );
+        std::fs::remove_file(path.join("users.csv")).expect("remove");
+        let csv_gone = touched(path, &["users.csv"]);
+        assert!(load_changed_at(&inputs, &live, &mut kept, Some(&csv_gone), later()).is_none());
     }
 }

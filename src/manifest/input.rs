@@ -48,7 +48,7 @@ impl Source {
         }
     }
 
-    fn in_repository(mut self, root: &Arc<Path>) -> Source {
+    pub(super) fn in_repository(mut self, root: &Arc<Path>) -> Source {
         self.root = Some(Arc::clone(root));
         self
     }
@@ -180,7 +180,7 @@ fn walk(
     }
 }
 
-fn is_manifest(path: &Path) -> bool {
+pub(super) fn is_manifest(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|extension| extension.to_str()),
         Some("yaml" | "yml")
