@@ -118,12 +118,14 @@ fn measure(
     check_edits_applied(url, &edits, report, accounts, backend)?;
     let mut resync = Daemon::start(&options.canopy, directory, &repo, url, "1s")?;
     let mut resyncs = Vec::new();
+    let mut resync_phases = Vec::new();
     for index in 0..RESYNCS {
         let status = resync.wait_for(PASS_PATIENCE, "a resync", |status| {
             status["lastReconcile"]["trigger"] == "resync" && unchanged(status) > index as u64 + 1
         })?;
         let milliseconds = status["lastReconcile"]["durationMs"].as_u64().unwrap_or(0);
         resyncs.push(Duration::from_millis(milliseconds));
+        resync_phases.push(status["lastReconcile"]["phases"].clone());
     }
     resync.stop()?;
     let restore: Vec<(String, String)> = edits
@@ -141,6 +143,7 @@ fn measure(
         raw_checksum,
         rss,
         phases,
+        resync_phases,
     };
     figures.record(report, accounts, backend);
     Ok(())
@@ -153,6 +156,16 @@ struct Figures {
     raw_checksum: Vec<Duration>,
     rss: u64,
     phases: Vec<Value>,
+    resync_phases: Vec<Value>,
+}
+
+/// The median of one phase (`beginMs`, …) over passes' `/status` phases.
+fn phase_p50(phases: &[Value], phase: &str) -> Duration {
+    let times: Vec<Duration> = phases
+        .iter()
+        .map(|phases| Duration::from_secs_f64(phases[phase].as_f64().unwrap_or(0.0) / 1000.0))
+        .collect();
+    percentile(&times, 50)
 }
 
 impl Figures {
@@ -171,18 +184,27 @@ impl Figures {
             .against("raw UPDATE + COMMIT, p99", raw_p99)
             .record(report);
         for phase in ["beginMs", "loadMs", "diffMs", "writeMs"] {
-            let times: Vec<Duration> = self
-                .phases
-                .iter()
-                .map(|phases| {
-                    Duration::from_secs_f64(phases[phase].as_f64().unwrap_or(0.0) / 1000.0)
-                })
-                .collect();
             at(
                 &format!("daemon.edit.{phase}"),
                 &format!("edit pass: {phase} (p50)"),
             )
-            .seconds(percentile(&times, 50))
+            .seconds(phase_p50(&self.phases, phase))
+            .record(report);
+        }
+        if let Some((slowest, phases)) = self
+            .latencies
+            .iter()
+            .zip(&self.phases)
+            .max_by_key(|(latency, _)| **latency)
+        {
+            eprintln!("{backend}: slowest edit {slowest:?}, its phases {phases}");
+        }
+        for phase in ["beginMs", "loadMs", "diffMs"] {
+            at(
+                &format!("daemon.resync.{phase}"),
+                &format!("resync: {phase} (p50)"),
+            )
+            .seconds(phase_p50(&self.resync_phases, phase))
             .record(report);
         }
         let resync = percentile(&self.resyncs, 50);
