@@ -448,7 +448,10 @@ fn usage_is_read_back_by_period(db: &TestDb) {
 
 fn a_hand_edit_changes_the_fingerprint(db: &TestDb) {
     let (mut store, _) = with_example(db);
+    // The fingerprint read alone (rows hashed, not decoded) is the snapshot's.
+    let alone = |store: &mut dyn Store| store.begin().unwrap().fingerprint().unwrap();
     let before = store.snapshot().unwrap().fingerprint;
+    assert_eq!(alone(store.as_mut()), before);
     assert_eq!(
         store.snapshot().unwrap().fingerprint,
         before,
@@ -457,10 +460,17 @@ fn a_hand_edit_changes_the_fingerprint(db: &TestDb) {
     db.execute("UPDATE users SET name = 'Anna B.' WHERE email = 'anna@acme.example'");
     let after = store.snapshot().unwrap().fingerprint;
     assert_ne!(after, before);
+    assert_eq!(alone(store.as_mut()), after);
     db.execute(
         "UPDATE service_plans SET limits = '{\"documentsPerMonth\":1}' WHERE name = 'standard'",
     );
-    assert_ne!(store.snapshot().unwrap().fingerprint, after);
+    let planned = store.snapshot().unwrap().fingerprint;
+    assert_ne!(planned, after);
+    assert_eq!(alone(store.as_mut()), planned);
+    db.execute("UPDATE accounts SET display_name = 'Nordic AB' WHERE name = 'partner-nordic'");
+    let renamed = store.snapshot().unwrap().fingerprint;
+    assert_ne!(renamed, planned);
+    assert_eq!(alone(store.as_mut()), renamed);
 }
 
 fn unmanaged_rows_appear_unmanaged(db: &TestDb) {

@@ -500,20 +500,24 @@ impl PassRun<'_> {
         previous: Option<LiveCache>,
         converged: Option<Vec<String>>,
     ) -> Result<reconcile::Planned<'s>, ReconcileError> {
-        let (offered, known) = if self.trigger == Trigger::Resync {
-            (None, previous)
-        } else {
-            (previous, None)
-        };
         let started = Instant::now();
-        let offered_kept = offered.is_some();
-        let (pass, outdated) = reconcile::Pass::begin_kept(store, offered)?;
-        self.phases.read_live = !offered_kept || outdated.is_some();
+        // A resync checks the live rows against the kept state (decoding them only when
+        // they differ); other passes trust the kept state while the counter says nothing
+        // else wrote.
+        let (pass, outdated, as_left) = if self.trigger == Trigger::Resync {
+            reconcile::Pass::begin_verified(store, previous)?
+        } else {
+            let offered = previous.is_some();
+            let (pass, outdated) = reconcile::Pass::begin_kept(store, previous)?;
+            let trusted = offered && outdated.is_none();
+            (pass, outdated, trusted)
+        };
+        self.phases.read_live = !as_left;
         self.phases.begin_ms = milliseconds(started);
-        // The live state is the one the last pass left: trusted by the counter, or read
-        // whole and found equal to it (an idle resync).
-        let mut as_left = offered_kept && !self.phases.read_live;
-        if let Some(known) = known.or(outdated) {
+        // The live state is the one the last pass left: trusted by the counter, found
+        // equal to it by its fingerprint (an idle resync), or read whole and compared.
+        let mut as_left = as_left;
+        if let Some(known) = outdated {
             let changed =
                 reconcile::live::changed_names(&known.snapshot.hierarchy, &pass.live().hierarchy);
             as_left = changed.is_empty();

@@ -53,6 +53,12 @@ pub(super) fn snapshot<E>(read: impl FnOnce() -> Result<Snapshot, E>) -> Result<
     })
 }
 
+pub(super) fn fingerprint<E>(read: impl FnOnce() -> Result<String, E>) -> Result<String, E> {
+    logged(read, |_, took| {
+        tracing::debug!(?took, "fingerprint: hashed the live rows");
+    })
+}
+
 pub(super) fn load<E>(load: impl FnOnce() -> Result<Loaded, E>) -> Result<Loaded, E> {
     logged(load, |loaded, took| {
         let (accounts, groups, plans) = counts(&loaded.hierarchy);

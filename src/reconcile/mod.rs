@@ -182,6 +182,44 @@ impl<'s> Pass<'s> {
         Ok((pass, outdated))
     }
 
+    /// Begins a pass that must see the live state as the database holds it (a resync):
+    /// the rows are read and hashed, and decoded only when their fingerprint is not the
+    /// kept snapshot's (one read whole, not patched). Returns the pass, the kept state
+    /// when it was not the live one (to tell what changed behind canopy's back), and
+    /// whether the kept state was found equal to the database.
+    pub fn begin_verified(
+        store: &'s mut dyn Store,
+        kept: Option<LiveCache>,
+    ) -> Result<(Pass<'s>, Option<LiveCache>, bool), ReconcileError> {
+        let mut txn = log::lock(|| store.begin())?;
+        let counter = txn.change_counter()?;
+        let kept = match kept {
+            Some(kept) if kept.exact => {
+                let fingerprint = log::fingerprint(|| txn.fingerprint())?;
+                if fingerprint == kept.snapshot.fingerprint {
+                    txn.trust_snapshot(&fingerprint);
+                    let pass = Pass {
+                        txn,
+                        live: kept.snapshot,
+                        counter: Some(counter),
+                        exact: true,
+                    };
+                    return Ok((pass, None, true));
+                }
+                Some(kept)
+            }
+            other => other,
+        };
+        let live = log::snapshot(|| txn.snapshot())?;
+        let pass = Pass {
+            txn,
+            live,
+            counter: Some(counter),
+            exact: true,
+        };
+        Ok((pass, kept, false))
+    }
+
     pub fn live(&self) -> &Snapshot {
         &self.live
     }

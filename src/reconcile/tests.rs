@@ -217,3 +217,48 @@ fn a_write_by_someone_else_makes_the_pass_read_everything() {
     drop(pass);
     assert_eq!(live, store.snapshot().unwrap().hierarchy);
 }
+
+#[test]
+fn a_resync_decodes_the_live_rows_only_when_they_are_not_the_kept_state() {
+    let mut store = memory_store();
+    let (pass, _) = Pass::begin_kept(&mut *store, None).unwrap();
+    let applied = pass
+        .plan(loaded(example()), &PlanOptions::new(SOURCE))
+        .unwrap()
+        .apply_kept(&options(Gate::Off).context)
+        .unwrap();
+    // Patched after its own writes, the kept state has no fingerprint of every row:
+    // the rows are decoded and compared.
+    let (pass, outdated, verified) = Pass::begin_verified(&mut *store, Some(applied.kept)).unwrap();
+    assert!(!verified);
+    let outdated = outdated.expect("a patched state is handed back to compare");
+    assert!(live::changed_names(&outdated.snapshot.hierarchy, &pass.live().hierarchy).is_empty());
+    let (_, kept, _) = pass
+        .plan(loaded(example()), &PlanOptions::new(SOURCE))
+        .unwrap()
+        .into_kept();
+    let kept = kept.expect("a state read whole is kept");
+    // Read whole, then nothing wrote: its fingerprint is the rows', nothing is decoded.
+    let (pass, outdated, verified) = Pass::begin_verified(&mut *store, Some(kept)).unwrap();
+    assert!(verified && outdated.is_none());
+    let (_, kept, _) = pass
+        .plan(loaded(example()), &PlanOptions::new(SOURCE))
+        .unwrap()
+        .into_kept();
+    // Another writer changed a row: the fingerprint differs, the rows are decoded.
+    reconcile(
+        &mut *store,
+        loaded(deactivated_partner()),
+        &options(Gate::Off),
+    )
+    .unwrap();
+    let kept = kept.expect("kept");
+    let (pass, outdated, verified) = Pass::begin_verified(&mut *store, Some(kept)).unwrap();
+    assert!(!verified);
+    let outdated = outdated.expect("the kept state is handed back");
+    let changed = live::changed_names(&outdated.snapshot.hierarchy, &pass.live().hierarchy);
+    assert!(changed.contains("partner-nordic"), "{changed:?}");
+    let live = pass.live().hierarchy.clone();
+    drop(pass);
+    assert_eq!(live, store.snapshot().unwrap().hierarchy);
+}

@@ -156,6 +156,9 @@ pub trait WriteTxn {
     /// The named nodes (live in `nodes`, archived in `archived`) and every plan, as this
     /// transaction sees them; the fingerprint covers only those rows.
     fn read_nodes(&mut self, names: &[&str]) -> Result<Snapshot>;
+    /// The fingerprint [`WriteTxn::snapshot`] would give, from the same rows read and
+    /// hashed but not decoded: equal to a kept snapshot's, that snapshot is this state.
+    fn fingerprint(&mut self) -> Result<String>;
 }
 
 /// The backend a database URL names.

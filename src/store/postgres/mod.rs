@@ -403,6 +403,11 @@ impl WriteTxn for PostgresTxn<'_> {
         Ok(loaded.snapshot)
     }
 
+    fn fingerprint(&mut self) -> Result<String> {
+        self.store
+            .run(async |connection| read::fingerprint(connection).await)
+    }
+
     fn snapshot(&mut self) -> Result<Snapshot> {
         let loaded = self
             .store

@@ -151,6 +151,36 @@ pub(super) async fn load(connection: &mut PgConnection, rows: Rows<'_>) -> Resul
     Ok(loaded)
 }
 
+/// The fingerprint of everything [`load`] reads, from the same queries in the same
+/// order, the rows hashed but not decoded.
+pub(super) async fn fingerprint(connection: &mut PgConnection) -> Result<String> {
+    let mut hasher = Fingerprinter::new();
+    hasher.table("service_plans");
+    const PLANS: &str = "read service_plans";
+    each_row(connection, PLANS, SELECT_PLANS, Rows::All, |row| {
+        hasher.plan(&PlanRow::read(&row).map_err(database(PLANS))?);
+        Ok(())
+    })
+    .await?;
+    hasher.table("accounts");
+    const ACCOUNTS: &str = "read accounts";
+    let sql = select_accounts(&Rows::All.filter("name"));
+    each_row(connection, ACCOUNTS, &sql, Rows::All, |row| {
+        hasher.account(&AccountRow::read(&row).map_err(database(ACCOUNTS))?);
+        Ok(())
+    })
+    .await?;
+    hasher.table("users");
+    const USERS: &str = "read users";
+    let sql = select_users(&Rows::All.filter("account"));
+    each_row(connection, USERS, &sql, Rows::All, |row| {
+        hasher.user(&UserRow::read(&row).map_err(database(USERS))?);
+        Ok(())
+    })
+    .await?;
+    Ok(hasher.finish())
+}
+
 /// What an apply needs of the live state. When the snapshot was handed out (its
 /// fingerprint is `handed_out`), only the rows the plan names are read again (see
 /// [`batch::touched`]): the writer lock, held since `begin`, kept that state.

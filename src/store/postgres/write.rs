@@ -225,6 +225,14 @@ async fn write_users(connection: &mut PgConnection, batch: &Batch<'_>) -> Result
     {
         return Ok(());
     }
+    let count: usize = batch
+        .user_writes
+        .iter()
+        .map(|write| write.spec.users.len())
+        .sum();
+    if count <= SMALL_BATCH {
+        return insert_users(connection, batch, count).await;
+    }
     let mut copy = BinaryCopy::start(
         connection,
         "COPY users (account, email, position, name, role, language, timezone)
@@ -245,6 +253,48 @@ async fn write_users(connection: &mut PgConnection, batch: &Batch<'_>) -> Result
         }
     }
     copy.finish().await?;
+    Ok(())
+}
+
+/// A few users in one statement (see [`SMALL_BATCH`]).
+async fn insert_users(
+    connection: &mut PgConnection,
+    batch: &Batch<'_>,
+    count: usize,
+) -> Result<()> {
+    let mut accounts: Vec<&str> = Vec::with_capacity(count);
+    let mut emails: Vec<&str> = Vec::with_capacity(count);
+    let mut positions: Vec<i32> = Vec::with_capacity(count);
+    let mut names: Vec<&str> = Vec::with_capacity(count);
+    let mut roles: Vec<&str> = Vec::with_capacity(count);
+    let mut languages: Vec<Option<&str>> = Vec::with_capacity(count);
+    let mut timezones: Vec<Option<&str>> = Vec::with_capacity(count);
+    for write in &batch.user_writes {
+        for (position, user) in write.spec.users.iter().enumerate() {
+            accounts.push(&write.name);
+            emails.push(&user.email);
+            positions.push(i32::try_from(position).unwrap_or(i32::MAX));
+            names.push(&user.name);
+            roles.push(user.role.as_str());
+            languages.push(user.language.as_deref());
+            timezones.push(user.timezone.as_deref());
+        }
+    }
+    sqlx::query(
+        "INSERT INTO users (account, email, position, name, role, language, timezone)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::text[],
+             $6::text[], $7::text[])",
+    )
+    .bind(&accounts)
+    .bind(&emails)
+    .bind(&positions)
+    .bind(&names)
+    .bind(&roles)
+    .bind(&languages)
+    .bind(&timezones)
+    .execute(connection)
+    .await
+    .map_err(database("insert users"))?;
     Ok(())
 }
 
@@ -342,8 +392,14 @@ async fn write_releases(connection: &mut PgConnection, plan: &Plan) -> Result<()
     Ok(())
 }
 
-/// Audit rows by COPY: the identity column numbers them in stream order, which is
-/// plan order.
+/// Up to this many rows are inserted by one `INSERT … SELECT unnest` rather than by
+/// `COPY`. A copy sends its data and its end in two writes, and the second waits for
+/// the server to acknowledge the first (Nagle's algorithm meeting the server's delayed
+/// acknowledgement: some 40 ms on Linux), which would be most of a small edit's commit.
+const SMALL_BATCH: usize = 1_000;
+
+/// Audit rows by COPY (or, for a few, one insert): the identity column numbers them in
+/// stream order, which is plan order.
 async fn copy_audit(
     connection: &mut PgConnection,
     batch: &Batch<'_>,
@@ -351,6 +407,9 @@ async fn copy_audit(
 ) -> Result<()> {
     if batch.audit.is_empty() {
         return Ok(());
+    }
+    if batch.audit.len() <= SMALL_BATCH {
+        return insert_audit(connection, batch, context).await;
     }
     let mut copy = BinaryCopy::start(
         connection,
@@ -371,5 +430,41 @@ async fn copy_audit(
         copy.text(entry.after.as_deref());
     }
     copy.finish().await?;
+    Ok(())
+}
+
+/// A few audit rows in one statement, inserted in plan order.
+async fn insert_audit(
+    connection: &mut PgConnection,
+    batch: &Batch<'_>,
+    context: &ApplyContext,
+) -> Result<()> {
+    let entries = &batch.audit;
+    let ops: Vec<&str> = entries.iter().map(|entry| entry.op.as_str()).collect();
+    let kinds: Vec<&str> = entries.iter().map(|entry| entry.kind.as_str()).collect();
+    let names: Vec<&str> = entries.iter().map(|entry| entry.name).collect();
+    let before: Vec<Option<&str>> = entries
+        .iter()
+        .map(|entry| entry.before.as_deref())
+        .collect();
+    let after: Vec<Option<&str>> = entries.iter().map(|entry| entry.after.as_deref()).collect();
+    sqlx::query(
+        "INSERT INTO audit_log (actor, source, revision, op, kind, name, before, after)
+         SELECT $1, $2, $3, op, kind, name, before, after
+         FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+             WITH ORDINALITY AS entry (op, kind, name, before, after, position)
+         ORDER BY position",
+    )
+    .bind(&context.actor)
+    .bind(&context.source)
+    .bind(context.revision.as_deref())
+    .bind(&ops)
+    .bind(&kinds)
+    .bind(&names)
+    .bind(&before)
+    .bind(&after)
+    .execute(connection)
+    .await
+    .map_err(database("insert audit_log"))?;
     Ok(())
 }

@@ -380,6 +380,46 @@ fn load(connection: &Connection, rows: Rows<'_>) -> Result<Loaded> {
     Ok(loaded)
 }
 
+/// The fingerprint of everything [`load`] reads, from the same queries in the same
+/// order, the rows hashed but not decoded.
+fn fingerprint(connection: &Connection) -> Result<String> {
+    let mut hasher = Fingerprinter::new();
+    hasher.table("service_plans");
+    hash_rows(connection, "read service_plans", SELECT_PLANS, |row| {
+        hasher.plan(&PlanRow::read(&row)?);
+        Ok(())
+    })?;
+    hasher.table("accounts");
+    let accounts = select_accounts(&Rows::All.filter("name"));
+    hash_rows(connection, "read accounts", &accounts, |row| {
+        hasher.account(&AccountRow::read(&row)?);
+        Ok(())
+    })?;
+    hasher.table("users");
+    let users = select_users(&Rows::All.filter("account"));
+    hash_rows(connection, "read users", &users, |row| {
+        hasher.user(&UserRow::read(&row)?);
+        Ok(())
+    })?;
+    Ok(hasher.finish())
+}
+
+fn hash_rows(
+    connection: &Connection,
+    operation: &'static str,
+    sql: &str,
+    mut visit: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>,
+) -> Result<()> {
+    let mut statement = connection
+        .prepare_cached(sql)
+        .map_err(database(operation))?;
+    let mut cursor = statement.query([]).map_err(database(operation))?;
+    while let Some(row) = cursor.next().map_err(database(operation))? {
+        visit(row).map_err(database(operation))?;
+    }
+    Ok(())
+}
+
 /// What an apply needs of the live state. When the snapshot was handed out (its
 /// fingerprint is `handed_out`), only the rows the plan names are read again (see
 /// [`batch::touched`]): the writer lock, held since `begin`, kept that state.
@@ -581,6 +621,10 @@ impl WriteTxn for SqliteTxn<'_> {
     fn read_nodes(&mut self, names: &[&str]) -> Result<Snapshot> {
         let names = super::rows::to_json(&names)?;
         Ok(load(&self.transaction, Rows::Named(&names))?.snapshot)
+    }
+
+    fn fingerprint(&mut self) -> Result<String> {
+        fingerprint(&self.transaction)
     }
 
     fn snapshot(&mut self) -> Result<Snapshot> {
