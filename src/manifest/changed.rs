@@ -137,6 +137,7 @@ fn listed_candidates(
 fn touched_candidates(
     inputs: &[String],
     touched: &FxHashSet<PathBuf>,
+    working: &Path,
     kept: &KeptFiles,
     last: &LastLoad,
     now: SystemTime,
@@ -145,12 +146,18 @@ fn touched_candidates(
         return None;
     };
     let root: Arc<Path> = Arc::from(Path::new(directory));
+    // The watcher names paths under the directory made absolute; the listing names
+    // them under the directory as given.
+    let absolute = working.join(&root);
     let mut files: Vec<PathBuf> = Vec::new();
     let mut forced = FxHashSet::default();
     let mut removed = Vec::new();
-    for path in touched {
-        let Ok(inside) = path.strip_prefix(&root) else {
-            continue; // not in the checkout
+    for reported in touched {
+        let Ok(inside) = reported
+            .strip_prefix(&root)
+            .or_else(|_| reported.strip_prefix(&absolute))
+        else {
+            return None; // not a path of the checkout as listed: the listing decides
         };
         if inside.components().any(|part| {
             part.as_os_str()
@@ -159,6 +166,7 @@ fn touched_candidates(
         }) {
             continue; // hidden (`.git/`, an editor's temporary file): never loaded
         }
+        let path = &root.join(inside);
         let known = last.files.contains_key(path);
         match std::fs::metadata(path) {
             Ok(metadata) if metadata.is_dir() => return None,
@@ -223,7 +231,10 @@ fn load_changed_at(
         forced,
         removed,
     } = match touched {
-        Some(touched) => touched_candidates(inputs, touched, kept, last, now)?,
+        Some(touched) => {
+            let working = std::env::current_dir().ok()?;
+            touched_candidates(inputs, touched, &working, kept, last, now)?
+        }
         None => listed_candidates(inputs, kept, last, now)?,
     };
     if sources.len() + removed.len() > MAX_CHANGED_FILES {
@@ -613,5 +624,33 @@ mod tests {
         std::fs::remove_file(path.join("users.csv")).expect("remove");
         let csv_gone = touched(path, &["users.csv"]);
         assert!(load_changed_at(&inputs, &live, &mut kept, Some(&csv_gone), later()).is_none());
+    }
+
+    #[test]
+    fn a_directory_given_relative_is_matched_with_the_absolute_paths_the_watcher_reports() {
+        let (directory, _, _, live) = checkout();
+        // The same checkout named relative to the working directory, as `--watch` may be.
+        let working = std::env::current_dir().expect("working directory");
+        let up = "../".repeat(working.components().count().saturating_sub(1));
+        let absolute = directory.path().display().to_string();
+        let relative = format!("{up}{}", absolute.trim_start_matches('/'));
+        let inputs = vec![relative.clone()];
+        let mut kept = KeptFiles::default();
+        let cache = ParseCache::disabled();
+        super::super::load_files(&inputs, None, &cache, &|| {}, Some(&mut kept), later())
+            .expect("a valid checkout");
+        save(
+            directory.path(),
+            "b.yaml",
+            &customer("bolt", "Bolt AB", false),
+        );
+        // The watcher makes the directory absolute by joining it to the working directory.
+        let reported = touched(&working.join(&relative), &["b.yaml"]);
+        let changed =
+            load_changed_at(&inputs, &live, &mut kept, Some(&reported), later()).expect("changes");
+        assert_eq!(names(&changed.loaded.hierarchy), ["bolt"]);
+        // A path the listing would not name is never skipped: the whole load decides.
+        let elsewhere = touched(Path::new("/elsewhere"), &["b.yaml"]);
+        assert!(load_changed_at(&inputs, &live, &mut kept, Some(&elsewhere), later()).is_none());
     }
 }
