@@ -241,6 +241,9 @@ fn touched<'a>(
     changed.chain(dropped).collect()
 }
 
+/// Up to this many names, a sweep for their children compares names instead of hashing.
+const SMALL_FRONTIER: usize = 16;
+
 /// Every name the edit touches, their ancestors by live and by declared parent, the
 /// scope root's ancestors, and every live descendant of any of them that was touched.
 /// Sorted, unique.
@@ -259,16 +262,24 @@ fn neighbourhood<'a>(
     if let Some(root) = scope {
         add_ancestors(live, edit, root, &mut inside);
     }
-    // Live descendants of the touched names, one level per sweep.
-    let mut frontier = below.clone();
+    // Live descendants of the touched names, one level per sweep over every live node.
+    // An edit's frontier is a few names: comparing each parent with them is far cheaper
+    // than hashing every parent name (which was most of an edit pass).
+    let mut frontier: Vec<&str> = below.iter().copied().collect();
     while !frontier.is_empty() {
-        let mut next = FxHashSet::default();
+        let large: Option<FxHashSet<&str>> =
+            (frontier.len() > SMALL_FRONTIER).then(|| frontier.iter().copied().collect());
+        let mut next = Vec::new();
         for node in &live.nodes {
-            if let Some(parent) = node.spec.parent.as_deref()
-                && frontier.contains(parent)
-                && below.insert(node.name.as_str())
-            {
-                next.insert(node.name.as_str());
+            let Some(parent) = node.spec.parent.as_deref() else {
+                continue;
+            };
+            let below_frontier = match &large {
+                Some(set) => set.contains(parent),
+                None => frontier.contains(&parent),
+            };
+            if below_frontier && below.insert(node.name.as_str()) {
+                next.push(node.name.as_str());
             }
         }
         frontier = next;
