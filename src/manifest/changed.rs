@@ -101,11 +101,10 @@ fn listed_candidates(
         .filter(|path| !position.contains_key(path))
         .cloned()
         .collect();
-    let unchanged: Vec<bool> = paths
+    let mut changed: Vec<bool> = paths
         .par_iter()
-        .map(|path| kept.manifests.unchanged(path, now))
+        .map(|path| !kept.manifests.unchanged(path, now))
         .collect();
-    let mut changed: Vec<bool> = unchanged.iter().map(|same| !same).collect();
     let csv: Vec<(&PathBuf, &Vec<PathBuf>)> = last.csv.iter().collect();
     let csv_changed: Vec<bool> = csv
         .par_iter()
@@ -120,9 +119,6 @@ fn listed_candidates(
                 forced.insert(manifest.clone());
             }
         }
-    }
-    if changed.iter().filter(|&&changed| changed).count() + removed.len() > MAX_CHANGED_FILES {
-        return None;
     }
     let mut keep = changed.into_iter();
     sources.retain(|_| keep.next().unwrap_or(false));
@@ -251,11 +247,6 @@ fn load_changed_at(
         return None;
     }
     let changed: Vec<usize> = (0..paths.len()).collect();
-    let naming_changed_csv: FxHashSet<usize> = changed
-        .iter()
-        .copied()
-        .filter(|&i| forced.contains(paths[i]))
-        .collect();
     let cache = ParseCache::from_environment();
     // Each changed file read (stat first: a change after it makes the next stamp
     // differ); `Some(None)` when its bytes are the ones last declared from.
@@ -267,7 +258,7 @@ fn load_changed_at(
             let digest = *blake3::hash(&bytes).as_bytes();
             let names = last.files.get(paths[i]);
             let same = names.is_some_and(|names| names.digest == Some(digest));
-            if same && !naming_changed_csv.contains(&i) {
+            if same && !forced.contains(paths[i]) {
                 return Some(None);
             }
             let file = cache.parse_bytes(bytes).ok()?;

@@ -193,15 +193,19 @@ fn the_kept_state_after_an_apply_equals_a_full_read() {
     assert!(!again.has_writes(), "{:?}", again.plan().changes);
 }
 
+/// The example applied by one pass, with the live state it keeps.
+fn apply_example(store: &mut dyn Store) -> AppliedKept {
+    let (pass, _) = Pass::begin_kept(store, None).unwrap();
+    pass.plan(loaded(example()), &PlanOptions::new(SOURCE))
+        .unwrap()
+        .apply_kept(&options(Gate::Off).context)
+        .unwrap()
+}
+
 #[test]
 fn a_write_by_someone_else_makes_the_pass_read_everything() {
     let mut store = memory_store();
-    let (pass, _) = Pass::begin_kept(&mut *store, None).unwrap();
-    let applied = pass
-        .plan(loaded(example()), &PlanOptions::new(SOURCE))
-        .unwrap()
-        .apply_kept(&options(Gate::Off).context)
-        .unwrap();
+    let applied = apply_example(&mut *store);
     // Another writer: `canopy apply` of a deactivation, outside this pass.
     reconcile(
         &mut *store,
@@ -221,12 +225,7 @@ fn a_write_by_someone_else_makes_the_pass_read_everything() {
 #[test]
 fn a_resync_decodes_the_live_rows_only_when_they_are_not_the_kept_state() {
     let mut store = memory_store();
-    let (pass, _) = Pass::begin_kept(&mut *store, None).unwrap();
-    let applied = pass
-        .plan(loaded(example()), &PlanOptions::new(SOURCE))
-        .unwrap()
-        .apply_kept(&options(Gate::Off).context)
-        .unwrap();
+    let applied = apply_example(&mut *store);
     // Patched after its own writes, the kept state has no fingerprint of every row:
     // the rows are decoded and compared.
     let (pass, outdated, verified) = Pass::begin_verified(&mut *store, Some(applied.kept)).unwrap();
