@@ -148,15 +148,15 @@ fn node(name: &str, node_type: NodeType, parent: Option<&str>) -> Node {
 fn customer(name: &str, parent: &str) -> Node {
     let mut customer = node(name, NodeType::Customer, Some(parent));
     let spec = &mut customer.spec;
-    spec.address = Some(Address {
+    spec.address = Some(Box::new(Address {
         city: Some("Munich".to_string()),
         country: Some("DE".to_string()),
         ..Address::default()
-    });
-    spec.contact = Some(Contact {
+    }));
+    spec.contact = Some(Box::new(Contact {
         email: Some(format!("it@{name}.example")),
         ..Contact::default()
-    });
+    }));
     spec.services = BTreeMap::from([("invoice-capture".to_string(), true)]);
     spec.users = vec![User {
         email: format!("admin@{name}.example"),

@@ -246,15 +246,19 @@ fn node(name: String, parent: String, node_type: NodeType, recipe: Recipe, plans
                 CustomerType::EndCustomer
             }
         });
-        spec.address = recipe.address.map(|city| Address {
-            city: Some(city),
-            country: Some("DE".to_string()),
-            ..Address::default()
+        spec.address = recipe.address.map(|city| {
+            Box::new(Address {
+                city: Some(city),
+                country: Some("DE".to_string()),
+                ..Address::default()
+            })
         });
-        spec.contact = recipe.contact.then(|| Contact {
-            name: Some("Contact: Person".to_string()),
-            email: Some(format!("contact@{name}.example")),
-            phone: None,
+        spec.contact = recipe.contact.then(|| {
+            Box::new(Contact {
+                name: Some("Contact: Person".to_string()),
+                email: Some(format!("contact@{name}.example")),
+                phone: None,
+            })
         });
         spec.services = recipe.services;
         spec.settings = recipe.settings;

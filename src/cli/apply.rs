@@ -12,7 +12,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::plan::{load_manifests, plan_options, print_plan};
+use super::plan::{parse_manifests, plan_options, print_plan, resolve_manifests};
 use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat, output, progress};
 use crate::model::Hierarchy;
 use crate::plan::saved::SavedPlan;
@@ -28,24 +28,32 @@ pub fn apply(
 ) -> anyhow::Result<Outcome> {
     let saved = saved_plan(paths, options)?;
     let mut store = store::open(&global.database_url)?;
-    let pass = {
+    // The manifests are parsed while the lock is taken and the live state is read.
+    let (pass, work) = {
         let _progress = progress::spinner("waiting for the writer lock and reading the live state");
-        reconcile::Pass::begin(&mut *store)?
+        match saved {
+            Some(saved) => (reconcile::Pass::begin(&mut *store)?, Work::Saved(saved)),
+            None => {
+                let (pass, parsed) =
+                    reconcile::Pass::begin_beside(&mut *store, || parse_manifests(paths))?;
+                (pass, Work::Manifests(parsed))
+            }
+        }
     };
     // A saved plan was reviewed when it was made: that review is the confirmation.
-    let reviewed = saved.is_some();
+    let reviewed = matches!(work, Work::Saved(_));
     let planning = progress::spinner("loading the manifests and planning");
-    let (planned, saved_desired, revision) = match saved {
-        Some(saved) => {
+    let (planned, saved_desired, revision) = match work {
+        Work::Saved(saved) => {
             let live = pass.live();
             let plan = saved.replan(&live.hierarchy, &live.fingerprint)?;
             let revision = options.revision.clone().or(saved.content.revision);
             (pass.saved(plan), Some(saved.content.desired), revision)
         }
-        None => {
+        Work::Manifests(parsed) => {
             let planned = pass
                 .plan(
-                    |live: &Hierarchy| load_manifests(paths, Some(live)),
+                    |live: &Hierarchy| resolve_manifests(parsed, Some(live)),
                     &plan_options(options, String::new()),
                 )
                 .map_err(|error| {
@@ -94,6 +102,12 @@ pub fn apply(
         ),
     });
     Ok(Outcome::Success)
+}
+
+/// What an apply plans from: a saved plan, or manifests parsed beside the snapshot.
+enum Work {
+    Saved(SavedPlan),
+    Manifests(crate::manifest::Parsed),
 }
 
 /// `Some` when the arguments name a saved plan file: a file not named `*.yaml`/`*.yml`.

@@ -108,9 +108,10 @@ fn plan_against_database(
         "plan needs at least one PATH (or `-` for standard input)"
     );
     let mut store = store::open_existing(&global.database_url)?;
-    let preview = reconcile::preview(
+    let preview = reconcile::preview_beside(
         &mut *store,
-        |live: &Hierarchy| load_manifests(paths, Some(live)),
+        || parse_manifests(paths),
+        |parsed, live: &Hierarchy| resolve_manifests(parsed, Some(live)),
         &plan_options(options, String::new()),
     )?;
     Ok((
@@ -159,6 +160,12 @@ pub fn load_manifests(
     paths: &[String],
     external: Option<&Hierarchy>,
 ) -> Result<manifest::Loaded, manifest::LoadError> {
+    resolve_manifests(parse_manifests(paths), external)
+}
+
+/// The first half of [`load_manifests`], which needs no live state: a planner runs it
+/// while the snapshot is read.
+pub fn parse_manifests(paths: &[String]) -> manifest::Parsed {
     let files = AtomicUsize::new(0);
     let file_read = || {
         let read = files.fetch_add(1, Ordering::Relaxed) + 1;
@@ -167,7 +174,15 @@ pub fn load_manifests(
         }
     };
     let cache = manifest::ParseCache::from_environment();
-    let loaded = manifest::load_reporting(paths, external, &cache, &file_read);
+    manifest::parse_reporting(paths, &cache, &file_read)
+}
+
+/// The second half of [`load_manifests`]: validation against `external`.
+pub fn resolve_manifests(
+    parsed: manifest::Parsed,
+    external: Option<&Hierarchy>,
+) -> Result<manifest::Loaded, manifest::LoadError> {
+    let loaded = parsed.resolve(external);
     progress::message("planning");
     let loaded = loaded?;
     for diagnostic in &loaded.diagnostics {

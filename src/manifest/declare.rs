@@ -342,22 +342,22 @@ pub(crate) fn user(user: UserSpec) -> model::User {
     }
 }
 
-fn address(address: AddressSpec) -> model::Address {
-    model::Address {
+fn address(address: AddressSpec) -> Box<model::Address> {
+    Box::new(model::Address {
         street: address.street,
         city: address.city,
         postal_code: address.postal_code,
         state: address.state,
         country: address.country,
-    }
+    })
 }
 
-fn contact(contact: ContactSpec) -> model::Contact {
-    model::Contact {
+fn contact(contact: ContactSpec) -> Box<model::Contact> {
+    Box::new(model::Contact {
         name: contact.name,
         email: contact.email,
         phone: contact.phone,
-    }
+    })
 }
 
 /// The manifest spec of a model node, the reverse of the normalisation (used by

@@ -128,7 +128,43 @@ pub fn load_reporting(
     cache: &ParseCache,
     file_read: &(dyn Fn() + Sync),
 ) -> Result<Loaded, LoadError> {
-    load_files(inputs, external, cache, file_read, None, SystemTime::now())
+    parse_reporting(inputs, cache, file_read).resolve(external)
+}
+
+/// The part of [`load_reporting`] that needs no live hierarchy: files read, parsed and
+/// declared. A planner runs it while the live state is being read, then
+/// [`Parsed::resolve`]s it against that state.
+pub fn parse_reporting(
+    inputs: &[String],
+    cache: &ParseCache,
+    file_read: &(dyn Fn() + Sync),
+) -> Parsed {
+    read_files(inputs, cache, file_read, None, SystemTime::now()).0
+}
+
+/// Manifests read and declared, not yet validated: see [`parse_reporting`].
+#[derive(Debug)]
+pub struct Parsed {
+    declared: Declared,
+    findings: Vec<Finding>,
+    sources: Vec<Source>,
+    /// Manifest files read (the first `files` sources; CSV files follow them).
+    files: usize,
+    documents: usize,
+}
+
+impl Parsed {
+    /// Validates against `external` (the live hierarchy, or `None`), as [`load`] does.
+    pub fn resolve(self, external: Option<&Hierarchy>) -> Result<Loaded, LoadError> {
+        finish(
+            self.declared,
+            self.findings,
+            &self.sources,
+            external,
+            self.files,
+            self.documents,
+        )
+    }
 }
 
 /// [`load`] for a process that loads the same inputs again and again: files unchanged
@@ -159,6 +195,37 @@ fn load_files(
     mut kept: Option<&mut KeptFiles>,
     now: SystemTime,
 ) -> Result<Loaded, LoadError> {
+    let (parsed, reads) = read_files(inputs, cache, file_read, kept.as_deref_mut(), now);
+    let loaded = parsed.resolve(external);
+    if let (Some(kept), Some(reads)) = (kept, reads) {
+        let (paths, keeps): (Vec<PathBuf>, Vec<_>) = reads.csv_keeps.into_iter().unzip();
+        kept.users
+            .update(paths.iter().map(PathBuf::as_path).zip(keeps));
+        kept.last = loaded.is_ok().then_some(kept::LastLoad {
+            files: reads.files,
+            csv: reads.csv_named_by,
+        });
+    }
+    loaded
+}
+
+/// What a kept load records once it is resolved (see [`read_files`]).
+struct KeptReads {
+    files: FxHashMap<PathBuf, kept::Names>,
+    csv_named_by: FxHashMap<PathBuf, Vec<PathBuf>>,
+    csv_keeps: Vec<(PathBuf, Keep<kept::CsvRead>)>,
+}
+
+/// Reads, parses and declares every input (`kept` as in [`load_kept`], updated with
+/// the manifests read). With `kept`, also returns what the kept state records of this
+/// load once it is resolved: the names each file declared and the CSV reads.
+fn read_files(
+    inputs: &[String],
+    cache: &ParseCache,
+    file_read: &(dyn Fn() + Sync),
+    mut kept: Option<&mut KeptFiles>,
+    now: SystemTime,
+) -> (Parsed, Option<KeptReads>) {
     let (mut sources, listing) = input::expand(inputs);
     let mut findings = Vec::new();
     for (display, problem) in listing {
@@ -188,6 +255,13 @@ fn load_files(
         .collect();
     let mut documents = 0;
     let mut declared = Declared::default();
+    // One allocation of the final size, not a doubling vector (twice its size at worst).
+    let resources = results.iter().map(|found| match found {
+        Found::Kept(file) => file.nodes.len(),
+        Found::Read(Ok(file), _) => file.resources.len(),
+        Found::Read(Err(_), _) => 0,
+    });
+    declared.nodes.reserve_exact(resources.sum());
     let mut keeps = Vec::with_capacity(results.len());
     for (source, found) in results.into_iter().enumerate() {
         let source = saturating(source);
@@ -223,25 +297,19 @@ fn load_files(
         .then(|| changed::names_by_file(&declared, &sources[..manifest_count]));
     let users = kept.as_deref().map(|kept| &kept.users);
     let csv = read_csv_users(&mut declared, &mut sources, &mut findings, (users, now));
-    let loaded = finish(
+    let reads = files.map(|files| KeptReads {
+        files,
+        csv_named_by: changed::csv_named_by(csv.named_by, &sources),
+        csv_keeps: csv.keeps,
+    });
+    let parsed = Parsed {
         declared,
         findings,
-        &sources,
-        external,
-        manifest_count,
+        sources,
+        files: manifest_count,
         documents,
-    );
-    if let (Some(kept), Some(files)) = (kept, files) {
-        let named_by = changed::csv_named_by(csv.named_by, &sources);
-        let (paths, keeps): (Vec<PathBuf>, Vec<_>) = csv.keeps.into_iter().unzip();
-        kept.users
-            .update(paths.iter().map(PathBuf::as_path).zip(keeps));
-        kept.last = loaded.is_ok().then_some(kept::LastLoad {
-            files,
-            csv: named_by,
-        });
-    }
-    loaded
+    };
+    (parsed, reads)
 }
 
 /// Locates the planner's refusals: each `(name, message)` becomes an error at the place

@@ -11,16 +11,28 @@
 //! this user log in?) instead of walking the tree.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Hierarchy, NodeSpec, SettingValue};
 
 /// The values a node ends up with after inheritance.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// The inherited maps are shared: a node that declares no services or settings of its
+/// own (most accounts) holds its parent's [`Inherited`], not a copy of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Effective {
     pub active: bool,
+    #[serde(flatten)]
+    pub values: Arc<Inherited>,
+}
+
+/// The services, settings and locked settings a node inherits (merged with its own).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Inherited {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, bool>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -30,49 +42,66 @@ pub struct Effective {
     pub locked_settings: Vec<String>,
 }
 
+impl PartialEq for Effective {
+    fn eq(&self, other: &Effective) -> bool {
+        self.active == other.active
+            && (Arc::ptr_eq(&self.values, &other.values) || self.values == other.values)
+    }
+}
+
 impl Effective {
     /// The effective values of a root.
     pub fn root(spec: &NodeSpec) -> Effective {
         Effective {
             active: spec.active,
-            services: spec.services.clone(),
-            settings: spec.settings.clone(),
-            locked_settings: spec.locked_settings.clone(),
+            values: Arc::new(Inherited {
+                services: spec.services.clone(),
+                settings: spec.settings.clone(),
+                locked_settings: spec.locked_settings.clone(),
+            }),
         }
     }
 
     /// The effective values of a node whose parent's effective values are `parent`.
     pub fn derive(parent: &Effective, spec: &NodeSpec) -> Effective {
+        let active = parent.active && spec.active;
         // Fast path: most accounts declare nothing of their own.
         if spec.services.is_empty() && spec.settings.is_empty() && spec.locked_settings.is_empty() {
             return Effective {
-                active: parent.active && spec.active,
-                ..parent.clone()
+                active,
+                values: Arc::clone(&parent.values),
             };
         }
-        let mut services = parent.services.clone();
+        let inherited = &parent.values;
+        let mut services = inherited.services.clone();
         for (service, &enabled) in &spec.services {
-            let inherited = parent.services.get(service).copied().unwrap_or(true);
-            services.insert(service.clone(), inherited && enabled);
+            let above = inherited.services.get(service).copied().unwrap_or(true);
+            services.insert(service.clone(), above && enabled);
         }
-        let mut settings = parent.settings.clone();
+        let mut settings = inherited.settings.clone();
         for (key, value) in &spec.settings {
-            if parent.locked_settings.binary_search(key).is_err() {
+            if inherited.locked_settings.binary_search(key).is_err() {
                 settings.insert(key.clone(), value.clone());
             }
         }
-        let mut locked_settings = parent.locked_settings.clone();
+        let mut locked_settings = inherited.locked_settings.clone();
         for key in &spec.locked_settings {
             if let Err(at) = locked_settings.binary_search(key) {
                 locked_settings.insert(at, key.clone());
             }
         }
-        Effective {
-            active: parent.active && spec.active,
+        let values = Inherited {
             services,
             settings,
             locked_settings,
-        }
+        };
+        // A node may restate what it inherits: it still shares its parent's values.
+        let values = if values == **inherited {
+            Arc::clone(inherited)
+        } else {
+            Arc::new(values)
+        };
+        Effective { active, values }
     }
 
     /// The effective values of a node whose parent is `parent` (`None` for a root).
@@ -201,7 +230,7 @@ mod tests {
         child.spec.services.insert("scanning".into(), true);
         let h = Hierarchy::new(vec![parent, child], vec![]);
         let effective = compute_all(&h);
-        assert!(!effective[h.node_index("c").unwrap()].services["scanning"]);
+        assert!(!effective[h.node_index("c").unwrap()].values.services["scanning"]);
     }
 
     #[test]
@@ -223,7 +252,7 @@ mod tests {
         let h = Hierarchy::new(vec![parent, child], vec![]);
         let effective = compute_all(&h);
         assert_eq!(
-            effective[h.node_index("c").unwrap()].settings["passwordExpiryDays"],
+            effective[h.node_index("c").unwrap()].values.settings["passwordExpiryDays"],
             serde_json::json!(90)
         );
     }

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use effective::Effective;
+pub use effective::{Effective, Inherited};
 
 /// What a node is. Accounts and groups share one enum so that the nesting rules are a
 /// single table of (parent, child) pairs.
@@ -247,10 +247,11 @@ pub struct NodeSpec {
     pub reseller: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
+    /// Boxed, as the contact: few accounts have one, and every node carries the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<Address>,
+    pub address: Option<Box<Address>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contact: Option<Contact>,
+    pub contact: Option<Box<Contact>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, bool>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -413,5 +414,18 @@ impl Hierarchy {
             .iter()
             .filter(|n| !n.spec.node_type.is_group())
             .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every account of a million-account hierarchy carries a node on each side of a
+    /// plan: rare fields are boxed and inherited values shared to keep this small.
+    #[test]
+    fn a_node_stays_small() {
+        let size = std::mem::size_of::<Node>();
+        assert!(size <= 320, "a Node takes {size} bytes");
     }
 }

@@ -53,6 +53,15 @@ pub(super) fn snapshot<E>(read: impl FnOnce() -> Result<Snapshot, E>) -> Result<
     })
 }
 
+/// Work run on its own thread beside the snapshot (parsing the manifests).
+pub(super) fn beside<T>(work: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let value = work();
+    let took = start.elapsed();
+    tracing::debug!(?took, "parse: read the manifests beside the snapshot");
+    value
+}
+
 pub(super) fn fingerprint<E>(read: impl FnOnce() -> Result<String, E>) -> Result<String, E> {
     logged(read, |_, took| {
         tracing::debug!(?took, "fingerprint: hashed the live rows");

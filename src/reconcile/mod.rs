@@ -118,11 +118,48 @@ pub fn preview(
 ) -> Result<Preview, ReconcileError> {
     let live = log::snapshot(|| store.snapshot())?;
     let loaded = log::load(|| desired.load(&live.hierarchy))?;
+    previewed(live, loaded, options)
+}
+
+/// [`preview`] running `parse` on its own thread while the snapshot is read: the part
+/// of loading the manifests that needs no live state (see
+/// [`crate::manifest::parse_reporting`]). `desired` then finishes the load against
+/// the snapshot.
+pub fn preview_beside<P: Send>(
+    store: &mut dyn Store,
+    parse: impl FnOnce() -> P + Send,
+    desired: impl FnOnce(P, &Hierarchy) -> Result<Loaded, LoadError>,
+    options: &PlanOptions,
+) -> Result<Preview, ReconcileError> {
+    let (live, parsed) = beside(|| log::snapshot(|| store.snapshot()), parse);
+    let live = live?;
+    let loaded = log::load(|| desired(parsed, &live.hierarchy))?;
+    previewed(live, loaded, options)
+}
+
+fn previewed(
+    live: Snapshot,
+    loaded: Loaded,
+    options: &PlanOptions,
+) -> Result<Preview, ReconcileError> {
     let plan = diff(&live, &loaded, options)?;
     Ok(Preview {
         plan,
         live,
         desired: loaded,
+    })
+}
+
+/// Runs `here` on this thread and `there` on a thread of its own, at the same time.
+/// A panic on the other thread is resumed on this one.
+fn beside<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Send) -> (A, B) {
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| log::beside(there));
+        let here = here();
+        match other.join() {
+            Ok(there) => (here, there),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     })
 }
 
@@ -147,6 +184,20 @@ pub struct Pass<'s> {
 impl<'s> Pass<'s> {
     /// Takes the single-writer lock and reads the live state under it.
     pub fn begin(store: &'s mut dyn Store) -> Result<Pass<'s>, ReconcileError> {
+        Self::open(store)
+    }
+
+    /// [`Pass::begin`] running `parse` on its own thread meanwhile, as in
+    /// [`preview_beside`]; its product is returned with the pass.
+    pub fn begin_beside<P: Send>(
+        store: &'s mut dyn Store,
+        parse: impl FnOnce() -> P + Send,
+    ) -> Result<(Pass<'s>, P), ReconcileError> {
+        let (pass, parsed) = beside(|| Self::open(store), parse);
+        Ok((pass?, parsed))
+    }
+
+    fn open(store: &'s mut dyn Store) -> Result<Pass<'s>, ReconcileError> {
         let mut txn = log::lock(|| store.begin())?;
         let live = log::snapshot(|| txn.snapshot())?;
         Ok(Pass {

@@ -14,13 +14,16 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    Billing, CustomerType, Effective, LiveMeta, Node, NodeSpec, NodeType, PlanSpec, Role,
-    ServicePlan, User,
+    Billing, CustomerType, Effective, Inherited, LiveMeta, Node, NodeSpec, NodeType, PlanSpec,
+    Role, ServicePlan, User,
 };
 use crate::plan::NodeWrite;
 
@@ -323,9 +326,57 @@ fn optional_json_column<T: DeserializeOwned + Default>(
         .transpose()
 }
 
+/// Decodes account rows, sharing one [`Inherited`] between rows whose effective
+/// columns hold the same text (most rows inherit their values unchanged, so a snapshot
+/// holds a few distinct values, not one copy per row).
+#[derive(Debug, Default)]
+pub struct AccountDecoder {
+    shared: FxHashMap<Box<str>, Arc<Inherited>>,
+    key: String,
+}
+
+impl AccountDecoder {
+    /// The values of these three column texts, decoded the first time they are seen.
+    fn inherited(
+        &mut self,
+        name: &str,
+        services: &str,
+        settings: &str,
+        locked_settings: &str,
+    ) -> Result<Arc<Inherited>, StoreError> {
+        const TABLE: &str = "accounts";
+        self.key.clear();
+        // Lengths first, so that no two different triples make the same key.
+        let lengths = [services.len(), settings.len(), locked_settings.len()];
+        for length in lengths {
+            self.key.push_str(&length.to_string());
+            self.key.push(':');
+        }
+        self.key.push_str(services);
+        self.key.push_str(settings);
+        self.key.push_str(locked_settings);
+        if let Some(found) = self.shared.get(self.key.as_str()) {
+            return Ok(Arc::clone(found));
+        }
+        let values = Arc::new(Inherited {
+            services: json_column(TABLE, name, "effective_services", services)?,
+            settings: json_column(TABLE, name, "effective_settings", settings)?,
+            locked_settings: json_column(
+                TABLE,
+                name,
+                "effective_locked_settings",
+                locked_settings,
+            )?,
+        });
+        self.shared
+            .insert(self.key.as_str().into(), Arc::clone(&values));
+        Ok(values)
+    }
+}
+
 impl AccountRow<'_> {
     /// The model node of this row (`adopt` false: the live side never adopts).
-    pub fn decode(&self) -> Result<Node, StoreError> {
+    pub fn decode(&self, decoder: &mut AccountDecoder) -> Result<Node, StoreError> {
         const TABLE: &str = "accounts";
         let name = self.name;
         let node_type = NodeType::parse(self.node_type).ok_or_else(|| {
@@ -359,12 +410,10 @@ impl AccountRow<'_> {
         };
         let effective = Effective {
             active: self.effective_active,
-            services: json_column(TABLE, name, "effective_services", self.effective_services)?,
-            settings: json_column(TABLE, name, "effective_settings", self.effective_settings)?,
-            locked_settings: json_column(
-                TABLE,
+            values: decoder.inherited(
                 name,
-                "effective_locked_settings",
+                self.effective_services,
+                self.effective_settings,
                 self.effective_locked_settings,
             )?,
         };
@@ -528,9 +577,9 @@ pub(crate) struct EncodedEffective {
 
 pub(crate) fn encode_effective(effective: &Effective) -> Result<EncodedEffective, StoreError> {
     Ok(EncodedEffective {
-        services: map_json(&effective.services)?,
-        settings: map_json(&effective.settings)?,
-        locked_settings: list_json(&effective.locked_settings)?,
+        services: map_json(&effective.values.services)?,
+        settings: map_json(&effective.values.settings)?,
+        locked_settings: list_json(&effective.values.locked_settings)?,
     })
 }
 
@@ -581,7 +630,7 @@ mod tests {
 
     #[test]
     fn a_row_decodes_into_the_node_it_describes() {
-        let node = row().decode().unwrap();
+        let node = row().decode(&mut AccountDecoder::default()).unwrap();
         assert_eq!(node.spec.node_type, NodeType::Customer);
         assert_eq!(node.spec.address.unwrap().country.as_deref(), Some("DE"));
         assert!(!node.spec.services["scanning"]);
@@ -593,7 +642,10 @@ mod tests {
     fn a_row_with_an_unknown_type_is_reported_by_name() {
         let mut bad = row();
         bad.node_type = "planet";
-        let message = bad.decode().unwrap_err().to_string();
+        let message = bad
+            .decode(&mut AccountDecoder::default())
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("acme"), "{message}");
         assert!(message.contains("planet"), "{message}");
     }
@@ -602,7 +654,10 @@ mod tests {
     fn a_row_with_broken_json_is_reported_with_its_column() {
         let mut bad = row();
         bad.settings = "{not json";
-        let message = bad.decode().unwrap_err().to_string();
+        let message = bad
+            .decode(&mut AccountDecoder::default())
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("settings"), "{message}");
     }
 
@@ -668,7 +723,7 @@ mod tests {
         let mut nodes: Vec<Node> = ["a", "b", "c"]
             .iter()
             .map(|name| {
-                let mut node = row().decode().unwrap();
+                let mut node = row().decode(&mut AccountDecoder::default()).unwrap();
                 node.name = name.to_string();
                 node
             })

@@ -72,18 +72,18 @@ pub fn example() -> Hierarchy {
         Some("acme-sub"),
         "Nordic Partner AB",
     );
-    nordic.spec.address = Some(Address {
+    nordic.spec.address = Some(Box::new(Address {
         street: Some("Storgatan 1".into()),
         city: Some("Ålesund".into()),
         postal_code: Some("6002".into()),
         state: None,
         country: Some("NO".into()),
-    });
-    nordic.spec.contact = Some(Contact {
+    }));
+    nordic.spec.contact = Some(Box::new(Contact {
         name: Some("Ola Nordmann".into()),
         email: Some("ola@nordic.example".into()),
         phone: None,
-    });
+    }));
     nordic.spec.settings = BTreeMap::from([("scanQuality".to_string(), json!(1.5))]);
 
     let resellers = node(
@@ -124,15 +124,15 @@ pub fn example() -> Hierarchy {
     );
     acme_eu.spec.customer_type = Some(CustomerType::EndCustomer);
     acme_eu.spec.plan = Some("standard".into());
-    acme_eu.spec.address = Some(Address {
+    acme_eu.spec.address = Some(Box::new(Address {
         state: Some("Bavaria".into()),
         country: Some("DE".into()),
         ..Address::default()
-    });
-    acme_eu.spec.contact = Some(Contact {
+    }));
+    acme_eu.spec.contact = Some(Box::new(Contact {
         email: Some("it@acme.example".into()),
         ..Contact::default()
-    });
+    }));
     acme_eu.spec.services = BTreeMap::from([("scanning".to_string(), false)]);
     acme_eu.spec.settings = BTreeMap::from([("passwordExpiryDays".to_string(), json!(365))]);
     acme_eu.spec.users = vec![

@@ -336,7 +336,7 @@ fn wide_cells(object: &GetObject) -> [String; 4] {
     let disabled: Vec<&str> = object
         .effective
         .iter()
-        .flat_map(|effective| &effective.services)
+        .flat_map(|effective| &effective.values.services)
         .filter(|(_, enabled)| !**enabled)
         .map(|(service, _)| service.as_str())
         .collect();

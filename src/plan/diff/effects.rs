@@ -9,6 +9,8 @@
 //! The differences drive the activation cascade of `activate`/`deactivate`, the
 //! `service-cascade` and `setting-cascade` warnings, and the effective-only writes.
 
+use std::sync::Arc;
+
 use crate::model::effective::compute_all;
 use crate::model::{Effective, Hierarchy, Node, NodeSpec};
 use crate::plan::{Cascade, Warning};
@@ -144,7 +146,8 @@ impl<'a> Effects<'a> {
             if before.locked_settings.binary_search(key).is_ok() {
                 continue;
             }
-            let count = self.count_below(tree, index, |value| value.settings.get(key).cloned());
+            let count =
+                self.count_below(tree, index, |value| value.values.settings.get(key).cloned());
             if count > 0 {
                 warnings.push(Warning {
                     code: "setting-cascade".to_string(),
@@ -187,7 +190,7 @@ fn stored_effective<'a>(node: &Joined<'a, Node>) -> Option<&'a Effective> {
 
 /// A missing entry means the service was never disabled above: it is available.
 fn service_available(value: &Effective, service: &str) -> bool {
-    value.services.get(service) != Some(&false)
+    value.values.services.get(service) != Some(&false)
 }
 
 /// Whether `Effective::of(parent, spec)` equals `stored`, decided without allocating
@@ -201,9 +204,9 @@ fn inherits_unchanged(
     match parent {
         None => Some(
             stored.active == spec.active
-                && stored.services == spec.services
-                && stored.settings == spec.settings
-                && stored.locked_settings == spec.locked_settings,
+                && stored.values.services == spec.services
+                && stored.values.settings == spec.settings
+                && stored.values.locked_settings == spec.locked_settings,
         ),
         Some(parent)
             if spec.services.is_empty()
@@ -212,9 +215,8 @@ fn inherits_unchanged(
         {
             Some(
                 stored.active == (parent.active && spec.active)
-                    && stored.services == parent.services
-                    && stored.settings == parent.settings
-                    && stored.locked_settings == parent.locked_settings,
+                    && (Arc::ptr_eq(&stored.values, &parent.values)
+                        || stored.values == parent.values),
             )
         }
         Some(_) => None,

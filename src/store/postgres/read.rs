@@ -12,8 +12,8 @@ use crate::plan::Plan;
 use super::super::Result;
 use super::super::batch::{self, Loaded};
 use super::super::rows::{
-    AccountRow, Columns, Fingerprinter, PlanRow, SELECT_PLANS, UserAttacher, UserRow,
-    select_accounts, select_users,
+    AccountDecoder, AccountRow, Columns, Fingerprinter, PlanRow, SELECT_PLANS, UserAttacher,
+    UserRow, select_accounts, select_users,
 };
 use super::database;
 
@@ -83,11 +83,12 @@ async fn load_accounts(
     const OPERATION: &str = "read accounts";
     hasher.table("accounts");
     let mut nodes = Vec::new();
+    let mut decoder = AccountDecoder::default();
     let sql = select_accounts(&rows.filter("name"));
     each_row(connection, OPERATION, &sql, rows, |row| {
         let account = AccountRow::read(&row).map_err(database(OPERATION))?;
         hasher.account(&account);
-        nodes.push(account.decode()?);
+        nodes.push(account.decode(&mut decoder)?);
         Ok(())
     })
     .await?;

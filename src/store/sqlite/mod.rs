@@ -21,8 +21,8 @@ mod write;
 use super::batch::{self, Batch, Loaded};
 use super::migrations::{self, Migrated};
 use super::rows::{
-    AccountRow, Columns, Fingerprinter, PlanRow, SELECT_PLANS, UserAttacher, UserRow,
-    select_accounts, select_users,
+    AccountDecoder, AccountRow, Columns, Fingerprinter, PlanRow, SELECT_PLANS, UserAttacher,
+    UserRow, select_accounts, select_users,
 };
 use super::{
     ApplyContext, ApplyReport, AuditRecord, Cause, Result, Retry, Snapshot, Store, StoreError,
@@ -182,8 +182,15 @@ impl SqliteStore {
                 .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
                 .map_err(database("enable WAL"))?;
         }
+        // Every row canopy writes fires the change-counter trigger, so each statement
+        // keeps a statement journal: in memory, not in a temporary file written per
+        // row. The page cache (allocated as used) holds a large apply's pages instead
+        // of spilling them to the WAL in the middle of the transaction.
         connection
-            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            .execute_batch(
+                "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;
+                 PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
+            )
             .map_err(database("configure connection"))?;
         let mut store = SqliteStore {
             connection,
@@ -313,13 +320,14 @@ fn load_accounts(
         .prepare_cached(&select_accounts(&rows.filter("name")))
         .map_err(database("read accounts"))?;
     let mut result = Vec::new();
+    let mut decoder = AccountDecoder::default();
     let mut cursor = rows
         .query(&mut statement)
         .map_err(database("read accounts"))?;
     while let Some(row) = cursor.next().map_err(database("read accounts"))? {
         let account = AccountRow::read(&row).map_err(database("read accounts"))?;
         hasher.account(&account);
-        result.push(account.decode()?);
+        result.push(account.decode(&mut decoder)?);
     }
     Ok(result)
 }

@@ -78,7 +78,7 @@ fn write_plans(connection: &Connection, plan: &Plan, now: &str) -> Result<()> {
     Ok(())
 }
 
-/// New rows: a plain insert, which SQLite runs without a statement journal.
+/// New rows: a plain insert (no conflict clause to resolve).
 const INSERT_NODE: &str = "
     INSERT INTO accounts (name, node_type, display_name, parent, account_number, active,
                           customer_type, reseller, plan, address, contact, services,

@@ -153,10 +153,11 @@ fn disabling_a_service_on_a_partner_warns_how_many_accounts_lose_it() {
         "disabling invoice-capture on partner-nordic makes it unavailable to 3 account(s)"
     );
     assert!(
-        plan.writes
-            .effective
-            .iter()
-            .all(|(_, effective)| effective.services.get("invoice-capture") == Some(&false))
+        plan.writes.effective.iter().all(|(_, effective)| effective
+            .values
+            .services
+            .get("invoice-capture")
+            == Some(&false))
     );
 }
 
