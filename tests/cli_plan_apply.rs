@@ -231,6 +231,10 @@ fn export_then_plan_shows_no_changes(workspace: &Workspace) {
 
 fn an_unmanaged_account_is_adopted_only_with_the_annotation(workspace: &Workspace) {
     workspace.apply();
+    // This plan stores the live state in the snapshot cache: the hand edit below must
+    // still be seen by the next one.
+    let (code, stdout, stderr) = workspace.run(&["plan", "manifests", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
     workspace
         .test_db()
         .execute("UPDATE accounts SET managed_by = NULL WHERE name = 'globex'");

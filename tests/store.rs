@@ -7,7 +7,7 @@ mod support;
 
 use canopy::model::{Kind, Role};
 use canopy::plan::{Op, Plan, PlanOptions, diff};
-use canopy::store::{ApplyContext, ApplyReport, Store, StoreError, UsageRow};
+use canopy::store::{ApplyContext, ApplyReport, SnapshotCache, Store, StoreError, UsageRow};
 use support::fixtures::{self, SOURCE, change, create_all, example, node, node_writes};
 use support::{Backend, TestDb};
 
@@ -29,6 +29,7 @@ on_both_backends!(
     the_audit_log_refuses_updates_and_deletes,
     usage_is_read_back_by_period,
     a_hand_edit_changes_the_fingerprint,
+    the_snapshot_cache_sees_every_hand_edit,
     unmanaged_rows_appear_unmanaged,
     users_of_inactive_accounts_cannot_log_in,
     effective_updates_and_user_rewrites_land,
@@ -471,6 +472,56 @@ fn a_hand_edit_changes_the_fingerprint(db: &TestDb) {
     let renamed = store.snapshot().unwrap().fingerprint;
     assert_ne!(renamed, planned);
     assert_eq!(alone(store.as_mut()), renamed);
+}
+
+fn the_snapshot_cache_sees_every_hand_edit(db: &TestDb) {
+    let (mut store, _) = with_example(db);
+    let directory = tempfile::tempdir().unwrap();
+    let cache = SnapshotCache::new(Some(directory.path()), "the database under test");
+    let read = store.snapshot().unwrap();
+    let stamp = store.change_stamp().unwrap();
+    assert_eq!(
+        store.change_stamp().unwrap(),
+        stamp,
+        "stable when nothing changes"
+    );
+    let first = cache.snapshot(store.as_mut()).unwrap();
+    assert_eq!(first.hierarchy, read.hierarchy);
+    assert_eq!(first.fingerprint, read.fingerprint);
+    let entries = || {
+        std::fs::read_dir(directory.path().join("live"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(entries(), 1, "the snapshot read whole is stored");
+    let again = cache.snapshot(store.as_mut()).unwrap();
+    assert_eq!(again.hierarchy, read.hierarchy);
+    assert_eq!(again.fingerprint, read.fingerprint);
+
+    db.execute("UPDATE accounts SET display_name = 'Nordic AB' WHERE name = 'partner-nordic'");
+    let edited = store.change_stamp().unwrap();
+    assert!(edited.counter > stamp.counter);
+    assert_ne!(edited.nonce, stamp.nonce, "each change draws a nonce");
+    let seen = cache.snapshot(store.as_mut()).unwrap();
+    let nordic = seen.hierarchy.node("partner-nordic").unwrap();
+    assert_eq!(nordic.spec.display_name, "Nordic AB");
+    assert_eq!(seen.fingerprint, store.snapshot().unwrap().fingerprint);
+
+    // Inside a write transaction a hit is the state the transaction trusts: its
+    // fingerprint is the one a full read gives.
+    let mut txn = store.begin().unwrap();
+    let trusted = cache.snapshot_in(txn.as_mut()).unwrap();
+    assert_eq!(trusted.fingerprint, seen.fingerprint);
+    assert_eq!(trusted.hierarchy, seen.hierarchy);
+    drop(txn);
+    db.execute("DELETE FROM users WHERE email = 'anna@acme.example'");
+    let mut txn = store.begin().unwrap();
+    let after_delete = cache.snapshot_in(txn.as_mut()).unwrap();
+    assert_ne!(after_delete.fingerprint, seen.fingerprint);
+    assert_eq!(
+        after_delete.fingerprint,
+        txn.snapshot().unwrap().fingerprint
+    );
 }
 
 fn unmanaged_rows_appear_unmanaged(db: &TestDb) {

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::plan::{parse_manifests, plan_options, print_plan, resolve_manifests};
+use super::plan::{parse_manifests, plan_options, print_plan, resolve_manifests, snapshot_cache};
 use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat, output, progress};
 use crate::model::Hierarchy;
 use crate::plan::saved::SavedPlan;
@@ -34,8 +34,9 @@ pub fn apply(
         match saved {
             Some(saved) => (reconcile::Pass::begin(&mut *store)?, Work::Saved(saved)),
             None => {
+                let cache = snapshot_cache(&global.database_url);
                 let (pass, parsed) =
-                    reconcile::Pass::begin_beside(&mut *store, || parse_manifests(paths))?;
+                    reconcile::Pass::begin_beside(&mut *store, &cache, || parse_manifests(paths))?;
                 (pass, Work::Manifests(parsed))
             }
         }

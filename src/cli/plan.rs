@@ -110,6 +110,7 @@ fn plan_against_database(
     let mut store = store::open_existing(&global.database_url)?;
     let preview = reconcile::preview_beside(
         &mut *store,
+        &snapshot_cache(&global.database_url),
         || parse_manifests(paths),
         |parsed, live: &Hierarchy| resolve_manifests(parsed, Some(live)),
         &plan_options(options, String::new()),
@@ -175,6 +176,13 @@ pub fn parse_manifests(paths: &[String]) -> manifest::Parsed {
     };
     let cache = manifest::ParseCache::from_environment();
     manifest::parse_reporting(paths, &cache, &file_read)
+}
+
+/// Where the live state of the database at `url` is cached between commands: beside
+/// the parse cache, off with it.
+pub fn snapshot_cache(url: &str) -> store::SnapshotCache {
+    let parse_cache = manifest::ParseCache::from_environment();
+    store::SnapshotCache::new(parse_cache.directory(), url)
 }
 
 /// The second half of [`load_manifests`]: validation against `external`.

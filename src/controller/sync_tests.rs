@@ -292,6 +292,9 @@ impl Store for FlakyStore {
     fn change_counter(&mut self) -> StoreResult<i64> {
         self.inner.change_counter()
     }
+    fn change_stamp(&mut self) -> StoreResult<crate::store::ChangeStamp> {
+        self.inner.change_stamp()
+    }
     fn try_lock_session(&mut self) -> StoreResult<bool> {
         self.inner.try_lock_session()
     }

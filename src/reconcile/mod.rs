@@ -29,7 +29,7 @@ mod log;
 use crate::manifest::{LoadError, Loaded};
 use crate::model::Hierarchy;
 use crate::plan::{self, Plan, PlanOptions};
-use crate::store::{ApplyContext, ApplyReport, Snapshot, Store, WriteTxn};
+use crate::store::{ApplyContext, ApplyReport, Snapshot, SnapshotCache, Store, WriteTxn};
 
 pub use error::{ReconcileError, RetryClass};
 pub use gate::{BlastRadius, Gate};
@@ -125,13 +125,17 @@ pub fn preview(
 /// of loading the manifests that needs no live state (see
 /// [`crate::manifest::parse_reporting`]). `desired` then finishes the load against
 /// the snapshot.
+///
+/// The snapshot comes from `cache` when the database has not changed since it was
+/// stored there.
 pub fn preview_beside<P: Send>(
     store: &mut dyn Store,
+    cache: &SnapshotCache,
     parse: impl FnOnce() -> P + Send,
     desired: impl FnOnce(P, &Hierarchy) -> Result<Loaded, LoadError>,
     options: &PlanOptions,
 ) -> Result<Preview, ReconcileError> {
-    let (live, parsed) = beside(|| log::snapshot(|| store.snapshot()), parse);
+    let (live, parsed) = beside(|| log::snapshot(|| cache.snapshot(store)), parse);
     let live = live?;
     let loaded = log::load(|| desired(parsed, &live.hierarchy))?;
     previewed(live, loaded, options)
@@ -184,22 +188,24 @@ pub struct Pass<'s> {
 impl<'s> Pass<'s> {
     /// Takes the single-writer lock and reads the live state under it.
     pub fn begin(store: &'s mut dyn Store) -> Result<Pass<'s>, ReconcileError> {
-        Self::open(store)
+        Self::open(store, &SnapshotCache::disabled())
     }
 
     /// [`Pass::begin`] running `parse` on its own thread meanwhile, as in
-    /// [`preview_beside`]; its product is returned with the pass.
+    /// [`preview_beside`] (and with its `cache`); `parse`'s product is returned with
+    /// the pass.
     pub fn begin_beside<P: Send>(
         store: &'s mut dyn Store,
+        cache: &SnapshotCache,
         parse: impl FnOnce() -> P + Send,
     ) -> Result<(Pass<'s>, P), ReconcileError> {
-        let (pass, parsed) = beside(|| Self::open(store), parse);
+        let (pass, parsed) = beside(|| Self::open(store, cache), parse);
         Ok((pass?, parsed))
     }
 
-    fn open(store: &'s mut dyn Store) -> Result<Pass<'s>, ReconcileError> {
+    fn open(store: &'s mut dyn Store, cache: &SnapshotCache) -> Result<Pass<'s>, ReconcileError> {
         let mut txn = log::lock(|| store.begin())?;
-        let live = log::snapshot(|| txn.snapshot())?;
+        let live = log::snapshot(|| cache.snapshot_in(&mut *txn))?;
         Ok(Pass {
             txn,
             live,

@@ -38,6 +38,11 @@ pub const SQLITE: &[Migration] = &[
         description: "append-only audit log: TRUNCATE refused too",
         sql: include_str!("migrations/sqlite/0004_audit_append_only.sql"),
     },
+    Migration {
+        version: 5,
+        description: "change nonce (for the snapshot cache)",
+        sql: include_str!("migrations/sqlite/0005_change_nonce.sql"),
+    },
 ];
 
 /// The scripts for PostgreSQL, oldest first; same versions and meaning as [`SQLITE`].
@@ -62,10 +67,15 @@ pub const POSTGRES: &[Migration] = &[
         description: "append-only audit log: TRUNCATE refused too",
         sql: include_str!("migrations/postgres/0004_audit_append_only.sql"),
     },
+    Migration {
+        version: 5,
+        description: "change nonce (for the snapshot cache)",
+        sql: include_str!("migrations/postgres/0005_change_nonce.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.
-pub const LATEST: i64 = 4;
+pub const LATEST: i64 = 5;
 
 /// What a migration run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

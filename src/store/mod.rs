@@ -24,6 +24,7 @@ mod error;
 pub mod migrations;
 pub mod postgres;
 pub(crate) mod rows;
+pub mod snapshot_cache;
 pub mod sqlite;
 pub mod usage;
 
@@ -33,9 +34,10 @@ use crate::plan::Plan;
 pub use control::{HeldPlan, Suspension};
 pub use error::{Cause, Retry, StoreError};
 pub use migrations::Migrated;
+pub use snapshot_cache::{ChangeStamp, SnapshotCache};
 
 /// The live state as loaded from the database.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
     /// Every non-archived node and plan, with `live` metadata and stored effective
     /// values. A created name that exists archived is restored by the store, keeping
@@ -114,6 +116,9 @@ pub trait Store: Send {
     /// The change counter: bumped by a trigger on every write to the tables canopy
     /// owns, canopy's or anyone's. Equal values, nothing changed in between.
     fn change_counter(&mut self) -> Result<i64>;
+    /// The change counter with the random nonce each change draws: one state of one
+    /// database (see [`snapshot_cache`]).
+    fn change_stamp(&mut self) -> Result<ChangeStamp>;
     /// Takes the session-level single-writer lock (a daemon's role) without waiting:
     /// `false` when another store holds it. Held until [`Store::unlock_session`], or
     /// until the connection or the process dies (or, for a lease, until it is not
@@ -149,6 +154,9 @@ pub trait WriteTxn {
     /// locked until the transaction ends, so no other write to canopy's tables commits
     /// meanwhile (its trigger waits): equal to a value known from before, nothing changed.
     fn change_counter(&mut self) -> Result<i64>;
+    /// [`Store::change_stamp`] as this transaction sees it (locked as
+    /// [`WriteTxn::change_counter`] is).
+    fn change_stamp(&mut self) -> Result<ChangeStamp>;
     /// Instead of [`WriteTxn::snapshot`]: the caller holds a snapshot of this very state
     /// (checked with [`WriteTxn::change_counter`]) with this fingerprint; `apply` then
     /// reads only the rows its plan names.

@@ -42,7 +42,8 @@ use crate::plan::Plan;
 
 use super::migrations::{self, Migrated};
 use super::{
-    ApplyContext, ApplyReport, AuditRecord, Result, Snapshot, Store, StoreError, UsageRow, WriteTxn,
+    ApplyContext, ApplyReport, AuditRecord, ChangeStamp, Result, Snapshot, Store, StoreError,
+    UsageRow, WriteTxn,
 };
 use read::Rows;
 
@@ -352,6 +353,10 @@ impl Store for PostgresStore {
         })
     }
 
+    fn change_stamp(&mut self) -> Result<ChangeStamp> {
+        self.run(async |connection| read_stamp(connection, READ_STAMP).await)
+    }
+
     fn try_lock_session(&mut self) -> Result<bool> {
         self.run_locked(async |connection, locks| locks.try_lock_session(connection).await)
     }
@@ -390,6 +395,11 @@ impl WriteTxn for PostgresTxn<'_> {
                 .await
                 .map_err(database("read the change counter"))
         })
+    }
+
+    fn change_stamp(&mut self) -> Result<ChangeStamp> {
+        self.store
+            .run(async |connection| read_stamp(connection, LOCK_STAMP).await)
     }
 
     fn trust_snapshot(&mut self, fingerprint: &str) {
@@ -468,3 +478,16 @@ impl Drop for PostgresTxn<'_> {
         }
     }
 }
+
+/// The change stamp, read by `sql` (one of the two below).
+async fn read_stamp(connection: &mut PgConnection, sql: &'static str) -> Result<ChangeStamp> {
+    let (counter, nonce): (i64, i64) = sqlx::query_as(sql)
+        .fetch_one(connection)
+        .await
+        .map_err(database("read the change stamp"))?;
+    Ok(ChangeStamp { counter, nonce })
+}
+
+const READ_STAMP: &str = "SELECT counter, nonce FROM canopy_changes WHERE id = 1";
+/// Inside a write transaction: locked as the change counter is.
+const LOCK_STAMP: &str = "SELECT counter, nonce FROM canopy_changes WHERE id = 1 FOR UPDATE";

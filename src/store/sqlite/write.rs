@@ -1,9 +1,9 @@
-//! SQLite writes of one apply: each kind of row through one prepared statement,
-//! executed per row inside the caller's transaction (SQLite has no round trips to
-//! save; a prepared statement per row is its bulk path).
+//! SQLite writes of one apply, inside the caller's transaction: new rows through
+//! multi-row `INSERT`s ([`Rows`]), updates through one prepared statement per kind.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, Statement, ToSql, params};
 
+use crate::model::User;
 use crate::plan::Plan;
 
 use super::super::batch::{Batch, NodeRow};
@@ -78,26 +78,16 @@ fn write_plans(connection: &Connection, plan: &Plan, now: &str) -> Result<()> {
     Ok(())
 }
 
-/// New rows: a plain insert (no conflict clause to resolve).
-const INSERT_NODE: &str = "
-    INSERT INTO accounts (name, node_type, display_name, parent, account_number, active,
-                          customer_type, reseller, plan, address, contact, services,
-                          settings, locked_settings, effective_active, effective_services,
-                          effective_settings, effective_locked_settings, managed_by,
-                          created_at, updated_at)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-            ?18, ?19, ?20, ?20)";
+/// The columns of an `accounts` row canopy writes, in binding order.
+const NODE_COLUMNS: &str = "name, node_type, display_name, parent, account_number, active,
+    customer_type, reseller, plan, address, contact, services, settings, locked_settings,
+    effective_active, effective_services, effective_settings, effective_locked_settings,
+    managed_by, created_at, updated_at";
+const NODE_VALUES: usize = 21;
 
 /// Existing rows (live or archived): an existing row keeps its number and creation
-/// time, and is restored if archived.
+/// time, and is restored if archived. New rows need no conflict clause.
 const UPSERT_NODE: &str = "
-    INSERT INTO accounts (name, node_type, display_name, parent, account_number, active,
-                          customer_type, reseller, plan, address, contact, services,
-                          settings, locked_settings, effective_active, effective_services,
-                          effective_settings, effective_locked_settings, managed_by,
-                          created_at, updated_at)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-            ?18, ?19, ?20, ?20)
     ON CONFLICT (name) DO UPDATE SET
         node_type = excluded.node_type, display_name = excluded.display_name,
         parent = excluded.parent,
@@ -114,56 +104,146 @@ const UPSERT_NODE: &str = "
         updated_at = excluded.updated_at";
 
 fn write_nodes(connection: &Connection, batch: &Batch<'_>, source: &str, now: &str) -> Result<()> {
-    write_node_rows(connection, INSERT_NODE, &batch.inserts, source, now)?;
-    write_node_rows(connection, UPSERT_NODE, &batch.upserts, source, now)
-}
-
-fn write_node_rows(
-    connection: &Connection,
-    sql: &str,
-    rows: &[NodeRow<'_>],
-    source: &str,
-    now: &str,
-) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut statement = connection
-        .prepare(sql)
-        .map_err(database("write accounts"))?;
-    for row in rows {
+    let bind = |statement: &mut Statement<'_>, base: usize, row: &NodeRow<'_>| {
         let NodeRow {
             write,
             encoded,
             new_number,
         } = row;
         let spec = &write.spec;
-        statement
-            .execute(params![
-                write.name,
-                spec.node_type.as_str(),
-                spec.display_name,
-                spec.parent,
-                new_number,
-                spec.active,
-                spec.customer_type.map(|kind| kind.as_str()),
-                spec.reseller,
-                spec.plan,
-                encoded.address,
-                encoded.contact,
-                encoded.services.as_ref(),
-                encoded.settings.as_ref(),
-                encoded.locked_settings.as_ref(),
-                write.effective.active,
-                encoded.effective.services.as_ref(),
-                encoded.effective.settings.as_ref(),
-                encoded.effective.locked_settings.as_ref(),
-                source,
-                now,
-            ])
-            .map_err(|error| {
-                StoreError::database(format!("write account {}", write.name), error)
-            })?;
+        let values: [&dyn ToSql; NODE_VALUES] = [
+            &write.name,
+            &spec.node_type.as_str(),
+            &spec.display_name,
+            &spec.parent,
+            new_number,
+            &spec.active,
+            &spec.customer_type.map(|kind| kind.as_str()),
+            &spec.reseller,
+            &spec.plan,
+            &encoded.address,
+            &encoded.contact,
+            &encoded.services.as_ref(),
+            &encoded.settings.as_ref(),
+            &encoded.locked_settings.as_ref(),
+            &write.effective.active,
+            &encoded.effective.services.as_ref(),
+            &encoded.effective.settings.as_ref(),
+            &encoded.effective.locked_settings.as_ref(),
+            &source,
+            &now,
+            &now,
+        ];
+        bind_all(statement, base, &values)
+    };
+    let name = |row: &NodeRow<'_>| format!("write account {}", row.write.name);
+    let insert = Rows {
+        table: "accounts",
+        columns: NODE_COLUMNS,
+        values: NODE_VALUES,
+        suffix: "",
+    };
+    insert.write(connection, &batch.inserts, bind, name)?;
+    let upsert = Rows {
+        suffix: UPSERT_NODE,
+        ..insert
+    };
+    upsert.write(connection, &batch.upserts, bind, name)
+}
+
+/// A multi-row `INSERT` of one table: rows go [`ROWS_PER_STATEMENT`] at a time, so the
+/// per-statement costs (a statement journal, since every row fires the change
+/// counter's trigger) are paid once per chunk, not once per row.
+#[derive(Clone, Copy)]
+struct Rows {
+    table: &'static str,
+    columns: &'static str,
+    /// Parameters per row.
+    values: usize,
+    /// After the `VALUES` list (a conflict clause).
+    suffix: &'static str,
+}
+
+/// At most this many rows per statement (and at most [`MAX_PARAMETERS`] parameters).
+const ROWS_PER_STATEMENT: usize = 200;
+/// Well under SQLite's limit of 32,766 bound parameters per statement.
+const MAX_PARAMETERS: usize = 8_000;
+
+impl Rows {
+    fn sql(&self, rows: usize) -> String {
+        let one = format!("({})", vec!["?"; self.values].join(", "));
+        let list = vec![one.as_str(); rows].join(",\n");
+        format!(
+            "INSERT INTO {} ({}) VALUES {list}{}",
+            self.table, self.columns, self.suffix
+        )
+    }
+
+    /// Writes `rows`; `bind` binds one row's values from parameter `base + 1` on. A
+    /// chunk that fails is written again row by row, so that the error names the row
+    /// (`describe`): a failed statement wrote nothing.
+    fn write<R>(
+        &self,
+        connection: &Connection,
+        rows: &[R],
+        bind: impl Fn(&mut Statement<'_>, usize, &R) -> rusqlite::Result<()>,
+        describe: impl Fn(&R) -> String,
+    ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let per_statement = ROWS_PER_STATEMENT.min(MAX_PARAMETERS / self.values).max(1);
+        let full = self.sql(per_statement);
+        for chunk in rows.chunks(per_statement) {
+            let last;
+            let sql = if chunk.len() == per_statement {
+                &full
+            } else {
+                last = self.sql(chunk.len());
+                &last
+            };
+            let mut statement = connection
+                .prepare_cached(sql)
+                .map_err(|error| StoreError::database(format!("write {}", self.table), error))?;
+            let executed = chunk
+                .iter()
+                .enumerate()
+                .try_for_each(|(index, row)| bind(&mut statement, index * self.values, row))
+                .and_then(|()| statement.raw_execute());
+            if executed.is_err() {
+                self.write_one_by_one(connection, chunk, &bind, &describe)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_one_by_one<R>(
+        &self,
+        connection: &Connection,
+        rows: &[R],
+        bind: &impl Fn(&mut Statement<'_>, usize, &R) -> rusqlite::Result<()>,
+        describe: &impl Fn(&R) -> String,
+    ) -> Result<()> {
+        let mut statement = connection
+            .prepare_cached(&self.sql(1))
+            .map_err(|error| StoreError::database(format!("write {}", self.table), error))?;
+        for row in rows {
+            bind(&mut statement, 0, row)
+                .and_then(|()| statement.raw_execute())
+                .map_err(|error| StoreError::database(describe(row), error))?;
+        }
+        Ok(())
+    }
+}
+
+/// Binds `values` to parameters `base + 1 ..`.
+fn bind_all(
+    statement: &mut Statement<'_>,
+    base: usize,
+    values: &[&dyn ToSql],
+) -> rusqlite::Result<()> {
+    for (offset, value) in values.iter().enumerate() {
+        statement.raw_bind_parameter(base + offset + 1, value)?;
     }
     Ok(())
 }
@@ -179,36 +259,39 @@ fn write_users(connection: &Connection, batch: &Batch<'_>) -> Result<()> {
                 .map_err(database("clear users"))?;
         }
     }
-    if batch.user_writes.is_empty() {
-        return Ok(());
-    }
-    let mut statement = connection
-        .prepare(
-            "INSERT INTO users (account, email, position, name, role, language, timezone)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .map_err(database("write users"))?;
-    for write in &batch.user_writes {
-        for (position, user) in write.spec.users.iter().enumerate() {
-            statement
-                .execute(params![
-                    write.name,
-                    user.email,
-                    position as i64,
-                    user.name,
-                    user.role.as_str(),
-                    user.language,
-                    user.timezone,
-                ])
-                .map_err(|error| {
-                    StoreError::database(
-                        format!("write user {} of {}", user.email, write.name),
-                        error,
-                    )
-                })?;
-        }
-    }
-    Ok(())
+    let users: Vec<(&str, i64, &User)> = batch
+        .user_writes
+        .iter()
+        .flat_map(|write| {
+            let account = write.name.as_str();
+            (0..)
+                .zip(&write.spec.users)
+                .map(move |(position, user)| (account, position, user))
+        })
+        .collect();
+    let rows = Rows {
+        table: "users",
+        columns: "account, email, position, name, role, language, timezone",
+        values: 7,
+        suffix: "",
+    };
+    rows.write(
+        connection,
+        &users,
+        |statement, base, (account, position, user)| {
+            let values: [&dyn ToSql; 7] = [
+                account,
+                &user.email,
+                position,
+                &user.name,
+                &user.role.as_str(),
+                &user.language,
+                &user.timezone,
+            ];
+            bind_all(statement, base, &values)
+        },
+        |(account, _, user)| format!("write user {} of {account}", user.email),
+    )
 }
 
 fn write_effective(connection: &Connection, plan: &Plan, now: &str) -> Result<()> {
@@ -301,31 +384,31 @@ fn write_audit(
     now: &str,
     context: &ApplyContext,
 ) -> Result<()> {
-    if batch.audit.is_empty() {
-        return Ok(());
-    }
-    let mut statement = connection
-        .prepare(
-            "INSERT INTO audit_log (at, actor, source, revision, op, kind, name, before, after)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )
-        .map_err(database("write audit_log"))?;
-    for entry in &batch.audit {
-        statement
-            .execute(params![
-                now,
-                context.actor,
-                context.source,
-                context.revision,
-                entry.op.as_str(),
-                entry.kind.as_str(),
-                entry.name,
-                entry.before,
-                entry.after,
-            ])
-            .map_err(database("write audit_log"))?;
-    }
-    Ok(())
+    let rows = Rows {
+        table: "audit_log",
+        columns: "at, actor, source, revision, op, kind, name, before, after",
+        values: 9,
+        suffix: "",
+    };
+    rows.write(
+        connection,
+        &batch.audit,
+        |statement, base, entry| {
+            let values: [&dyn ToSql; 9] = [
+                &now,
+                &context.actor,
+                &context.source,
+                &context.revision,
+                &entry.op.as_str(),
+                &entry.kind.as_str(),
+                &entry.name,
+                &entry.before,
+                &entry.after,
+            ];
+            bind_all(statement, base, &values)
+        },
+        |entry| format!("write audit_log row of {}", entry.name),
+    )
 }
 
 /// After a failed commit: the rows whose references point at nothing, for the message.
