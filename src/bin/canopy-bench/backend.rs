@@ -22,11 +22,13 @@ use crate::report::{Report, figure};
 use crate::timing;
 use crate::workload::{self, Prepared, RAW_FIRST_NUMBER, SERDE_YAML, SOURCE};
 
-/// The two fresh databases of one backend for one size.
+/// The fresh databases of one backend for one size.
 pub struct Databases {
     pub backend: &'static str,
     pub canopy: String,
     pub raw: String,
+    /// For the real `canopy apply` of everything new.
+    pub binary: String,
 }
 
 /// Everything one backend's measurements share.
@@ -90,6 +92,7 @@ pub fn measure(bench: &mut Bench<'_>) -> anyhow::Result<()> {
     let raw_rows = RawRows::of(&bench.prepared.base, SOURCE, RAW_FIRST_NUMBER)?;
     let raw_insert = baseline::insert(&bench.databases.raw, &raw_rows)?;
     drop(raw_rows);
+    measure_binary_apply(bench, raw_insert)?;
     let desired = apply_all_new(bench, raw_insert)?;
     let live = measure_snapshot(bench)?;
     measure_noop(bench, &live, &desired)?;
@@ -262,6 +265,9 @@ fn measure_noop(bench: &mut Bench<'_>, live: &Snapshot, desired: &Hierarchy) -> 
     Ok(())
 }
 
+/// The real `canopy plan` twice: first with the parse cache warm (the loads before
+/// filled it) and the snapshot cache cold (this run stores the live state), then with
+/// both warm (the database unchanged since).
 fn measure_binary_plan(bench: &mut Bench<'_>) -> anyhow::Result<()> {
     let args: Vec<std::ffi::OsString> = vec![
         "plan".into(),
@@ -272,32 +278,91 @@ fn measure_binary_plan(bench: &mut Bench<'_>) -> anyhow::Result<()> {
         SOURCE.into(),
         "--detailed-exitcode".into(),
     ];
-    let run = child::run_isolated(bench.canopy_binary, &args)?;
-    let stderr: String = run.stderr.chars().take(300).collect();
-    let succeeded = run.exit_code == Some(0);
-    bench.check(
-        "`canopy plan --detailed-exitcode` of the applied repository exits 0 (no changes)",
-        succeeded,
-        format!("exit {:?}; {}", run.exit_code, stderr.trim()),
-    );
-    // The figures of a failed run would measure an error path, not a plan.
-    if succeeded {
-        let serde_yaml = Some((SERDE_YAML, bench.prepared.serde_yaml));
-        bench.record(
-            "plan_noop.binary",
-            "no-op plan, `canopy plan` binary: wall",
-            run.wall,
-            serde_yaml,
+    let runs = [
+        ("plan_noop.binary", "no-op plan, `canopy plan` binary"),
+        (
+            "plan_noop.binary_warm",
+            "no-op plan, `canopy plan` binary, snapshot cached",
+        ),
+    ];
+    for (id, label) in runs {
+        let run = child::run_isolated(bench.canopy_binary, &args)?;
+        let stderr: String = run.stderr.chars().take(300).collect();
+        let succeeded = run.exit_code == Some(0);
+        bench.check(
+            "`canopy plan --detailed-exitcode` of the applied repository exits 0 (no changes)",
+            succeeded,
+            format!("exit {:?}; {}", run.exit_code, stderr.trim()),
         );
+        // The figures of a failed run would measure an error path, not a plan.
+        if !succeeded {
+            continue;
+        }
+        let serde_yaml = Some((SERDE_YAML, bench.prepared.serde_yaml));
+        bench.record(id, &format!("{label}: wall"), run.wall, serde_yaml);
         figure(
-            "plan_noop.binary_peak_rss",
-            "no-op plan, `canopy plan` binary: peak RSS",
+            &format!("{id}_peak_rss"),
+            &format!("{label}: peak RSS"),
             bench.prepared.accounts,
             bench.backend(),
         )
         .bytes(run.peak_rss_bytes)
         .record(bench.report);
     }
+    Ok(())
+}
+
+/// The real `canopy apply DIR --yes` of everything new into a fresh database (parse,
+/// validate, plan, write, commit, as a user runs it), beside the raw insert and, on
+/// SQLite, `sqlite3 .import` of the same accounts as a flat 9-column CSV file.
+fn measure_binary_apply(bench: &mut Bench<'_>, raw_insert: Duration) -> anyhow::Result<()> {
+    let args: Vec<std::ffi::OsString> = vec![
+        "apply".into(),
+        bench.prepared.base_directory.clone().into(),
+        "--yes".into(),
+        "--quiet".into(),
+        "--database-url".into(),
+        bench.databases.binary.clone().into(),
+        "--source".into(),
+        SOURCE.into(),
+    ];
+    let run = child::run_isolated(bench.canopy_binary, &args)?;
+    let stderr: String = run.stderr.chars().take(300).collect();
+    let succeeded = run.exit_code == Some(0);
+    bench.check(
+        "`canopy apply --yes` of the repository into a new database exits 0",
+        succeeded,
+        format!("exit {:?}; {}", run.exit_code, stderr.trim()),
+    );
+    if !succeeded {
+        return Ok(());
+    }
+    bench.record(
+        "apply_new.binary",
+        "apply all-new, `canopy apply` binary: wall",
+        run.wall,
+        Some(("raw insert, same rows", raw_insert)),
+    );
+    if let Some(path) = bench.databases.binary.strip_prefix("sqlite://") {
+        let folder = Path::new(path).parent().unwrap_or(Path::new("."));
+        match sqlite_import(&bench.prepared.base, folder)? {
+            Some(import) => bench.record(
+                "apply_new.binary_vs_import",
+                "apply all-new, `canopy apply` binary: wall",
+                run.wall,
+                Some(("sqlite3 .import, flat 9-column CSV", import)),
+            ),
+            None => eprintln!("no sqlite3 program: the .import baseline is left out"),
+        }
+    }
+    figure(
+        "apply_new.binary_peak_rss",
+        "apply all-new, `canopy apply` binary: peak RSS",
+        bench.prepared.accounts,
+        bench.backend(),
+    )
+    .bytes(run.peak_rss_bytes)
+    .record(bench.report);
     Ok(())
 }
 
@@ -348,4 +413,55 @@ fn measure_change(bench: &mut Bench<'_>) -> anyhow::Result<()> {
         detail,
     );
     Ok(())
+}
+
+/// `sqlite3 .import` of the accounts of `hierarchy` as a flat 9-column CSV file into a
+/// new table of a new database in `folder`: the time of the `.import` process alone
+/// (the file is written and the table created before). `None` without `sqlite3`.
+fn sqlite_import(hierarchy: &Hierarchy, folder: &Path) -> anyhow::Result<Option<Duration>> {
+    let csv_path = folder.join("flat-accounts.csv");
+    let database = folder.join("import.db");
+    let _ = std::fs::remove_file(&database);
+    let mut writer = csv::Writer::from_path(&csv_path)?;
+    for (number, node) in (RAW_FIRST_NUMBER..).zip(&hierarchy.nodes) {
+        let spec = &node.spec;
+        writer.write_record([
+            node.name.as_str(),
+            spec.node_type.as_str(),
+            spec.display_name.as_str(),
+            spec.parent.as_deref().unwrap_or(""),
+            &number.to_string(),
+            if spec.active { "1" } else { "0" },
+            spec.plan.as_deref().unwrap_or(""),
+            SOURCE,
+            if spec.active { "1" } else { "0" },
+        ])?;
+    }
+    writer.flush()?;
+    drop(writer);
+    let create = "CREATE TABLE accounts (name TEXT PRIMARY KEY, node_type TEXT NOT NULL,
+        display_name TEXT NOT NULL, parent TEXT, account_number INTEGER UNIQUE,
+        active INTEGER NOT NULL, plan TEXT, managed_by TEXT, effective_active INTEGER NOT NULL)";
+    let created = match std::process::Command::new("sqlite3")
+        .arg(&database)
+        .arg(create)
+        .status()
+    {
+        Ok(status) => status,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    anyhow::ensure!(
+        created.success(),
+        "sqlite3 could not create {}",
+        database.display()
+    );
+    let started = Instant::now();
+    let imported = std::process::Command::new("sqlite3")
+        .arg(&database)
+        .arg(format!(".import --csv {} accounts", csv_path.display()))
+        .status()?;
+    let took = started.elapsed();
+    anyhow::ensure!(imported.success(), "sqlite3 .import failed");
+    Ok(Some(took))
 }

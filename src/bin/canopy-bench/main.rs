@@ -5,6 +5,7 @@
 mod backend;
 mod child;
 mod daemon;
+mod footprint;
 mod kubernetes;
 mod report;
 mod run;
@@ -16,6 +17,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static ALLOCATOR: footprint::Counting = footprint::Counting;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -112,6 +116,15 @@ enum Command {
         workdir: PathBuf,
         #[arg(long)]
         canopy: Option<PathBuf>,
+    },
+    /// The heap bytes per account of the live side (the snapshot of an existing
+    /// database) and of the desired side (the repository's manifests), counted by the
+    /// allocator; printed as JSON.
+    Footprint {
+        /// The repository (as `canopy plan` would be given it).
+        repository: PathBuf,
+        #[arg(long, default_value = "sqlite://canopy.db")]
+        database_url: String,
     },
     #[command(hide = true)]
     Load { directory: PathBuf },
@@ -249,6 +262,14 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Measure { command } => {
             println!("{}", child::measure(&command)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Footprint {
+            repository,
+            database_url,
+        } => {
+            let footprint = footprint::measure(&repository, &database_url)?;
+            println!("{}", serde_json::to_string_pretty(&footprint)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Load { directory } => {

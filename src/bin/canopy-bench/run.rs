@@ -105,12 +105,14 @@ fn fresh_databases(
                 backend: "sqlite",
                 canopy: url("canopy.db"),
                 raw: url("raw.db"),
+                binary: url("binary.db"),
             })
         }
         (BackendName::Postgres, Some(server)) => Ok(Databases {
             backend: "postgres",
             canopy: server.create_database(&format!("canopy_{accounts}"))?,
             raw: server.create_database(&format!("raw_{accounts}"))?,
+            binary: server.create_database(&format!("binary_{accounts}"))?,
         }),
         (BackendName::Postgres, None) => anyhow::bail!("no PostgreSQL server was started"),
     }

@@ -10,7 +10,7 @@ struct RatioTarget {
     text: &'static str,
 }
 
-const RATIOS: [RatioTarget; 4] = [
+const RATIOS: [RatioTarget; 6] = [
     RatioTarget {
         id: "plan_noop.in_process",
         limit: 0.5,
@@ -31,12 +31,24 @@ const RATIOS: [RatioTarget; 4] = [
         limit: 2.0,
         text: "apply of a 10% change <= 2x raw statements",
     },
+    RatioTarget {
+        id: "plan_noop.binary_warm",
+        limit: 0.35,
+        text: "no-op plan (`canopy plan`, caches warm) <= 0.35x serde_yaml one-thread parse",
+    },
+    RatioTarget {
+        id: "apply_new.binary_vs_import",
+        limit: 6.0,
+        text: "apply of all-new (`canopy apply`) <= 6x sqlite3 .import",
+    },
 ];
 
 /// Sizes from which the absolute targets apply.
 const LARGE: usize = 1_000_000;
 const LARGE_PLAN_SECONDS: f64 = 10.0;
 const LARGE_PEAK_BYTES: f64 = 1_000_000_000.0;
+const LARGE_WARM_SECONDS: f64 = 5.0;
+const LARGE_APPLY_SECONDS: f64 = 30.0;
 
 pub fn judge(report: &mut Report) {
     let mut targets = Vec::new();
@@ -58,7 +70,12 @@ pub fn judge(report: &mut Report) {
         }
         let limit = match measurement.id.as_str() {
             "plan_noop.binary" => Some(("no-op plan < 10 s", LARGE_PLAN_SECONDS)),
+            "plan_noop.binary_warm" => Some(("no-op plan, caches warm < 5 s", LARGE_WARM_SECONDS)),
             "plan_noop.binary_peak_rss" => Some(("no-op plan peak RSS < 1 GB", LARGE_PEAK_BYTES)),
+            "apply_new.binary" => Some(("all-new apply < 30 s", LARGE_APPLY_SECONDS)),
+            "apply_new.binary_peak_rss" => {
+                Some(("all-new apply peak RSS < 1 GB", LARGE_PEAK_BYTES))
+            }
             _ => None,
         };
         if let Some((text, limit)) = limit {
