@@ -162,8 +162,8 @@ fn customer(name: &str, parent: &str) -> Node {
         email: format!("admin@{name}.example"),
         name: "Anna Admin".to_string(),
         role: Role::Admin,
-        language: Some("de".to_string()),
-        timezone: Some("Europe/Berlin".to_string()),
+        language: Some("de".into()),
+        timezone: Some("Europe/Berlin".into()),
     }];
     customer
 }

@@ -175,8 +175,8 @@ impl Builder {
                 email: format!("user{k}@{name}.example"),
                 name: format!("User {k} of {name}"),
                 role: if k == 0 { Role::Admin } else { Role::User },
-                language: Some(language.to_string()),
-                timezone: Some(timezone.to_string()),
+                language: Some(language.into()),
+                timezone: Some(timezone.into()),
             })
             .collect();
         name
@@ -352,7 +352,7 @@ pub fn mutate(base: &Hierarchy, seed: u64, percent: u32) -> Hierarchy {
                     }
                     _ => {
                         if let Some(user) = users.last_mut() {
-                            user.language = Some(rng.pick(LANGUAGES).to_string());
+                            user.language = Some((*rng.pick(LANGUAGES)).into());
                         }
                     }
                 }

@@ -13,7 +13,9 @@ use serde_json::Value;
 const ACCOUNTS: usize = 10_000;
 
 /// Every figure measured per backend.
-const BACKEND_FIGURES: [&str; 12] = [
+const BACKEND_FIGURES: [&str; 16] = [
+    "apply_new.binary",
+    "apply_new.binary_peak_rss",
     "apply_new.write",
     "apply_new.end_to_end",
     "snapshot",
@@ -21,6 +23,8 @@ const BACKEND_FIGURES: [&str; 12] = [
     "plan_noop.in_process",
     "plan_noop.binary",
     "plan_noop.binary_peak_rss",
+    "plan_noop.binary_warm",
+    "plan_noop.binary_warm_peak_rss",
     "diff.change",
     "render.text",
     "render.json",
@@ -29,7 +33,9 @@ const BACKEND_FIGURES: [&str; 12] = [
 ];
 
 /// Figures that stand beside a baseline and so carry a ratio.
-const COMPARED_FIGURES: [&str; 9] = [
+const COMPARED_FIGURES: [&str; 11] = [
+    "apply_new.binary",
+    "plan_noop.binary_warm",
     "parse.cold",
     "parse.warm",
     "apply_new.write",
@@ -60,6 +66,13 @@ fn figure_keys(report: &Value) -> BTreeSet<(String, Option<String>)> {
         .collect();
     assert_eq!(keys.len(), measurements.len(), "a figure is measured twice");
     keys
+}
+
+fn which_sqlite3() -> bool {
+    std::process::Command::new("sqlite3")
+        .arg("-version")
+        .output()
+        .is_ok_and(|output| output.status.success())
 }
 
 #[test]
@@ -95,6 +108,13 @@ fn the_harness_measures_everything_on_both_backends() {
         for id in BACKEND_FIGURES {
             expected.insert((id.to_string(), Some(backend.to_string())));
         }
+    }
+    // Beside `sqlite3 .import`, when this machine has the program.
+    if which_sqlite3() {
+        expected.insert((
+            "apply_new.binary_vs_import".to_string(),
+            Some("sqlite".to_string()),
+        ));
     }
     assert_eq!(keys, expected);
 

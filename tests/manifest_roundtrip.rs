@@ -281,7 +281,7 @@ fn node(name: String, parent: String, node_type: NodeType, recipe: Recipe, plans
                 } else {
                     Role::User
                 },
-                language,
+                language: language.map(Into::into),
                 timezone: None,
             });
         }

@@ -22,8 +22,8 @@
 //! concurrent canopy processes only ever see whole entries (two writers of one key
 //! write the same bytes). Failing to write (a read-only directory) is logged at debug
 //! level and otherwise ignored. Nothing is ever deleted: the directory may be removed
-//! at any time. CSV files named by `usersFrom` are not cached; they are read on every
-//! load.
+//! at any time. CSV files named by `usersFrom` are cached the same way (their users,
+//! keyed by their bytes, when they have no problem).
 
 use std::ffi::OsString;
 use std::fs;
@@ -32,9 +32,13 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 use super::diagnostic::{Problem, Severity};
 use super::input;
 use super::parse::{ParsedFile, parse_file};
+use super::users_csv::{self, CsvUser};
 
 /// Bump when [`ParsedFile`] (or anything it holds) changes shape or meaning in a file
 /// outside [`PARSER_SOURCES`].
@@ -86,7 +90,7 @@ impl ParseCache {
     /// The parse product of `text`: from the cache when an entry for these exact bytes
     /// exists, parsed (and stored, when free of errors) otherwise.
     pub fn parse(&self, text: &str) -> ParsedFile {
-        let found = self.lookup(text.as_bytes());
+        let found = self.lookup(Kind::Manifest, text.as_bytes());
         match found {
             Lookup::Hit(parsed) => parsed,
             Lookup::Miss(pending) => self.parse_and_store(text, pending),
@@ -97,7 +101,7 @@ impl ParseCache {
     /// for UTF-8 (only error-free parses are stored); new ones are made text with
     /// [`input::into_text`], whose problem is returned when they are not.
     pub fn parse_bytes(&self, bytes: Vec<u8>) -> Result<ParsedFile, Problem> {
-        match self.lookup(&bytes) {
+        match self.lookup(Kind::Manifest, &bytes) {
             Lookup::Hit(parsed) => Ok(parsed),
             Lookup::Miss(pending) => {
                 let text = input::into_text(bytes)?;
@@ -106,11 +110,32 @@ impl ParseCache {
         }
     }
 
-    fn lookup(&self, bytes: &[u8]) -> Lookup {
+    /// The users of a `usersFrom` CSV file's bytes: from the cache when these exact
+    /// bytes were read before without a problem, parsed (and stored when free of
+    /// problems) otherwise.
+    pub fn users(&self, bytes: Vec<u8>) -> (Vec<CsvUser>, Vec<Problem>) {
+        match self.lookup::<Vec<CsvUser>>(Kind::UsersCsv, &bytes) {
+            Lookup::Hit(users) => (users, Vec::new()),
+            Lookup::Miss(pending) => {
+                let read = match input::into_text(bytes) {
+                    Ok(text) => users_csv::parse_users(&text),
+                    Err(problem) => (Vec::new(), vec![problem]),
+                };
+                if let Some(pending) = pending
+                    && read.1.is_empty()
+                {
+                    write_entry(&pending, &read.0);
+                }
+                read
+            }
+        }
+    }
+
+    fn lookup<T: DeserializeOwned>(&self, kind: Kind, bytes: &[u8]) -> Lookup<T> {
         let Some(directory) = &self.directory else {
             return Lookup::Miss(None);
         };
-        let key = Key::of(bytes);
+        let key = Key::of(kind, bytes);
         let entries = directory.join(ENTRIES);
         let path = entries.join(key.hex());
         match read_entry(&path, &key) {
@@ -136,9 +161,17 @@ impl ParseCache {
 
 /// The answer of a lookup: the cached product, or where to store a new one (`None`
 /// when the cache is off).
-enum Lookup {
-    Hit(ParsedFile),
+enum Lookup<T> {
+    Hit(T),
     Miss(Option<Pending>),
+}
+
+/// What an entry holds: a manifest's [`ParsedFile`] or a CSV file's users. Part of the
+/// key, so that the same bytes read as either never share an entry.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Manifest,
+    UsersCsv,
 }
 
 /// Where the entry of a missed key goes.
@@ -177,8 +210,12 @@ fn is_switched_off(value: Option<OsString>) -> bool {
 struct Key([u8; 32]);
 
 impl Key {
-    fn of(bytes: &[u8]) -> Key {
+    fn of(kind: Kind, bytes: &[u8]) -> Key {
         let mut hasher = build_identity().clone();
+        hasher.update(match kind {
+            Kind::Manifest => b"manifest\0",
+            Kind::UsersCsv => b"usersCsv\0",
+        });
         hasher.update(bytes);
         Key(*hasher.finalize().as_bytes())
     }
@@ -194,8 +231,9 @@ impl Key {
 /// Any edit to them is a new cache identity, so no build ever reads an entry that
 /// another parser wrote, while every build of the same code (canopy, canopy-bench, a
 /// rebuild) shares the entries.
-const PARSER_SOURCES: [&str; 8] = [
+const PARSER_SOURCES: [&str; 9] = [
     include_str!("parse.rs"),
+    include_str!("users_csv.rs"),
     include_str!("guard.rs"),
     include_str!("input.rs"),
     include_str!("types.rs"),
@@ -222,7 +260,7 @@ fn build_identity() -> &'static blake3::Hasher {
 }
 
 /// The entry at `path` if it is whole, of this format, for this key and decodes.
-fn read_entry(path: &Path, key: &Key) -> Option<ParsedFile> {
+fn read_entry<T: DeserializeOwned>(path: &Path, key: &Key) -> Option<T> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
@@ -238,7 +276,7 @@ fn read_entry(path: &Path, key: &Key) -> Option<ParsedFile> {
     parsed
 }
 
-fn decode_entry(bytes: &[u8], key: &Key) -> Option<ParsedFile> {
+fn decode_entry<T: DeserializeOwned>(bytes: &[u8], key: &Key) -> Option<T> {
     let (header, payload) = bytes.split_at_checked(HEADER_LENGTH)?;
     let (magic, rest) = header.split_at(8);
     let (format, rest) = rest.split_at(4);
@@ -256,7 +294,7 @@ fn decode_entry(bytes: &[u8], key: &Key) -> Option<ParsedFile> {
     rmp_serde::from_slice(payload).ok()
 }
 
-fn encode_entry(key: &Key, parsed: &ParsedFile) -> Result<Vec<u8>, rmp_serde::encode::Error> {
+fn encode_entry<T: Serialize>(key: &Key, parsed: &T) -> Result<Vec<u8>, rmp_serde::encode::Error> {
     // Named fields: the resource types skip absent fields, which only a map encoding
     // can represent.
     let payload = rmp_serde::to_vec_named(parsed)?;
@@ -271,7 +309,7 @@ fn encode_entry(key: &Key, parsed: &ParsedFile) -> Result<Vec<u8>, rmp_serde::en
 }
 
 /// Stores an entry; any failure is logged at debug level and otherwise ignored.
-fn write_entry(pending: &Pending, parsed: &ParsedFile) {
+fn write_entry<T: Serialize>(pending: &Pending, parsed: &T) {
     let Pending { entries, path, key } = pending;
     let bytes = match encode_entry(key, parsed) {
         Ok(bytes) => bytes,
@@ -324,6 +362,35 @@ fn write_atomically(entries: &Path, path: &Path, bytes: &[u8]) -> std::io::Resul
 mod tests {
     use super::*;
 
+    #[test]
+    fn users_files_are_cached_by_their_bytes_and_only_without_problems() {
+        let directory = tempfile::tempdir().unwrap();
+        let cache = ParseCache::in_directory(directory.path());
+        let entries =
+            || fs::read_dir(directory.path().join(ENTRIES)).map_or(0, |listing| listing.count());
+        let good =
+            b"email,name,role,language,timezone\nanna@acme.example,Anna,admin,de,Europe/Berlin\n";
+        let (users, problems) = cache.users(good.to_vec());
+        assert_eq!(problems, Vec::new());
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0].user.language.as_deref(), Some("de"));
+        assert_eq!(entries(), 1, "the users are stored");
+        assert_eq!(
+            cache.users(good.to_vec()),
+            (users, Vec::new()),
+            "and read back"
+        );
+        let bad = b"email,name\nanna@acme.example,Anna\n";
+        let (_, problems) = cache.users(bad.to_vec());
+        assert!(!problems.is_empty());
+        assert_eq!(entries(), 1, "a file with problems is not stored");
+        assert_eq!(
+            cache.users(bad.to_vec()).1,
+            problems,
+            "and is reported again"
+        );
+    }
+
     fn variables<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
         move |name| {
             pairs
@@ -362,14 +429,14 @@ mod tests {
         let parsed = parse_file(MANIFEST);
         assert_eq!(parsed.resources.len(), 1);
         assert_eq!(parsed.problems.len(), 1, "the skipped ConfigMap note");
-        let key = Key::of(MANIFEST.as_bytes());
+        let key = Key::of(Kind::Manifest, MANIFEST.as_bytes());
         let bytes = encode_entry(&key, &parsed).unwrap();
         assert_eq!(decode_entry(&bytes, &key), Some(parsed));
     }
 
     #[test]
     fn a_damaged_entry_decodes_to_nothing() {
-        let key = Key::of(MANIFEST.as_bytes());
+        let key = Key::of(Kind::Manifest, MANIFEST.as_bytes());
         let bytes = encode_entry(&key, &parse_file(MANIFEST)).unwrap();
         let last = bytes.len() - 1;
         let mut flipped = bytes.clone();
@@ -383,17 +450,23 @@ mod tests {
             &flipped[..],
             &other_format[..],
         ] {
-            assert_eq!(decode_entry(damaged, &key), None);
+            assert_eq!(decode_entry::<ParsedFile>(damaged, &key), None);
         }
-        assert_eq!(decode_entry(&bytes, &Key::of(b"another text")), None);
+        assert_eq!(
+            decode_entry::<ParsedFile>(&bytes, &Key::of(Kind::Manifest, b"another text")),
+            None
+        );
     }
 
     #[test]
     fn a_changed_byte_is_another_key() {
         assert_ne!(
-            Key::of(MANIFEST.as_bytes()),
-            Key::of(MANIFEST.replace("acme", "acmf").as_bytes())
+            Key::of(Kind::Manifest, MANIFEST.as_bytes()),
+            Key::of(Kind::Manifest, MANIFEST.replace("acme", "acmf").as_bytes())
         );
-        assert_eq!(Key::of(MANIFEST.as_bytes()), Key::of(MANIFEST.as_bytes()));
+        assert_eq!(
+            Key::of(Kind::Manifest, MANIFEST.as_bytes()),
+            Key::of(Kind::Manifest, MANIFEST.as_bytes())
+        );
     }
 }

@@ -290,6 +290,7 @@ fn load_changed_at(
         &mut declared,
         &mut own_sources,
         &mut findings,
+        &cache,
         (Some(&kept.users), now),
     );
     if !declared.unparsed.is_empty() {

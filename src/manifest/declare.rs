@@ -20,7 +20,7 @@ use super::types::{
     ADOPT_ANNOTATION, AccountGroupSpec, AccountSpec, AddressSpec, Billing, ContactSpec,
     ServicePlanSpec, UserSpec,
 };
-use crate::model::{self, Kind, Node, NodeSpec};
+use crate::model::{self, Interner, Kind, Node, NodeSpec};
 
 /// Licences a trial plan gets when its manifest gives none.
 pub const DEFAULT_TRIAL_LICENSES: u32 = 5;
@@ -162,6 +162,8 @@ pub(crate) struct Declared {
     /// as dangling, because the real problem is already reported.
     pub unparsed: FxHashSet<String>,
     pub findings: Vec<Finding>,
+    /// The languages and time zones of the users declared so far.
+    pub strings: Interner,
 }
 
 impl Declared {
@@ -189,7 +191,7 @@ impl Declared {
             .map(|index| UserOrigin::Inline(index as u32))
             .collect();
         let node = Node {
-            spec: account_spec(&name, spec),
+            spec: account_spec(&name, spec, &mut self.strings),
             name,
             adopt,
             live: model::LiveMeta::default(),
@@ -311,7 +313,7 @@ impl Declared {
 }
 
 /// The normalized spec of an account.
-fn account_spec(name: &str, spec: AccountSpec) -> NodeSpec {
+fn account_spec(name: &str, spec: AccountSpec, strings: &mut Interner) -> NodeSpec {
     let mut locked_settings = spec.locked_settings;
     locked_settings.sort_unstable();
     locked_settings.dedup();
@@ -328,17 +330,21 @@ fn account_spec(name: &str, spec: AccountSpec) -> NodeSpec {
         services: spec.services,
         settings: spec.settings,
         locked_settings,
-        users: spec.users.into_iter().map(user).collect(),
+        users: spec
+            .users
+            .into_iter()
+            .map(|spec| user(spec, strings))
+            .collect(),
     }
 }
 
-pub(crate) fn user(user: UserSpec) -> model::User {
+pub(crate) fn user(user: UserSpec, strings: &mut Interner) -> model::User {
     model::User {
+        language: strings.optional(user.language.as_deref()),
+        timezone: strings.optional(user.timezone.as_deref()),
         email: user.email,
         name: user.name,
         role: user.role.into(),
-        language: user.language,
-        timezone: user.timezone,
     }
 }
 
@@ -395,8 +401,8 @@ pub(crate) fn account_manifest(node: &Node) -> Option<AccountSpec> {
                 email: u.email.clone(),
                 name: u.name.clone(),
                 role: u.role.into(),
-                language: u.language.clone(),
-                timezone: u.timezone.clone(),
+                language: u.language.as_deref().map(str::to_string),
+                timezone: u.timezone.as_deref().map(str::to_string),
             })
             .collect(),
         users_from: None,

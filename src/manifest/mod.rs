@@ -296,7 +296,13 @@ fn read_files(
         .is_some()
         .then(|| changed::names_by_file(&declared, &sources[..manifest_count]));
     let users = kept.as_deref().map(|kept| &kept.users);
-    let csv = read_csv_users(&mut declared, &mut sources, &mut findings, (users, now));
+    let csv = read_csv_users(
+        &mut declared,
+        &mut sources,
+        &mut findings,
+        cache,
+        (users, now),
+    );
     let reads = files.map(|files| KeptReads {
         files,
         csv_named_by: changed::csv_named_by(csv.named_by, &sources),
@@ -511,6 +517,7 @@ fn read_csv_users(
     declared: &mut Declared,
     sources: &mut Vec<Source>,
     findings: &mut Vec<Finding>,
+    cache: &ParseCache,
     (kept, now): (Option<&Memo<kept::CsvRead>>, SystemTime),
 ) -> CsvReads {
     let mut wanted: Vec<(usize, PathBuf)> = Vec::new();
@@ -546,11 +553,13 @@ fn read_csv_users(
         .par_iter()
         .map(|path| match kept {
             Some(memo) => {
-                let (read, keep) = memo.get(path, now, |path| Ok(users_csv::read_users(path)));
+                let (read, keep) = memo.get(path, now, |path| {
+                    Ok(users_csv::read_users_cached(path, cache))
+                });
                 let read = read.unwrap_or_else(|problem| (Vec::new(), vec![problem]));
                 (read, keep)
             }
-            None => (users_csv::read_users(path), Keep::Nothing),
+            None => (users_csv::read_users_cached(path, cache), Keep::Nothing),
         })
         .unzip();
     let mut source_of: FxHashMap<&Path, (u32, usize)> = FxHashMap::default();
@@ -567,8 +576,13 @@ fn read_csv_users(
         for problem in problems {
             findings.push(csv_finding(problem, source, entry, path));
         }
+        let strings = &mut declared.strings;
         for user in users {
-            entry.node.spec.users.push(user.user.clone());
+            // Shared with every other user of the load that has the same values.
+            let mut shared = user.user.clone();
+            shared.language = strings.optional(shared.language.as_deref());
+            shared.timezone = strings.optional(shared.timezone.as_deref());
+            entry.node.spec.users.push(shared);
             entry.user_origins.push(UserOrigin::Csv {
                 source,
                 line: user.line,

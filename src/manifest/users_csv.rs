@@ -5,15 +5,16 @@
 //! `language` or `timezone` means none. Rows are appended after the manifest's own
 //! `users`, in file order, each remembering its line for later messages.
 
+use super::ParseCache;
 use super::diagnostic::{Problem, Rule, Severity, Spot};
-use super::input::{read_file, saturating_u32};
+use super::input::{read_bytes, saturating_u32};
 use crate::model::{Role, User};
 
 /// The header a users CSV file must start with.
 pub const HEADER: [&str; 5] = ["email", "name", "role", "language", "timezone"];
 
 /// A user read from a CSV row, with its 1-based line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CsvUser {
     pub user: User,
     pub line: u32,
@@ -21,8 +22,16 @@ pub struct CsvUser {
 
 /// Reads the users of one CSV file. Problems are located in the CSV file itself.
 pub fn read_users(path: &std::path::Path) -> (Vec<CsvUser>, Vec<Problem>) {
-    match read_file(path) {
-        Ok(text) => parse_users(&text),
+    read_users_cached(path, &ParseCache::disabled())
+}
+
+/// [`read_users`] through the parse cache: bytes read before are not parsed again.
+pub fn read_users_cached(
+    path: &std::path::Path,
+    cache: &ParseCache,
+) -> (Vec<CsvUser>, Vec<Problem>) {
+    match read_bytes(path) {
+        Ok(bytes) => cache.users(bytes),
         Err(mut problem) => {
             if problem.rule == Rule::UnreadableFile {
                 problem.rule = Rule::MissingCsv;
@@ -153,7 +162,7 @@ fn row_user(record: &csv::StringRecord, line: u32) -> Result<User, Problem> {
     let optional = |index: usize| {
         Some(field(index))
             .filter(|text| !text.is_empty())
-            .map(str::to_string)
+            .map(std::sync::Arc::from)
     };
     Ok(User {
         email: field(0).to_string(),

@@ -17,7 +17,9 @@ pub mod natural;
 pub mod rules;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 pub use effective::{Effective, Inherited};
@@ -196,10 +198,35 @@ pub struct User {
     pub email: String,
     pub name: String,
     pub role: Role,
+    /// Shared: the users of a hierarchy have a few languages and time zones between
+    /// them ([`Interner`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub language: Option<String>,
+    pub language: Option<Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timezone: Option<String>,
+    pub timezone: Option<Arc<str>>,
+}
+
+/// Hands out one shared copy of each distinct text it is given (a language, a time
+/// zone), so that a million users hold a few dozen strings between them.
+#[derive(Debug, Default)]
+pub struct Interner {
+    texts: FxHashSet<Arc<str>>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(found) = self.texts.get(text) {
+            return Arc::clone(found);
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.texts.insert(Arc::clone(&shared));
+        shared
+    }
+
+    /// [`Interner::intern`] of an optional text.
+    pub fn optional(&mut self, text: Option<&str>) -> Option<Arc<str>> {
+        text.map(|text| self.intern(text))
+    }
 }
 
 /// Postal address of an account; every part optional.

@@ -22,8 +22,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    Billing, CustomerType, Effective, Inherited, LiveMeta, Node, NodeSpec, NodeType, PlanSpec,
-    Role, ServicePlan, User,
+    Billing, CustomerType, Effective, Inherited, Interner, LiveMeta, Node, NodeSpec, NodeType,
+    PlanSpec, Role, ServicePlan, User,
 };
 use crate::plan::NodeWrite;
 
@@ -432,7 +432,8 @@ impl AccountRow<'_> {
 }
 
 impl UserRow<'_> {
-    pub fn decode(&self) -> Result<User, StoreError> {
+    /// The model user of this row; `strings` shares its language and time zone.
+    pub fn decode(&self, strings: &mut Interner) -> Result<User, StoreError> {
         let role = Role::parse(self.role).ok_or_else(|| {
             invalid(
                 "users",
@@ -444,8 +445,8 @@ impl UserRow<'_> {
             email: self.email.to_string(),
             name: self.name.to_string(),
             role,
-            language: self.language.map(str::to_string),
-            timezone: self.timezone.map(str::to_string),
+            language: strings.optional(self.language),
+            timezone: strings.optional(self.timezone),
         })
     }
 }

@@ -276,8 +276,8 @@ fn push_users(users: &mut Vec<RawUser>, node: &Node) -> Result<()> {
             position,
             name: user.name.clone(),
             role: user.role.as_str().to_string(),
-            language: user.language.clone(),
-            timezone: user.timezone.clone(),
+            language: user.language.as_deref().map(str::to_string),
+            timezone: user.timezone.as_deref().map(str::to_string),
         });
     }
     Ok(())

@@ -19,8 +19,8 @@ pub fn user(email: &str, name: &str, role: Role) -> User {
         email: email.to_string(),
         name: name.to_string(),
         role,
-        language: Some("de".to_string()),
-        timezone: Some("Europe/Berlin".to_string()),
+        language: Some("de".into()),
+        timezone: Some("Europe/Berlin".into()),
     }
 }
 

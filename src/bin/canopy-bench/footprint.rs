@@ -10,7 +10,7 @@
 //! binary pay one relaxed load per allocation.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde::Serialize;
@@ -60,7 +60,7 @@ pub struct Footprint {
     pub node_size: usize,
 }
 
-pub fn measure(repository: &PathBuf, database_url: &str) -> anyhow::Result<Footprint> {
+pub fn measure(repository: &Path, database_url: &str) -> anyhow::Result<Footprint> {
     let mut store = canopy::store::open_existing(database_url)?;
     COUNTING.store(true, Ordering::Relaxed);
     let start = IN_USE.load(Ordering::Relaxed);

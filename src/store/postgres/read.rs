@@ -6,7 +6,7 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgRow};
 
-use crate::model::{Node, ServicePlan};
+use crate::model::{Interner, Node, ServicePlan};
 use crate::plan::Plan;
 
 use super::super::Result;
@@ -105,11 +105,12 @@ async fn load_users(
     const OPERATION: &str = "read users";
     hasher.table("users");
     let mut attacher = UserAttacher::new(nodes);
+    let mut strings = Interner::default();
     let sql = select_users(&rows.filter("account"));
     each_row(connection, OPERATION, &sql, rows, |row| {
         let user = UserRow::read(&row).map_err(database(OPERATION))?;
         hasher.user(&user);
-        attacher.attach(user.account, user.decode()?);
+        attacher.attach(user.account, user.decode(&mut strings)?);
         Ok(())
     })
     .await?;

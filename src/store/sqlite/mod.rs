@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::model::{Node, ServicePlan};
+use crate::model::{Interner, Node, ServicePlan};
 use crate::plan::Plan;
 
 mod control;
@@ -343,11 +343,12 @@ fn load_users(
         .prepare_cached(&select_users(&rows.filter("account")))
         .map_err(database("read users"))?;
     let mut attacher = UserAttacher::new(nodes);
+    let mut strings = Interner::default();
     let mut cursor = rows.query(&mut statement).map_err(database("read users"))?;
     while let Some(row) = cursor.next().map_err(database("read users"))? {
         let user = UserRow::read(&row).map_err(database("read users"))?;
         hasher.user(&user);
-        attacher.attach(user.account, user.decode()?);
+        attacher.attach(user.account, user.decode(&mut strings)?);
     }
     attacher.finish();
     Ok(())

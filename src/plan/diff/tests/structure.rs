@@ -219,7 +219,7 @@ fn users_are_compared_by_email() {
         // A new admin on top, b dropped, c promoted: a and c keep their relative
         // order, so neither is reported as moved.
         let mut promoted = user("c@acme.example", Role::Admin);
-        promoted.language = Some("fr".to_string());
+        promoted.language = Some("fr".into());
         node.spec.users = vec![
             user("new@acme.example", Role::Admin),
             user("a@acme.example", Role::Admin),
