@@ -59,13 +59,17 @@ fn a_changed_byte_is_seen_with_a_warm_cache() {
     let cache = ParseCache::in_directory(cache_directory.path());
     let first = load(directory.path(), &cache).expect("valid manifests");
     assert_eq!(display_name(&first, "acme"), "ACME");
-    assert_eq!(entries(cache_directory.path()).len(), 1);
+    assert_eq!(
+        entries(cache_directory.path()).len(),
+        2,
+        "the manifest and the CSV file"
+    );
 
     let changed = ACME.replace("displayName: ACME", "displayName: ACMF");
     std::fs::write(directory.path().join("acme.yaml"), changed).expect("edit the manifest");
     let second = load(directory.path(), &cache).expect("valid manifests");
     assert_eq!(display_name(&second, "acme"), "ACMF");
-    assert_eq!(entries(cache_directory.path()).len(), 2);
+    assert_eq!(entries(cache_directory.path()).len(), 3);
 }
 
 #[test]
@@ -100,21 +104,30 @@ fn a_damaged_cache_entry_is_ignored_and_rewritten(#[case] damage: fn(&mut Vec<u8
     let cache_directory = TempDir::new().expect("a cache directory");
     let cache = ParseCache::in_directory(cache_directory.path());
     let first = load(directory.path(), &cache);
-    let [entry] = entries(cache_directory.path())
-        .try_into()
-        .expect("one entry for the one manifest");
-    let intact = std::fs::read(&entry).expect("read the entry");
-    let mut damaged = intact.clone();
-    damage(&mut damaged);
-    std::fs::write(&entry, &damaged).expect("damage the entry");
+    let stored = entries(cache_directory.path());
+    assert_eq!(
+        stored.len(),
+        2,
+        "one entry for the manifest, one for the CSV file"
+    );
+    let mut intact = Vec::new();
+    for entry in &stored {
+        let bytes = std::fs::read(entry).expect("read the entry");
+        let mut damaged = bytes.clone();
+        damage(&mut damaged);
+        std::fs::write(entry, &damaged).expect("damage the entry");
+        intact.push(bytes);
+    }
 
     let second = load(directory.path(), &cache);
     assert_eq!(second, first);
-    assert_eq!(
-        std::fs::read(&entry).expect("read the entry"),
-        intact,
-        "the damaged entry is replaced by a good one"
-    );
+    for (entry, intact) in stored.iter().zip(intact) {
+        assert_eq!(
+            std::fs::read(entry).expect("read the entry"),
+            intact,
+            "the damaged entry is replaced by a good one"
+        );
+    }
 }
 
 /// Every committed example, valid or not: the result (hierarchy, or every diagnostic
@@ -144,7 +157,11 @@ fn the_realistic_example_is_served_from_the_cache() {
     let cache = ParseCache::in_directory(cache_directory.path());
     manifest::load_with_cache(&inputs, None, &cache).expect("the example is valid");
     let written = entries(cache_directory.path());
-    assert_eq!(written.len(), 5, "one entry per manifest file");
+    assert_eq!(
+        written.len(),
+        7,
+        "one entry per manifest file and per CSV file"
+    );
     let modified = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let before: Vec<_> = written.iter().map(modified).collect();
     manifest::load_with_cache(&inputs, None, &cache).expect("the example is valid");
@@ -200,7 +217,11 @@ fn concurrent_loads_share_one_cache() {
             }
         }
     });
-    assert_eq!(entries(cache_directory.path()).len(), 1);
+    assert_eq!(
+        entries(cache_directory.path()).len(),
+        2,
+        "one entry each for the manifest and the CSV file, however many loads wrote them"
+    );
 }
 
 /// Exit code, standard output and standard error of `canopy validate PATHS`.
@@ -237,8 +258,9 @@ fn the_binary_reads_the_cache_settings_from_the_environment() {
         assert_eq!(warm, off);
     }
     assert_eq!(validate("off", cache, &["examples/realistic"]).0, Some(0));
-    // Five realistic files and the warnings file; the file with an error is not kept.
-    assert_eq!(entries(cache).len(), 6);
+    // Five realistic files, their two CSV files and the warnings file; the file with
+    // an error is not kept.
+    assert_eq!(entries(cache).len(), 8);
     let other = TempDir::new().expect("a cache directory");
     validate("off", other.path(), &["examples/realistic"]);
     assert!(

@@ -21,7 +21,7 @@
 //! Writing one that fails (a read-only directory) is logged at debug level.
 
 use std::fs;
-use std::io::Write;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -108,17 +108,19 @@ impl SnapshotCache {
     }
 
     /// The entry's snapshot if it is whole, of this build and of exactly `stamp`.
+    /// Decoded as it is read (the file is never held whole: at a million accounts it
+    /// is hundreds of megabytes); its hash is checked at the end.
     fn load(&self, stamp: ChangeStamp) -> Option<Snapshot> {
         let entry = self.entry.as_deref()?;
-        let bytes = match fs::read(entry) {
-            Ok(bytes) => bytes,
+        let file = match fs::File::open(entry) {
+            Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
             Err(error) => {
                 tracing::debug!("snapshot cache: cannot read {}: {error}", entry.display());
                 return None;
             }
         };
-        let snapshot = decode(&bytes, stamp);
+        let snapshot = decode(BufReader::with_capacity(1 << 16, file), stamp);
         match &snapshot {
             Some(_) => tracing::debug!(
                 counter = stamp.counter,
@@ -134,14 +136,7 @@ impl SnapshotCache {
         let Some(entry) = self.entry.as_deref() else {
             return;
         };
-        let bytes = match encode(stamp, snapshot) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                tracing::debug!("snapshot cache: cannot encode the snapshot: {error}");
-                return;
-            }
-        };
-        if let Err(error) = write_privately(entry, &bytes) {
+        if let Err(error) = write_privately(entry, |file| encode(file, stamp, snapshot)) {
             tracing::debug!("snapshot cache: cannot write {}: {error}", entry.display());
         }
     }
@@ -171,45 +166,96 @@ fn build_identity() -> &'static [u8; 32] {
     })
 }
 
-fn encode(
-    stamp: ChangeStamp,
-    snapshot: &Snapshot,
-) -> std::result::Result<Vec<u8>, rmp_serde::encode::Error> {
-    // Named fields: the model skips absent fields, which only a map encoding can tell.
-    let payload = rmp_serde::to_vec_named(snapshot)?;
-    let mut bytes = Vec::with_capacity(HEADER_LENGTH + payload.len());
-    bytes.extend_from_slice(&MAGIC);
-    bytes.extend_from_slice(build_identity());
-    bytes.extend_from_slice(&stamp.counter.to_le_bytes());
-    bytes.extend_from_slice(&stamp.nonce.to_le_bytes());
-    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(blake3::hash(&payload).as_bytes());
-    bytes.extend_from_slice(&payload);
-    Ok(bytes)
+/// The header: magic, build identity, stamp, then the payload's length and hash.
+fn header(stamp: ChangeStamp, length: u64, hash: &blake3::Hash) -> Vec<u8> {
+    let mut header = Vec::with_capacity(HEADER_LENGTH);
+    header.extend_from_slice(&MAGIC);
+    header.extend_from_slice(build_identity());
+    header.extend_from_slice(&stamp.counter.to_le_bytes());
+    header.extend_from_slice(&stamp.nonce.to_le_bytes());
+    header.extend_from_slice(&length.to_le_bytes());
+    header.extend_from_slice(hash.as_bytes());
+    header
 }
 
-fn decode(bytes: &[u8], stamp: ChangeStamp) -> Option<Snapshot> {
-    let (header, payload) = bytes.split_at_checked(HEADER_LENGTH)?;
-    let (magic, rest) = header.split_at(8);
-    let (identity, rest) = rest.split_at(32);
-    let (counter, rest) = rest.split_at(8);
-    let (nonce, rest) = rest.split_at(8);
+/// Streams the entry into `file`: a header with an empty length and hash, the
+/// payload (hashed as it is written), then the real header over the first.
+fn encode(file: &mut fs::File, stamp: ChangeStamp, snapshot: &Snapshot) -> std::io::Result<()> {
+    let unknown = blake3::Hash::from_bytes([0; 32]);
+    file.write_all(&header(stamp, 0, &unknown))?;
+    let mut payload = Hashing {
+        inner: BufWriter::with_capacity(1 << 16, &mut *file),
+        hasher: blake3::Hasher::new(),
+        length: 0,
+    };
+    // Named fields: the model skips absent fields, which only a map encoding can tell.
+    rmp_serde::encode::write_named(&mut payload, snapshot).map_err(std::io::Error::other)?;
+    payload.inner.flush()?;
+    let (length, hash) = (payload.length, payload.hasher.finalize());
+    drop(payload);
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(&header(stamp, length, &hash))
+}
+
+fn decode(mut reader: impl Read, stamp: ChangeStamp) -> Option<Snapshot> {
+    let mut found = [0; HEADER_LENGTH];
+    reader.read_exact(&mut found).ok()?;
+    let (expected, rest) = found.split_at(HEADER_LENGTH - 8 - 32);
     let (length, hash) = rest.split_at(8);
-    let intact = magic == MAGIC
-        && identity == build_identity()
-        && counter == stamp.counter.to_le_bytes()
-        && nonce == stamp.nonce.to_le_bytes()
-        && length == (payload.len() as u64).to_le_bytes()
-        && hash == blake3::hash(payload).as_bytes();
-    if !intact {
+    let length = u64::from_le_bytes(length.try_into().ok()?);
+    let unknown = blake3::Hash::from_bytes([0; 32]);
+    if expected != &header(stamp, 0, &unknown)[..HEADER_LENGTH - 8 - 32] {
         return None;
     }
-    rmp_serde::from_slice(payload).ok()
+    let mut payload = Hashing {
+        inner: reader,
+        hasher: blake3::Hasher::new(),
+        length: 0,
+    };
+    let snapshot: Snapshot = rmp_serde::decode::from_read(&mut payload).ok()?;
+    // Nothing may follow the payload, and what was read must be what was written.
+    let mut rest = [0; 1];
+    let trailing = payload.read(&mut rest).ok()?;
+    let intact =
+        trailing == 0 && payload.length == length && payload.hasher.finalize().as_bytes() == hash;
+    intact.then_some(snapshot)
 }
 
-/// Writes a temporary file (owner-only) next to `entry` and renames it into place, so
-/// that readers see a whole entry or none.
-fn write_privately(entry: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// A reader or writer that hashes and counts the bytes going through it.
+struct Hashing<T> {
+    inner: T,
+    hasher: blake3::Hasher,
+    length: u64,
+}
+
+impl<T: Read> Read for Hashing<T> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.hasher.update(&buffer[..read]);
+        self.length += read as u64;
+        Ok(read)
+    }
+}
+
+impl<T: Write> Write for Hashing<T> {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buffer)?;
+        self.hasher.update(&buffer[..written]);
+        self.length += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes a temporary file (owner-only) next to `entry` with `write` and renames it
+/// into place, so that readers see a whole entry or none.
+fn write_privately(
+    entry: &Path,
+    write: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let Some(entries) = entry.parent() else {
         return Ok(());
@@ -222,7 +268,7 @@ fn write_privately(entry: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(&temporary)
-        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|mut file| write(&mut file))
         .and_then(|()| fs::rename(&temporary, entry));
     if written.is_err() {
         // Best effort: a leftover temporary file is harmless, only untidy.
