@@ -120,7 +120,7 @@ impl SnapshotCache {
                 return None;
             }
         };
-        let snapshot = decode(BufReader::with_capacity(1 << 16, file), stamp);
+        let snapshot = decode(file, stamp);
         match &snapshot {
             Some(_) => tracing::debug!(
                 counter = stamp.counter,
@@ -183,23 +183,26 @@ fn header(stamp: ChangeStamp, length: u64, hash: &blake3::Hash) -> Vec<u8> {
 fn encode(file: &mut fs::File, stamp: ChangeStamp, snapshot: &Snapshot) -> std::io::Result<()> {
     let unknown = blake3::Hash::from_bytes([0; 32]);
     file.write_all(&header(stamp, 0, &unknown))?;
-    let mut payload = Hashing {
-        inner: BufWriter::with_capacity(1 << 16, &mut *file),
-        hasher: blake3::Hasher::new(),
-        length: 0,
-    };
+    // Buffered before the hash, so that it hashes large blocks, not each small write.
+    let mut payload = BufWriter::with_capacity(
+        BUFFER,
+        Hashing {
+            inner: &mut *file,
+            hasher: blake3::Hasher::new(),
+            length: 0,
+        },
+    );
     // Named fields: the model skips absent fields, which only a map encoding can tell.
     rmp_serde::encode::write_named(&mut payload, snapshot).map_err(std::io::Error::other)?;
-    payload.inner.flush()?;
-    let (length, hash) = (payload.length, payload.hasher.finalize());
-    drop(payload);
+    let hashed = payload.into_inner().map_err(|error| error.into_error())?;
+    let (length, hash) = (hashed.length, hashed.hasher.finalize());
     file.seek(SeekFrom::Start(0))?;
     file.write_all(&header(stamp, length, &hash))
 }
 
-fn decode(mut reader: impl Read, stamp: ChangeStamp) -> Option<Snapshot> {
+fn decode(mut file: fs::File, stamp: ChangeStamp) -> Option<Snapshot> {
     let mut found = [0; HEADER_LENGTH];
-    reader.read_exact(&mut found).ok()?;
+    file.read_exact(&mut found).ok()?;
     let (expected, rest) = found.split_at(HEADER_LENGTH - 8 - 32);
     let (length, hash) = rest.split_at(8);
     let length = u64::from_le_bytes(length.try_into().ok()?);
@@ -207,19 +210,24 @@ fn decode(mut reader: impl Read, stamp: ChangeStamp) -> Option<Snapshot> {
     if expected != &header(stamp, 0, &unknown)[..HEADER_LENGTH - 8 - 32] {
         return None;
     }
-    let mut payload = Hashing {
-        inner: reader,
-        hasher: blake3::Hasher::new(),
-        length: 0,
-    };
+    let mut payload = BufReader::with_capacity(
+        BUFFER,
+        Hashing {
+            inner: file,
+            hasher: blake3::Hasher::new(),
+            length: 0,
+        },
+    );
     let snapshot: Snapshot = rmp_serde::decode::from_read(&mut payload).ok()?;
     // Nothing may follow the payload, and what was read must be what was written.
-    let mut rest = [0; 1];
-    let trailing = payload.read(&mut rest).ok()?;
-    let intact =
-        trailing == 0 && payload.length == length && payload.hasher.finalize().as_bytes() == hash;
+    std::io::copy(&mut payload, &mut std::io::sink()).ok()?;
+    let hashed = payload.into_inner();
+    let intact = hashed.length == length && hashed.hasher.finalize().as_bytes() == hash;
     intact.then_some(snapshot)
 }
+
+/// The read and write buffer of an entry's payload.
+const BUFFER: usize = 1 << 16;
 
 /// A reader or writer that hashes and counts the bytes going through it.
 struct Hashing<T> {

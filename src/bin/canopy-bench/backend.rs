@@ -50,6 +50,27 @@ impl Bench<'_> {
         self.report.check(accounts, backend, what, passed, detail);
     }
 
+    /// The real `canopy ARGS` in a fresh process, checked (`what`) to exit 0; `None`
+    /// when it did not: the figures of a failed run would measure an error path.
+    fn run_canopy(
+        &mut self,
+        args: &[std::ffi::OsString],
+        what: &str,
+    ) -> anyhow::Result<Option<child::ChildRun>> {
+        let run = child::run_isolated(self.canopy_binary, args)?;
+        let stderr: String = run.stderr.chars().take(300).collect();
+        let succeeded = run.exit_code == Some(0);
+        let detail = format!("exit {:?}; {}", run.exit_code, stderr.trim());
+        self.check(what, succeeded, detail);
+        Ok(succeeded.then_some(run))
+    }
+
+    fn record_peak_rss(&mut self, id: &str, label: &str, bytes: u64) {
+        figure(id, label, self.prepared.accounts, self.backend())
+            .bytes(bytes)
+            .record(self.report);
+    }
+
     fn record(
         &mut self,
         id: &str,
@@ -286,28 +307,15 @@ fn measure_binary_plan(bench: &mut Bench<'_>) -> anyhow::Result<()> {
         ),
     ];
     for (id, label) in runs {
-        let run = child::run_isolated(bench.canopy_binary, &args)?;
-        let stderr: String = run.stderr.chars().take(300).collect();
-        let succeeded = run.exit_code == Some(0);
-        bench.check(
-            "`canopy plan --detailed-exitcode` of the applied repository exits 0 (no changes)",
-            succeeded,
-            format!("exit {:?}; {}", run.exit_code, stderr.trim()),
-        );
-        // The figures of a failed run would measure an error path, not a plan.
-        if !succeeded {
+        let what =
+            "`canopy plan --detailed-exitcode` of the applied repository exits 0 (no changes)";
+        let Some(run) = bench.run_canopy(&args, what)? else {
             continue;
-        }
+        };
         let serde_yaml = Some((SERDE_YAML, bench.prepared.serde_yaml));
         bench.record(id, &format!("{label}: wall"), run.wall, serde_yaml);
-        figure(
-            &format!("{id}_peak_rss"),
-            &format!("{label}: peak RSS"),
-            bench.prepared.accounts,
-            bench.backend(),
-        )
-        .bytes(run.peak_rss_bytes)
-        .record(bench.report);
+        let peak = format!("{id}_peak_rss");
+        bench.record_peak_rss(&peak, &format!("{label}: peak RSS"), run.peak_rss_bytes);
     }
     Ok(())
 }
@@ -326,17 +334,10 @@ fn measure_binary_apply(bench: &mut Bench<'_>, raw_insert: Duration) -> anyhow::
         "--source".into(),
         SOURCE.into(),
     ];
-    let run = child::run_isolated(bench.canopy_binary, &args)?;
-    let stderr: String = run.stderr.chars().take(300).collect();
-    let succeeded = run.exit_code == Some(0);
-    bench.check(
-        "`canopy apply --yes` of the repository into a new database exits 0",
-        succeeded,
-        format!("exit {:?}; {}", run.exit_code, stderr.trim()),
-    );
-    if !succeeded {
+    let what = "`canopy apply --yes` of the repository into a new database exits 0";
+    let Some(run) = bench.run_canopy(&args, what)? else {
         return Ok(());
-    }
+    };
     bench.record(
         "apply_new.binary",
         "apply all-new, `canopy apply` binary: wall",
@@ -355,14 +356,11 @@ fn measure_binary_apply(bench: &mut Bench<'_>, raw_insert: Duration) -> anyhow::
             None => eprintln!("no sqlite3 program: the .import baseline is left out"),
         }
     }
-    figure(
+    bench.record_peak_rss(
         "apply_new.binary_peak_rss",
         "apply all-new, `canopy apply` binary: peak RSS",
-        bench.prepared.accounts,
-        bench.backend(),
-    )
-    .bytes(run.peak_rss_bytes)
-    .record(bench.report);
+        run.peak_rss_bytes,
+    );
     Ok(())
 }
 
