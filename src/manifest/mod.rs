@@ -239,59 +239,10 @@ fn read_files(
     }
     read_stdin(&mut sources, &mut findings);
     let manifest_count = sources.len();
-    let memo = kept.as_deref().map(|kept| &kept.manifests);
-    let results: Vec<Found<FileDeclarations, ParsedFile>> = sources
-        .par_iter()
-        .map(|source| {
-            let found = match (memo, &source.origin) {
-                (Some(memo), input::Origin::File(path)) => memo.find(path, now, |path| {
-                    cache.parse_bytes(input::read_bytes(path)?)
-                }),
-                _ => Found::Read(parse_source(source, cache), None),
-            };
-            file_read();
-            found
-        })
-        .collect();
-    let mut documents = 0;
-    let mut declared = Declared::default();
-    // One allocation of the final size, not a doubling vector (twice its size at worst).
-    let resources = results.iter().map(|found| match found {
-        Found::Kept(file) => file.nodes.len(),
-        Found::Read(Ok(file), _) => file.resources.len(),
-        Found::Read(Err(_), _) => 0,
-    });
-    declared.nodes.reserve_exact(resources.sum());
-    let mut keeps = Vec::with_capacity(results.len());
-    for (source, found) in results.into_iter().enumerate() {
-        let source = saturating(source);
-        let keep = match found {
-            Found::Kept(mut file) => {
-                file.in_source(source);
-                documents += file.documents as usize;
-                declared.nodes.append(&mut file.nodes);
-                declared.plans.append(&mut file.plans);
-                Keep::Same
-            }
-            Found::Read(Err(problem), _) => {
-                findings.push(problem.in_source(source));
-                Keep::Nothing
-            }
-            Found::Read(Ok(file), stamp) => {
-                documents += file.documents as usize;
-                declare_kept(source, file, stamp, &mut declared, &mut findings)
-            }
-        };
-        keeps.push(keep);
-    }
-    if let Some(kept) = kept.as_deref_mut() {
-        let files = sources.iter().zip(keeps);
-        kept.manifests
-            .update(files.filter_map(|(source, keep)| match &source.origin {
-                input::Origin::File(path) => Some((path.as_path(), keep)),
-                _ => None,
-            }));
-    }
+    let (documents, mut declared) = match kept.as_deref_mut() {
+        None => declare_in_parallel(&sources, cache, file_read, &mut findings),
+        Some(kept) => declare_kept_files(&sources, cache, file_read, kept, now, &mut findings),
+    };
     let files = kept
         .is_some()
         .then(|| changed::names_by_file(&declared, &sources[..manifest_count]));
@@ -468,6 +419,108 @@ fn declare_file(
             Resource::AccountTree(tree) => tree::expand(tree, origin, declared),
         }
     }
+}
+
+/// Reads, parses and declares every source, each file on a parsing thread (its parse
+/// product is dropped there, so the whole repository is never held twice); the
+/// declarations are then appended in source order. Returns the documents read.
+fn declare_in_parallel(
+    sources: &[Source],
+    cache: &ParseCache,
+    file_read: &(dyn Fn() + Sync),
+    findings: &mut Vec<Finding>,
+) -> (usize, Declared) {
+    let files: Vec<(Declared, Vec<Finding>, u32)> = sources
+        .par_iter()
+        .enumerate()
+        .map(|(index, source)| {
+            let source_index = saturating(index);
+            let mut own = Declared::default();
+            let mut found = Vec::new();
+            let documents = match parse_source(source, cache) {
+                Ok(file) => {
+                    let documents = file.documents;
+                    declare_file(source_index, file, &mut own, &mut found);
+                    documents
+                }
+                Err(problem) => {
+                    found.push(problem.in_source(source_index));
+                    0
+                }
+            };
+            file_read();
+            (own, found, documents)
+        })
+        .collect();
+    let mut declared = Declared::default();
+    // One allocation of the final size, not a doubling vector (twice its size at worst).
+    declared
+        .nodes
+        .reserve_exact(files.iter().map(|(own, _, _)| own.nodes.len()).sum());
+    let mut documents = 0;
+    for (own, mut found, read) in files {
+        documents += read as usize;
+        findings.append(&mut found);
+        declared.append(own);
+    }
+    (documents, declared)
+}
+
+/// [`declare_in_parallel`] for a process that keeps what it read (see
+/// [`load_kept`]): unchanged files come from `kept`, which is updated with this load's.
+fn declare_kept_files(
+    sources: &[Source],
+    cache: &ParseCache,
+    file_read: &(dyn Fn() + Sync),
+    kept: &mut KeptFiles,
+    now: SystemTime,
+    findings: &mut Vec<Finding>,
+) -> (usize, Declared) {
+    let memo = &kept.manifests;
+    let results: Vec<Found<FileDeclarations, ParsedFile>> = sources
+        .par_iter()
+        .map(|source| {
+            let found = match &source.origin {
+                input::Origin::File(path) => memo.find(path, now, |path| {
+                    cache.parse_bytes(input::read_bytes(path)?)
+                }),
+                _ => Found::Read(parse_source(source, cache), None),
+            };
+            file_read();
+            found
+        })
+        .collect();
+    let mut documents = 0;
+    let mut declared = Declared::default();
+    let mut keeps = Vec::with_capacity(results.len());
+    for (source, found) in results.into_iter().enumerate() {
+        let source = saturating(source);
+        let keep = match found {
+            Found::Kept(mut file) => {
+                file.in_source(source);
+                documents += file.documents as usize;
+                declared.nodes.append(&mut file.nodes);
+                declared.plans.append(&mut file.plans);
+                Keep::Same
+            }
+            Found::Read(Err(problem), _) => {
+                findings.push(problem.in_source(source));
+                Keep::Nothing
+            }
+            Found::Read(Ok(file), stamp) => {
+                documents += file.documents as usize;
+                declare_kept(source, file, stamp, &mut declared, findings)
+            }
+        };
+        keeps.push(keep);
+    }
+    let files = sources.iter().zip(keeps);
+    kept.manifests
+        .update(files.filter_map(|(source, keep)| match &source.origin {
+            input::Origin::File(path) => Some((path.as_path(), keep)),
+            _ => None,
+        }));
+    (documents, declared)
 }
 
 /// Declares a file just read; returns what to keep of it (with a trusted `stamp`,
