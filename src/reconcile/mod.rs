@@ -14,8 +14,10 @@
 //!
 //! The desired state is loaded *inside* the pass, from the live hierarchy, because a
 //! manifest may refer to parents and plans that only the database has: it is given as a
-//! [`Desired`] (any `FnOnce(&Hierarchy) -> Result<Loaded, LoadError>`). Errors say
-//! whether to retry ([`ReconcileError::retry_class`]).
+//! [`Desired`] (any `FnOnce(&Hierarchy) -> Result<Loaded, LoadError>`). The part of a
+//! load that needs no live state (reading, parsing, declaring) can run on its own
+//! thread while the snapshot is read: [`preview_beside`], [`Pass::begin_beside`]. Errors
+//! say whether to retry ([`ReconcileError::retry_class`]).
 //!
 //! Each phase logs its duration and row counts at `debug` level ([`log`]): `canopy -v`
 //! shows them, the daemon with `-v`.

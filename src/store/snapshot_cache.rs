@@ -92,7 +92,9 @@ impl SnapshotCache {
 
     /// [`SnapshotCache::snapshot`] inside a write transaction, whose lock keeps the
     /// stamp still: a hit is handed to the transaction as the state it sees
-    /// ([`WriteTxn::trust_snapshot`]), so its apply reads only the rows it writes.
+    /// ([`WriteTxn::trust_snapshot`]), so its apply reads only the rows it writes. A
+    /// miss is not stored: the apply that follows changes the stamp, and storing would
+    /// hold the writer lock the while.
     pub fn snapshot_in(&self, txn: &mut dyn WriteTxn) -> Result<Snapshot> {
         if self.entry.is_none() {
             return txn.snapshot();
@@ -102,9 +104,7 @@ impl SnapshotCache {
             txn.trust_snapshot(&snapshot.fingerprint);
             return Ok(snapshot);
         }
-        let snapshot = txn.snapshot()?;
-        self.save(stamp, &snapshot);
-        Ok(snapshot)
+        txn.snapshot()
     }
 
     /// The entry's snapshot if it is whole, of this build and of exactly `stamp`.

@@ -27,7 +27,9 @@ const UPDATE: &str = "UPDATE accounts SET display_name = $1 WHERE name = $2";
 fn sqlite_open(path: &Path) -> Result<rusqlite::Connection> {
     let connection = rusqlite::Connection::open(path).map_err(database_error("open"))?;
     connection
-        .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        .execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;",
+        )
         .map_err(database_error("configure"))?;
     Ok(connection)
 }

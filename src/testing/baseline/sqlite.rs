@@ -1,5 +1,6 @@
 //! The SQLite baselines: prepared statements executed per row in one transaction,
-//! on a connection configured as canopy's (WAL, `synchronous = NORMAL`, foreign keys).
+//! on a connection configured as canopy's (WAL, `synchronous = NORMAL`, foreign keys,
+//! statement journals in memory).
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,7 +21,9 @@ fn open(path: &Path) -> Result<Connection> {
         .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
         .map_err(database_error("enable WAL"))?;
     connection
-        .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        .execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;",
+        )
         .map_err(database_error("configure"))?;
     Ok(connection)
 }
