@@ -14,6 +14,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
@@ -349,8 +350,8 @@ impl AccountDecoder {
         // Lengths first, so that no two different triples make the same key.
         let lengths = [services.len(), settings.len(), locked_settings.len()];
         for length in lengths {
-            self.key.push_str(&length.to_string());
-            self.key.push(':');
+            // Into the reused key: no allocation per row.
+            let _ = write!(self.key, "{length}:");
         }
         self.key.push_str(services);
         self.key.push_str(settings);
