@@ -25,13 +25,29 @@ use crate::model::{Hierarchy, Node, NodeSpec};
 
 /// Checks `declared` against itself and, for references no source declares, the
 /// live snapshot `external`.
+///
+/// The per-object checks (users, text) need no index: they run on a second thread
+/// beside the structural ones. The findings keep one order whatever the timing:
+/// structure, users, text, effect.
 pub(crate) fn check(declared: &Declared, external: Option<&Hierarchy>) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let index = Index::build(declared, external, &mut findings);
-    let on_cycle = structure::check(declared, &index, &mut findings);
-    users::check(declared, &mut findings);
-    text::check(declared, &mut findings);
-    effect::check(declared, &index, &on_cycle, &mut findings);
+    let (per_object, (mut findings, effects)) = rayon::join(
+        || {
+            let mut findings = Vec::new();
+            users::check(declared, &mut findings);
+            text::check(declared, &mut findings);
+            findings
+        },
+        || {
+            let mut findings = Vec::new();
+            let index = Index::build(declared, external, &mut findings);
+            let on_cycle = structure::check(declared, &index, &mut findings);
+            let mut effects = Vec::new();
+            effect::check(declared, &index, &on_cycle, &mut effects);
+            (findings, effects)
+        },
+    );
+    findings.extend(per_object);
+    findings.extend(effects);
     findings
 }
 
