@@ -17,38 +17,42 @@ mod structure;
 mod text;
 mod users;
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use super::declare::Declared;
+use super::declare::{Declared, DeclaredNode};
 use super::diagnostic::Finding;
 use crate::model::{Hierarchy, Node, NodeSpec};
 
 /// Checks `declared` against itself and, for references no source declares, the
 /// live snapshot `external`.
-///
-/// The per-object checks (users, text) need no index: they run on a second thread
-/// beside the structural ones. The findings keep one order whatever the timing:
-/// structure, users, text, effect.
 pub(crate) fn check(declared: &Declared, external: Option<&Hierarchy>) -> Vec<Finding> {
-    let (per_object, (mut findings, effects)) = rayon::join(
-        || {
-            let mut findings = Vec::new();
-            users::check(declared, &mut findings);
-            text::check(declared, &mut findings);
-            findings
-        },
-        || {
-            let mut findings = Vec::new();
-            let index = Index::build(declared, external, &mut findings);
-            let on_cycle = structure::check(declared, &index, &mut findings);
-            let mut effects = Vec::new();
-            effect::check(declared, &index, &on_cycle, &mut effects);
-            (findings, effects)
-        },
-    );
-    findings.extend(per_object);
-    findings.extend(effects);
+    let mut findings = Vec::new();
+    let index = Index::build(declared, external, &mut findings);
+    let on_cycle = structure::check(declared, &index, &mut findings);
+    users::check(declared, &mut findings);
+    text::check(declared, &mut findings);
+    effect::check(declared, &index, &on_cycle, &mut findings);
     findings
+}
+
+/// Runs a per-node check over every declared node. Nodes are independent, so they are
+/// checked in parallel; the findings keep the nodes' order.
+fn each_node(
+    declared: &Declared,
+    check: impl Fn(&DeclaredNode, &mut Vec<Finding>) + Sync,
+    findings: &mut Vec<Finding>,
+) {
+    let found: Vec<Finding> = declared
+        .nodes
+        .par_iter()
+        .flat_map_iter(|entry| {
+            let mut found = Vec::new();
+            check(entry, &mut found);
+            found
+        })
+        .collect();
+    findings.extend(found);
 }
 
 /// Lookups shared by the checks.

@@ -67,9 +67,7 @@ fn check_field(
 }
 
 pub(super) fn check(declared: &Declared, findings: &mut Vec<Finding>) {
-    for entry in &declared.nodes {
-        check_node(entry, findings);
-    }
+    super::each_node(declared, check_node, findings);
     for entry in &declared.plans {
         let name = entry.plan.name.as_str();
         check_field(

@@ -2,26 +2,14 @@
 //! admin, e-mail addresses look like e-mail addresses, no e-mail appears twice in one
 //! account, and every user has a name.
 
-use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::manifest::declare::{Declared, DeclaredNode, UserOrigin};
 use crate::manifest::diagnostic::{Finding, Rule, Target};
 use crate::model::{NodeType, Role};
 
-/// Checks every node; nodes are independent, so they are checked in parallel (the
-/// findings keep the nodes' order).
 pub(super) fn check(declared: &Declared, findings: &mut Vec<Finding>) {
-    let found: Vec<Finding> = declared
-        .nodes
-        .par_iter()
-        .flat_map_iter(|entry| {
-            let mut found = Vec::new();
-            check_node(entry, &mut found);
-            found
-        })
-        .collect();
-    findings.extend(found);
+    super::each_node(declared, check_node, findings);
 }
 
 fn check_node(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
