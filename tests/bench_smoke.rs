@@ -33,7 +33,8 @@ const BACKEND_FIGURES: [&str; 16] = [
 ];
 
 /// Figures that stand beside a baseline and so carry a ratio.
-const COMPARED_FIGURES: [&str; 11] = [
+const COMPARED_FIGURES: [&str; 12] = [
+    "parse.reader",
     "apply_new.binary",
     "plan_noop.binary_warm",
     "parse.cold",
@@ -100,10 +101,11 @@ fn the_harness_measures_everything_on_both_backends() {
         serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report"))
             .expect("valid JSON");
     let keys = figure_keys(&report);
-    let mut expected: BTreeSet<(String, Option<String>)> = ["parse.cold", "parse.warm"]
-        .iter()
-        .map(|id| (id.to_string(), None))
-        .collect();
+    let mut expected: BTreeSet<(String, Option<String>)> =
+        ["parse.reader", "parse.cold", "parse.warm"]
+            .iter()
+            .map(|id| (id.to_string(), None))
+            .collect();
     for backend in ["sqlite", "postgres"] {
         for id in BACKEND_FIGURES {
             expected.insert((id.to_string(), Some(backend.to_string())));

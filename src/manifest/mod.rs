@@ -34,6 +34,7 @@ pub mod users_csv;
 mod users_file;
 mod validate;
 mod yaml_error;
+mod yaml_subset;
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;

@@ -31,7 +31,7 @@ use super::types::{
     API_GROUP, API_VERSION, Account, AccountGroup, AccountGroupSpec, AccountSpec, ServicePlan,
     ServicePlanSpec,
 };
-use super::{guard, suggest, yaml_error};
+use super::{guard, suggest, yaml_error, yaml_subset};
 
 /// One canopy resource read from a file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,13 +125,29 @@ fn first_content_line(text: &str) -> Option<usize> {
     })
 }
 
+// What the fast path reads nests less deeply than the guard allows (see parse_document).
+const _: () = assert!(yaml_subset::MAX_DEPTH < guard::MAX_FLOW_DEPTH);
+
 /// Parses one file's text.
 pub fn parse_file(text: &str) -> ParsedFile {
+    parse_file_with(text, Reader::SubsetFirst)
+}
+
+/// How documents are read: serde_yaml alone (the reference), or the YAML subset's
+/// fast path first ([`yaml_subset`]), serde_yaml for what it leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    SerdeYaml,
+    SubsetFirst,
+}
+
+/// [`parse_file`] with the reader chosen: the tests compare the two.
+pub fn parse_file_with(text: &str, reader: Reader) -> ParsedFile {
     let mut parsed = ParsedFile::default();
     for (document, chunk) in split_documents(text).into_iter().enumerate() {
         let document = saturating_u32(document);
         parsed.documents += 1;
-        parse_document(chunk, document, &mut parsed);
+        parse_document(chunk, document, reader, &mut parsed);
     }
     parsed
 }
@@ -210,7 +226,17 @@ impl Partial {
     }
 }
 
-fn parse_document(chunk: Chunk<'_>, document: u32, parsed: &mut ParsedFile) {
+fn parse_document(chunk: Chunk<'_>, document: u32, reader: Reader, parsed: &mut ParsedFile) {
+    // The guard bounds libyaml's work; the fast path bounds its own (it nests less
+    // deeply than the guard allows, and a document shorter than the guard's token
+    // limit cannot reach it), so what the fast path reads the guard would pass.
+    if reader == Reader::SubsetFirst
+        && chunk.text.len() < guard::MAX_DOCUMENT_TOKENS
+        && let Some(resource) = subset_resource(chunk.text)
+    {
+        parsed.resources.push(ParsedResource { document, resource });
+        return;
+    }
     if let Err(problem) = guard::check(chunk.text, chunk.first_line) {
         parsed.problems.push(problem);
         return;
@@ -269,6 +295,29 @@ fn parse_document(chunk: Chunk<'_>, document: u32, parsed: &mut ParsedFile) {
             parsed.problems.push(unknown_top_level_key(document, key));
         }
     }
+}
+
+/// The resource of a document read by the fast path, when the document is in the
+/// subset and reads as a whole canopy resource with nothing to report. Anything else
+/// (an error, a foreign document, an unknown key) is read again by serde_yaml, which
+/// words every problem.
+fn subset_resource(text: &str) -> Option<Resource> {
+    let value = yaml_subset::parse(text)?;
+    let mut partial = Partial::default();
+    match (DocumentSeed {
+        partial: &mut partial,
+    })
+    .deserialize(&value)
+    {
+        Ok(Outcome::Resource(resource)) if partial.unknown_keys.is_empty() => Some(*resource),
+        _ => None,
+    }
+}
+
+/// Whether the fast path reads this document (a chunk of [`split_documents`]) whole:
+/// for tests and benchmarks, which check that it is taken.
+pub fn read_by_subset(document: &str) -> bool {
+    subset_resource(document).is_some()
 }
 
 /// The problem for a buffered spec that failed to type, at its key path.

@@ -107,6 +107,29 @@ fn serde_yaml_baseline(directory: &Path) -> anyhow::Result<Duration> {
     Ok(time)
 }
 
+/// canopy's reader of one file ([`manifest::parse_file`]: the YAML subset's fast path,
+/// serde_yaml for what it leaves) over the same bytes on this one thread; also counts
+/// the documents the fast path read and all documents.
+fn reader_alone(directory: &Path) -> anyhow::Result<(Duration, usize, usize)> {
+    let mut texts = Vec::new();
+    read_manifests(directory, &mut texts)?;
+    let (time, ()) = timing::best(|| {
+        for text in &texts {
+            std::hint::black_box(manifest::parse_file(text));
+        }
+        Ok(())
+    })?;
+    let mut read = 0;
+    let mut documents = 0;
+    for text in &texts {
+        for chunk in manifest::parse::split_documents(text) {
+            documents += 1;
+            read += usize::from(manifest::parse::read_by_subset(chunk.text));
+        }
+    }
+    Ok((time, read, documents))
+}
+
 fn read_manifests(directory: &Path, texts: &mut Vec<String>) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(directory)? {
         let path = entry?.path();
@@ -132,6 +155,23 @@ pub fn load(directory: &Path, live: Option<&Hierarchy>) -> anyhow::Result<manife
 /// after one load), each against serde_yaml alone.
 fn measure_parsing(prepared: &Prepared, report: &mut Report) -> anyhow::Result<()> {
     let accounts = prepared.accounts;
+    let (reader, read, documents) = reader_alone(&prepared.base_directory)?;
+    figure(
+        "parse.reader",
+        "canopy's YAML reader alone, 1 thread",
+        accounts,
+        None,
+    )
+    .seconds(reader)
+    .against(SERDE_YAML, prepared.serde_yaml)
+    .record(report);
+    report.check(
+        accounts,
+        None,
+        "the YAML subset's fast path reads every generated document",
+        read == documents,
+        format!("{read} of {documents} documents"),
+    );
     let cold = cold_load(&prepared.base_directory)?;
     figure(
         "parse.cold",

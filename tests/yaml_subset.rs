@@ -1,0 +1,319 @@
+//! The YAML subset's fast path reads every document exactly as serde_yaml does, or
+//! leaves it to serde_yaml: the two readers of `canopy::manifest::parse` give equal
+//! parsed files (resources, problems with their positions and messages, unparsed
+//! names) on every example and bad input, on generated repositories, on hand-written
+//! tricky documents, and on thousands of randomly mutated files. The fast path must
+//! also actually read what canopy writes, or it would be a slower no-op.
+
+use std::path::{Path, PathBuf};
+
+use canopy::generate::{self, Rng};
+use canopy::manifest::parse::{Reader, parse_file_with, read_by_subset, split_documents};
+use canopy::manifest::to_yaml;
+
+fn yaml_files(directory: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            yaml_files(&path, found);
+        } else if path
+            .extension()
+            .is_some_and(|extension| extension == "yaml" || extension == "yml")
+        {
+            found.push(path);
+        }
+    }
+}
+
+fn corpus() -> Vec<(PathBuf, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths = Vec::new();
+    yaml_files(&root.join("examples"), &mut paths);
+    yaml_files(&root.join("tests/bad_inputs"), &mut paths);
+    yaml_files(&root.join("crds"), &mut paths);
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let bytes = std::fs::read(&path).ok()?;
+            Some((path, String::from_utf8(bytes).ok()?))
+        })
+        .collect()
+}
+
+#[track_caller]
+fn same_reading(text: &str, what: &str) {
+    let reference = parse_file_with(text, Reader::SerdeYaml);
+    let fast = parse_file_with(text, Reader::SubsetFirst);
+    assert_eq!(fast, reference, "the readers differ on {what}:\n{text}");
+}
+
+#[test]
+fn every_example_and_bad_input_reads_the_same() {
+    let files = corpus();
+    assert!(files.len() > 60, "only {} files found", files.len());
+    let mut documents = 0;
+    let mut subset = 0;
+    for (path, text) in &files {
+        same_reading(text, &path.display().to_string());
+        for chunk in split_documents(text) {
+            documents += 1;
+            subset += usize::from(read_by_subset(chunk.text));
+        }
+    }
+    // The hand-written examples use flow mappings, quoted scalars and comments: most
+    // of their documents are in the subset.
+    assert!(
+        subset * 2 > documents,
+        "the subset read {subset} of {documents} documents"
+    );
+}
+
+#[test]
+fn generated_repositories_read_the_same_and_wholly_by_the_subset() {
+    for seed in 1..=3 {
+        let hierarchy = generate::hierarchy(600, seed);
+        let text = to_yaml(&hierarchy);
+        same_reading(&text, &format!("the generated hierarchy of seed {seed}"));
+        for chunk in split_documents(&text) {
+            assert!(
+                read_by_subset(chunk.text),
+                "the subset left a generated document:\n{}",
+                chunk.text
+            );
+        }
+    }
+}
+
+const ACCOUNT_HEAD: &str = "apiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata:\n  name: a\n";
+
+/// Documents at the subset's edges: each reads the same either way, and the ones in
+/// the subset are read by it.
+#[test]
+fn documents_at_the_edges_read_the_same() {
+    let specs: &[(&str, bool)] = &[
+        ("spec: {type: customer, displayName: A, parent: p}\n", true),
+        (
+            "spec:\n  type: customer\n  displayName: 'it''s'\n  parent: p\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: \"say \\\"hi\\\"\"\n  parent: p\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: \"tab\\there\"\n  parent: p\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer  # a comment\n  displayName: A#B\n  parent: p\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n    continued\n  parent: p\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A: B\n  parent: p\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: 123\n  parent: p\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: 1.5\n  parent: p\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: true\n  parent: p\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: ~\n  parent: p\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  active: True\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  active: yes\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  settings: {a: 1, b: -2, c: x, d: 1.5, e: 0x10, f: 007, g: .inf, h: ~, i: \"\"}\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  settings: {a: 1, b: -2, c: x y, d: true, e: null, f: 'q'}\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  settings:\n    nested: {list: [1, two, 'three'], empty: [], none: {}}\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  services:\n    a: true\n    a: false\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  users:\n  - email: a@x.example\n    name: A\n    role: admin\n  - {email: b@x.example, name: B}\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  users:\n    -\n      email: a@x.example\n      name: A\n      role: admin\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  users:\n    - email: a@x.example\n      name: A\n        role: admin\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: &anchor A\n  parent: p\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: |\n    A\n  parent: p\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: !!str A\n  parent: p\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: [A\n  parent: p\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: {a: b}x\n  parent: p\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: 'A'x\n  parent: p\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  dispalyName: B\n",
+            false,
+        ),
+        (
+            "spec:\n  type: custom\n  displayName: A\n  parent: p\n",
+            false,
+        ),
+        ("spec:\n\ttype: customer\n", false),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\nstatus: {x: 1}\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\nextra: 1\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: Café Ünïcödé 日本\n  parent: p\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: \"a\u{85}b\"\n  parent: p\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  users: []\n  locked: [a, b]\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: - A\n  parent: p\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: -A\n  parent: p\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName:\n  parent: p\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  address: {city: \"New York, NY\", country: US}\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  address: {city: New York, NY, country: US}\n",
+            false,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  contact: {email: a@b.example, phone: +1 555 0100}\n",
+            true,
+        ),
+        (
+            "spec:\n  type: customer\n  displayName: A\n  parent: p\n  contact: {email: http://x}\n",
+            false,
+        ),
+    ];
+    for (spec, in_subset) in specs {
+        let text = format!("{ACCOUNT_HEAD}{spec}");
+        same_reading(&text, "an edge case");
+        let chunk = &split_documents(&text)[0];
+        assert_eq!(
+            read_by_subset(chunk.text),
+            *in_subset,
+            "whether the subset reads this document:\n{text}"
+        );
+    }
+}
+
+/// Random edits of the example files with YAML's significant characters: whatever
+/// the subset reads must be what serde_yaml reads. `CANOPY_FUZZ_CASES` runs more.
+#[test]
+fn randomly_mutated_files_read_the_same() {
+    const PIECES: &[&str] = &[
+        " ", "  ", ":", ": ", "-", "- ", "#", " #", "\"", "'", "''", "{", "}", "[", "]", ",", "\n",
+        "\n  ", "\n- ", "x", "1", "-1", "0x1", "1.5", "~", "null", "true", "yes", "&a ", "*a",
+        "!t ", "|", ">", "\\", "\\\"", "\t", "\r", "é", "\u{2028}", "---\n", "...\n", "%", "?",
+        "@", "`", "<<: ",
+    ];
+    let files = corpus();
+    let cases: usize = std::env::var("CANOPY_FUZZ_CASES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(3000);
+    let mut rng = Rng::new(0x5eed_ab1e);
+    let mut read = 0;
+    for case in 0..cases {
+        let (_, original) = &files[rng.below(files.len())];
+        let mut text = original.clone();
+        for _ in 0..=rng.below(3) {
+            let mut at = rng.below(text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            match rng.below(3) {
+                0 => text.insert_str(at, *rng.pick(PIECES)),
+                1 => {
+                    let mut end = (at + 1 + rng.below(8)).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    text.replace_range(at..end, "");
+                }
+                _ => {
+                    let mut end = (at + 1 + rng.below(8)).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    text.replace_range(at..end, *rng.pick(PIECES));
+                }
+            }
+        }
+        same_reading(&text, &format!("mutation case {case}"));
+        read += split_documents(&text)
+            .iter()
+            .filter(|chunk| read_by_subset(chunk.text))
+            .count();
+    }
+    assert!(read > cases, "the subset read only {read} documents");
+}
