@@ -88,6 +88,22 @@ fn generated_repositories_read_the_same_and_wholly_by_the_subset() {
     }
 }
 
+/// A spec with `count` services (more than the subset compares one by one), the last
+/// one repeating the first when `repeat`.
+fn many_services(count: usize, repeat: bool) -> String {
+    let mut spec =
+        "spec:\n  type: customer\n  displayName: A\n  parent: p\n  services:\n".to_string();
+    for index in 0..count {
+        let name = if repeat && index + 1 == count {
+            0
+        } else {
+            index
+        };
+        spec.push_str(&format!("    s{name}: true\n"));
+    }
+    spec
+}
+
 const ACCOUNT_HEAD: &str = "apiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata:\n  name: a\n";
 
 /// Documents at the subset's edges: each reads the same either way, and the ones in
@@ -254,13 +270,20 @@ fn documents_at_the_edges_read_the_same() {
             false,
         ),
     ];
-    for (spec, in_subset) in specs {
+    let long = [
+        (many_services(40, false), true),
+        (many_services(40, true), false),
+    ];
+    let long = long
+        .iter()
+        .map(|(spec, in_subset)| (spec.as_str(), *in_subset));
+    for (spec, in_subset) in specs.iter().copied().chain(long) {
         let text = format!("{ACCOUNT_HEAD}{spec}");
         same_reading(&text, "an edge case");
         let chunk = &split_documents(&text)[0];
         assert_eq!(
             read_by_subset(chunk.text),
-            *in_subset,
+            in_subset,
             "whether the subset reads this document:\n{text}"
         );
     }
@@ -291,8 +314,9 @@ fn randomly_mutated_files_read_the_same() {
             while !text.is_char_boundary(at) {
                 at -= 1;
             }
+            let piece = *rng.pick::<&str>(PIECES);
             match rng.below(3) {
-                0 => text.insert_str(at, *rng.pick(PIECES)),
+                0 => text.insert_str(at, piece),
                 1 => {
                     let mut end = (at + 1 + rng.below(8)).min(text.len());
                     while !text.is_char_boundary(end) {
@@ -305,7 +329,7 @@ fn randomly_mutated_files_read_the_same() {
                     while !text.is_char_boundary(end) {
                         end += 1;
                     }
-                    text.replace_range(at..end, *rng.pick(PIECES));
+                    text.replace_range(at..end, piece);
                 }
             }
         }

@@ -19,6 +19,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use rustc_hash::FxHashSet;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 
 /// Deeper documents are left to serde_yaml (whose own limit is 128).
@@ -146,6 +147,7 @@ impl<'t> Parser<'t> {
 
     fn mapping(&mut self, indent: usize) -> Option<Value<'t>> {
         let mut entries: Vec<(&'t str, Value<'t>)> = Vec::new();
+        let mut keys = Keys::default();
         while let Some(line) = self.current() {
             if line.indent < indent {
                 break;
@@ -166,21 +168,7 @@ impl<'t> Parser<'t> {
             } else {
                 inline(rest)?
             };
-            if entries.len() < 16 {
-                if entries.iter().any(|(seen, _)| *seen == key) {
-                    return None;
-                }
-            } else if entries.len() == 16 || entries.len() % 64 == 0 {
-                let mut keys: Vec<&str> = entries.iter().map(|(key, _)| *key).collect();
-                keys.push(key);
-                keys.sort_unstable();
-                if keys.windows(2).any(|pair| pair[0] == pair[1]) {
-                    return None;
-                }
-            } else if entries.iter().any(|(seen, _)| *seen == key) {
-                return None;
-            }
-            entries.push((key, value));
+            keys.push(&mut entries, key, value)?;
         }
         Some(Value::Mapping(entries))
     }
@@ -218,6 +206,38 @@ impl<'t> Parser<'t> {
             items.push(item);
         }
         Some(Value::Sequence(items))
+    }
+}
+
+/// The keys of one mapping so far, to refuse a duplicate: compared one by one while
+/// there are few (a manifest's mappings have a handful), hashed beyond that.
+#[derive(Default)]
+struct Keys<'t> {
+    hashed: Option<FxHashSet<&'t str>>,
+}
+
+impl<'t> Keys<'t> {
+    const COMPARED: usize = 16;
+
+    /// Appends the entry; `None` when its key is already there.
+    fn push(
+        &mut self,
+        entries: &mut Vec<(&'t str, Value<'t>)>,
+        key: &'t str,
+        value: Value<'t>,
+    ) -> Option<()> {
+        let fresh = match &mut self.hashed {
+            Some(hashed) => hashed.insert(key),
+            None if entries.len() < Self::COMPARED => entries.iter().all(|(seen, _)| *seen != key),
+            None => {
+                let mut hashed: FxHashSet<&'t str> =
+                    entries.iter().map(|(seen, _)| *seen).collect();
+                let fresh = hashed.insert(key);
+                self.hashed = Some(hashed);
+                fresh
+            }
+        };
+        fresh.then(|| entries.push((key, value)))
     }
 }
 
@@ -445,6 +465,7 @@ impl<'t> Flow<'t> {
             b'{' => {
                 self.at += 1;
                 let mut entries: Vec<(&'t str, Value<'t>)> = Vec::new();
+                let mut keys = Keys::default();
                 self.skip_spaces();
                 if self.peek()? == b'}' {
                     self.at += 1;
@@ -458,10 +479,7 @@ impl<'t> Flow<'t> {
                     }
                     self.at += 2;
                     let value = self.node(depth + 1)?;
-                    if entries.iter().any(|(seen, _)| *seen == key) {
-                        return None;
-                    }
-                    entries.push((key, value));
+                    keys.push(&mut entries, key, value)?;
                     self.skip_spaces();
                     match self.peek()? {
                         b',' => self.at += 1,
