@@ -12,9 +12,9 @@
 //! Giving up is always safe: serde_yaml stays the reference, for every error message
 //! and position too (a failed fast read is never reported; it is read again).
 //!
-//! The fast path reads about ten times faster than libyaml's event stream plus
-//! serde_yaml's event buffer: a million-account repository is half a gigabyte of
-//! YAML.
+//! The fast path reads about five times faster than libyaml's event stream plus
+//! serde_yaml's event buffer (canopy-bench's `parse.reader` figure); a million-account
+//! repository is half a gigabyte of YAML.
 
 use std::borrow::Cow;
 use std::fmt;
