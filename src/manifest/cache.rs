@@ -112,8 +112,15 @@ impl ParseCache {
 
     /// The users of a `usersFrom` CSV file's bytes: from the cache when these exact
     /// bytes were read before without a problem, parsed (and stored when free of
-    /// problems) otherwise.
+    /// problems) otherwise. A plain file ([`users_csv::is_plain`]) is always parsed,
+    /// never stored: splitting it costs less than reading and decoding its entry.
     pub fn users(&self, bytes: Vec<u8>) -> (Vec<CsvUser>, Vec<Problem>) {
+        if users_csv::is_plain(&bytes) {
+            return match input::into_text(bytes) {
+                Ok(text) => users_csv::parse_users(&text),
+                Err(problem) => (Vec::new(), vec![problem]),
+            };
+        }
         match self.lookup::<Vec<CsvUser>>(Kind::UsersCsv, &bytes) {
             Lookup::Hit(users) => (users, Vec::new()),
             Lookup::Miss(pending) => {
@@ -369,8 +376,11 @@ mod tests {
         let cache = ParseCache::in_directory(directory.path());
         let entries =
             || fs::read_dir(directory.path().join(ENTRIES)).map_or(0, |listing| listing.count());
-        let good =
+        let plain =
             b"email,name,role,language,timezone\nanna@acme.example,Anna,admin,de,Europe/Berlin\n";
+        assert_eq!(cache.users(plain.to_vec()).0.len(), 1);
+        assert_eq!(entries(), 0, "a plain file is parsed, not stored");
+        let good = b"email,name,role,language,timezone\n\"anna@acme.example\",Anna,admin,de,Europe/Berlin\n";
         let (users, problems) = cache.users(good.to_vec());
         assert_eq!(problems, Vec::new());
         assert_eq!(users.len(), 1);
@@ -381,7 +391,7 @@ mod tests {
             (users, Vec::new()),
             "and read back"
         );
-        let bad = b"email,name\nanna@acme.example,Anna\n";
+        let bad = b"email,name\n\"anna@acme.example\",Anna\n";
         let (_, problems) = cache.users(bad.to_vec());
         assert!(!problems.is_empty());
         assert_eq!(entries(), 1, "a file with problems is not stored");

@@ -48,11 +48,18 @@ pub fn read_users_cached(
 /// costs more than reading a file of a few dozen rows. Both ways give the same users,
 /// problems and lines (a test compares them).
 pub fn parse_users(text: &str) -> (Vec<CsvUser>, Vec<Problem>) {
-    if text.starts_with('\u{feff}') || text.contains(['"', '\r']) {
-        parse_users_with_csv(text)
-    } else {
+    if is_plain(text.as_bytes()) {
         parse_plain_users(text)
+    } else {
+        parse_users_with_csv(text)
     }
+}
+
+/// Whether a users file is split by hand: no quotes, carriage returns or byte-order
+/// mark.
+pub fn is_plain(bytes: &[u8]) -> bool {
+    !bytes.starts_with("\u{feff}".as_bytes())
+        && !bytes.iter().any(|&byte| matches!(byte, b'"' | b'\r'))
 }
 
 /// [`parse_users`] for a file without quotes, carriage returns or byte-order mark:
