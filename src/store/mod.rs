@@ -25,6 +25,7 @@ pub mod migrations;
 pub mod postgres;
 pub(crate) mod rows;
 pub mod snapshot_cache;
+mod snapshot_entry;
 pub mod sqlite;
 pub mod usage;
 

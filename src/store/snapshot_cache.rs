@@ -25,7 +25,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::{Result, Snapshot, Store, WriteTxn};
+use super::{Result, Snapshot, Store, WriteTxn, snapshot_entry};
 
 /// The first bytes of every entry.
 const MAGIC: [u8; 8] = *b"canopySC";
@@ -144,11 +144,12 @@ impl SnapshotCache {
 
 /// The source of what decides an entry's meaning: the model, the snapshot, this
 /// encoding and the locked dependencies. Any edit to them is another identity.
-const MODEL_SOURCES: [&str; 5] = [
+const MODEL_SOURCES: [&str; 6] = [
     include_str!("../model/mod.rs"),
     include_str!("../model/effective.rs"),
     include_str!("mod.rs"),
     include_str!("snapshot_cache.rs"),
+    include_str!("snapshot_entry.rs"),
     include_str!("../../Cargo.lock"),
 ];
 
@@ -192,8 +193,7 @@ fn encode(file: &mut fs::File, stamp: ChangeStamp, snapshot: &Snapshot) -> std::
             length: 0,
         },
     );
-    // Named fields: the model skips absent fields, which only a map encoding can tell.
-    rmp_serde::encode::write_named(&mut payload, snapshot).map_err(std::io::Error::other)?;
+    snapshot_entry::write(&mut payload, snapshot)?;
     let hashed = payload.into_inner().map_err(|error| error.into_error())?;
     let (length, hash) = (hashed.length, hashed.hasher.finalize());
     file.seek(SeekFrom::Start(0))?;
@@ -218,7 +218,7 @@ fn decode(mut file: fs::File, stamp: ChangeStamp) -> Option<Snapshot> {
             length: 0,
         },
     );
-    let snapshot: Snapshot = rmp_serde::decode::from_read(&mut payload).ok()?;
+    let snapshot = snapshot_entry::read(&mut payload)?;
     // Nothing may follow the payload, and what was read must be what was written.
     std::io::copy(&mut payload, &mut std::io::sink()).ok()?;
     let hashed = payload.into_inner();
