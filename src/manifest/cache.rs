@@ -115,13 +115,12 @@ impl ParseCache {
     /// problems) otherwise. A plain file ([`users_csv::is_plain`]) is always parsed,
     /// never stored: splitting it costs less than reading and decoding its entry.
     pub fn users(&self, bytes: Vec<u8>) -> (Vec<CsvUser>, Vec<Problem>) {
-        if users_csv::is_plain(&bytes) {
-            return match input::into_text(bytes) {
-                Ok(text) => users_csv::parse_users(&text),
-                Err(problem) => (Vec::new(), vec![problem]),
-            };
-        }
-        match self.lookup::<Vec<CsvUser>>(Kind::UsersCsv, &bytes) {
+        let found = if users_csv::is_plain(&bytes) {
+            Lookup::Miss(None)
+        } else {
+            self.lookup::<Vec<CsvUser>>(Kind::UsersCsv, &bytes)
+        };
+        match found {
             Lookup::Hit(users) => (users, Vec::new()),
             Lookup::Miss(pending) => {
                 let read = match input::into_text(bytes) {
