@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use canopy::generate::{self, Rng};
 use canopy::manifest::parse::{Reader, parse_file_with, read_by_subset, split_documents};
 use canopy::manifest::to_yaml;
+use canopy::testing::repo::{self, Layout};
 
 fn yaml_files(directory: &Path, found: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(directory) else {
@@ -70,6 +71,34 @@ fn every_example_and_bad_input_reads_the_same() {
         subset * 2 > documents,
         "the subset read {subset} of {documents} documents"
     );
+}
+
+/// Generated repositories in every layout, each document one flow-style line in
+/// `Layout::Flow`.
+#[test]
+fn generated_layouts_read_the_same_and_wholly_by_the_subset() {
+    for (seed, layout) in [
+        (4, Layout::Flow),
+        (5, Layout::PerNode),
+        (6, Layout::Chunks(250)),
+    ] {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let hierarchy = generate::hierarchy(600, seed);
+        repo::write_with(&hierarchy, directory.path(), layout).expect("write the repository");
+        let mut paths = Vec::new();
+        yaml_files(directory.path(), &mut paths);
+        for path in paths {
+            let text = std::fs::read_to_string(&path).expect("read");
+            same_reading(&text, &path.display().to_string());
+            for chunk in split_documents(&text) {
+                assert!(
+                    read_by_subset(chunk.text),
+                    "the subset left a document of {layout:?}:\n{}",
+                    chunk.text
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -293,21 +322,48 @@ fn documents_at_the_edges_read_the_same() {
 /// the subset reads must be what serde_yaml reads. `CANOPY_FUZZ_CASES` runs more.
 #[test]
 fn randomly_mutated_files_read_the_same() {
+    let files: Vec<String> = corpus().into_iter().map(|(_, text)| text).collect();
+    mutations_read_the_same(&files, fuzz_cases(3000), 0x5eed_ab1e);
+}
+
+/// The same for documents written on one flow-style line each.
+#[test]
+fn randomly_mutated_flow_documents_read_the_same() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let hierarchy = generate::hierarchy(300, 7);
+    repo::write_with(&hierarchy, directory.path(), Layout::Flow).expect("write the repository");
+    let mut paths = Vec::new();
+    yaml_files(directory.path(), &mut paths);
+    // Three documents per case: a whole file is a partner's subtree.
+    let mut files = Vec::new();
+    for path in &paths {
+        let text = std::fs::read_to_string(path).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        for documents in lines.chunks(6) {
+            files.push(documents.join("\n") + "\n");
+        }
+    }
+    mutations_read_the_same(&files, fuzz_cases(3000), 0xf10e);
+}
+
+fn fuzz_cases(default: usize) -> usize {
+    std::env::var("CANOPY_FUZZ_CASES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(default)
+}
+
+fn mutations_read_the_same(files: &[String], cases: usize, seed: u64) {
     const PIECES: &[&str] = &[
         " ", "  ", ":", ": ", "-", "- ", "#", " #", "\"", "'", "''", "{", "}", "[", "]", ",", "\n",
         "\n  ", "\n- ", "x", "1", "-1", "0x1", "1.5", "~", "null", "true", "yes", "&a ", "*a",
         "!t ", "|", ">", "\\", "\\\"", "\t", "\r", "é", "\u{2028}", "---\n", "...\n", "%", "?",
         "@", "`", "<<: ",
     ];
-    let files = corpus();
-    let cases: usize = std::env::var("CANOPY_FUZZ_CASES")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(3000);
-    let mut rng = Rng::new(0x5eed_ab1e);
+    let mut rng = Rng::new(seed);
     let mut read = 0;
     for case in 0..cases {
-        let (_, original) = &files[rng.below(files.len())];
+        let original = &files[rng.below(files.len())];
         let mut text = original.clone();
         for _ in 0..=rng.below(3) {
             let mut at = rng.below(text.len() + 1);

@@ -2,8 +2,8 @@
 //! [`super::parse`].
 //!
 //! Manifests, generated or hand-written, use a small part of YAML: block mappings and
-//! sequences, one-line flow collections (`{state: Bavaria, country: DE}`), one-line
-//! plain and quoted scalars, comments. [`parse`] reads a document written only with
+//! sequences, one-line flow collections (`{state: Bavaria, country: DE}`, or a whole
+//! document on one line), one-line plain and quoted scalars, comments. [`parse`] reads a document written only with
 //! those into a [`Value`] tree, and [`Value`] is a serde `Deserializer` giving each
 //! visitor what serde_yaml would give it for the same text. Anything else (anchors,
 //! tags, block scalars, multi-line scalars, tabs, escapes beyond `\\` and `\"`, a
@@ -74,6 +74,13 @@ pub fn parse(text: &str) -> Option<Value<'_>> {
             indent,
             text: content.trim_end_matches(' '),
         });
+    }
+    // A document that is one flow collection on one line (`{apiVersion: …, spec: {…}}`).
+    if let [only] = lines.as_slice()
+        && only.indent == 0
+        && only.text.starts_with(['[', '{'])
+    {
+        return inline(only.text);
     }
     let mut parser = Parser {
         lines,
@@ -917,6 +924,29 @@ mod tests {
             ),
         ]);
         assert_eq!(parse(text), Some(expected));
+    }
+
+    #[test]
+    fn a_document_on_one_flow_line() {
+        let text = "---\n{kind: Account, spec: {users: [{email: a@b.example}]}} # c\n";
+        let expected = mapping(&[
+            ("kind", Value::Plain("Account")),
+            (
+                "spec",
+                mapping(&[(
+                    "users",
+                    Value::Sequence(vec![mapping(&[("email", Value::Plain("a@b.example"))])]),
+                )]),
+            ),
+        ]);
+        assert_eq!(parse(text), Some(expected));
+        assert_eq!(
+            parse("[a, b]\n"),
+            Some(Value::Sequence(vec![Value::Plain("a"), Value::Plain("b")]))
+        );
+        assert_eq!(parse("{a: b}\nc: d\n"), None);
+        assert_eq!(parse(" {a: b}\n"), None);
+        assert_eq!(parse("{a: b,\n c: d}\n"), None);
     }
 
     /// Each of these is valid YAML outside the subset, or invalid YAML: both are left

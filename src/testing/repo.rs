@@ -13,6 +13,10 @@
 //! Documents come from [`manifest::to_yaml`]; the customers whose users move to a CSV
 //! are written without inline users and get a `usersFrom:` line added to their spec.
 //! The CSV keeps the users' order, so loading the repository yields the same hierarchy.
+//!
+//! [`write_with`] writes the same hierarchy in other [`Layout`]s, shaped unlike the
+//! generator's repository: every document as one compact flow-style line, one account
+//! per file, or a few large files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,6 +49,8 @@ pub enum RepoError {
         #[source]
         source: csv::Error,
     },
+    #[error("{path}: cannot rewrite a document in flow style: {message}")]
+    Flow { path: String, message: String },
     #[error("{file}: no Account document for `{account}` to attach usersFrom to")]
     UsersFromTarget { file: String, account: String },
 }
@@ -65,6 +71,20 @@ pub struct RepoSummary {
     pub csv_users: usize,
 }
 
+/// How a repository's nodes are spread over files and written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// A file per top-level partner's subtree, block style (the module's picture).
+    Tree,
+    /// The files of [`Layout::Tree`], every document one compact flow-style line
+    /// (`{apiVersion: …, kind: Account, metadata: {name: …}, spec: {…}}`).
+    Flow,
+    /// One file per account or group: `<root>/<partner>/<name>.yaml`.
+    PerNode,
+    /// Files of this many nodes each, in top-down order: `chunk-0000.yaml`, ….
+    Chunks(usize),
+}
+
 /// One manifest file to write: which nodes, and which of them take users from a CSV.
 struct FilePlan {
     path: PathBuf,
@@ -74,8 +94,18 @@ struct FilePlan {
 /// Writes `hierarchy` as manifests under `directory` (created when missing; it must
 /// be empty, so that no stale file joins the repository).
 pub fn write(hierarchy: &Hierarchy, directory: &Path) -> Result<RepoSummary, RepoError> {
+    write_with(hierarchy, directory, Layout::Tree)
+}
+
+/// [`write`] in another [`Layout`]; every layout loads back to `hierarchy`.
+pub fn write_with(
+    hierarchy: &Hierarchy,
+    directory: &Path,
+    layout: Layout,
+) -> Result<RepoSummary, RepoError> {
     prepare_directory(directory)?;
-    let files = file_plans(hierarchy, directory);
+    let files = file_plans(hierarchy, directory, layout);
+    let flow = layout == Layout::Flow;
     let csv_accounts = csv_accounts(hierarchy);
     let plans = Hierarchy {
         nodes: Vec::new(),
@@ -83,11 +113,14 @@ pub fn write(hierarchy: &Hierarchy, directory: &Path) -> Result<RepoSummary, Rep
         archived: Vec::new(),
     };
     let plans_path = directory.join("plans.yaml");
-    let plans_text = manifest::to_yaml(&plans);
+    let mut plans_text = manifest::to_yaml(&plans);
+    if flow {
+        plans_text = to_flow(&plans_text, &plans_path)?;
+    }
     write_file(&plans_path, plans_text.as_bytes())?;
     let written: Vec<FileSummary> = files
         .par_iter()
-        .map(|file| write_manifest(hierarchy, file, &csv_accounts))
+        .map(|file| write_manifest(hierarchy, file, &csv_accounts, flow))
         .collect::<Result<_, _>>()?;
     let mut summary = RepoSummary {
         manifest_files: 1 + written.len(),
@@ -132,11 +165,24 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RepoError> {
     std::fs::write(path, bytes).map_err(io_error(path))
 }
 
-/// Groups nodes into files: each top-level partner's subtree together, everything
-/// above the partners in its root's file, files in a folder per root.
-fn file_plans(hierarchy: &Hierarchy, directory: &Path) -> Vec<FilePlan> {
+/// Groups nodes into files. [`Layout::Tree`] and [`Layout::Flow`]: each top-level
+/// partner's subtree together, everything above the partners in its root's file,
+/// files in a folder per root. [`Layout::PerNode`]: a file per node, in a folder per
+/// root and one per top-level partner under it. [`Layout::Chunks`]: consecutive
+/// nodes in top-down order.
+fn file_plans(hierarchy: &Hierarchy, directory: &Path, layout: Layout) -> Vec<FilePlan> {
     let parents = parent_indices(hierarchy);
     let order = top_down_order(&parents);
+    if let Layout::Chunks(size) = layout {
+        return order
+            .chunks(size.max(1))
+            .enumerate()
+            .map(|(number, nodes)| FilePlan {
+                path: directory.join(format!("chunk-{number:04}.yaml")),
+                nodes: nodes.to_vec(),
+            })
+            .collect();
+    }
     let mut root = vec![0; hierarchy.nodes.len()];
     let mut partner: Vec<Option<usize>> = vec![None; hierarchy.nodes.len()];
     for &index in &order {
@@ -149,11 +195,17 @@ fn file_plans(hierarchy: &Hierarchy, directory: &Path) -> Vec<FilePlan> {
     let mut files: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
     for &index in &order {
         let folder = directory.join(&hierarchy.nodes[root[index]].name);
-        let stem = &hierarchy.nodes[partner[index].unwrap_or(root[index])].name;
-        files
-            .entry(folder.join(format!("{stem}.yaml")))
-            .or_default()
-            .push(index);
+        let path = if layout == Layout::PerNode {
+            let folder = match partner[index] {
+                Some(partner) => folder.join(&hierarchy.nodes[partner].name),
+                None => folder,
+            };
+            folder.join(format!("{}.yaml", hierarchy.nodes[index].name))
+        } else {
+            let stem = &hierarchy.nodes[partner[index].unwrap_or(root[index])].name;
+            folder.join(format!("{stem}.yaml"))
+        };
+        files.entry(path).or_default().push(index);
     }
     files
         .into_iter()
@@ -192,6 +244,7 @@ fn write_manifest(
     hierarchy: &Hierarchy,
     file: &FilePlan,
     csv_accounts: &[bool],
+    flow: bool,
 ) -> Result<FileSummary, RepoError> {
     let folder = file.path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).map_err(io_error(folder))?;
@@ -211,7 +264,10 @@ fn write_manifest(
         nodes.push(node);
     }
     let yaml = manifest::to_yaml(&Hierarchy::new(nodes, Vec::new()));
-    let yaml = attach_users_from(&yaml, &users_from, &file.path)?;
+    let mut yaml = attach_users_from(&yaml, &users_from, &file.path)?;
+    if flow {
+        yaml = to_flow(&yaml, &file.path)?;
+    }
     write_file(&file.path, yaml.as_bytes())?;
     summary.manifest_bytes = yaml.len() as u64;
     Ok(summary)
@@ -280,6 +336,75 @@ fn attach_users_from(
     Ok(out)
 }
 
+/// Every document of `yaml` rewritten as one compact flow-style line after its `---`.
+fn to_flow(yaml: &str, path: &Path) -> Result<String, RepoError> {
+    let mut out = String::with_capacity(yaml.len());
+    for document in serde_yaml::Deserializer::from_str(yaml) {
+        let value =
+            <serde_json::Value as serde::Deserialize>::deserialize(document).map_err(|error| {
+                RepoError::Flow {
+                    path: path.display().to_string(),
+                    message: error.to_string(),
+                }
+            })?;
+        out.push_str("---\n");
+        push_flow(&mut out, &value);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// `value` in flow style: plain scalars where YAML reads them back as the same
+/// string, JSON's double quotes elsewhere.
+fn push_flow(out: &mut String, value: &serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+        Value::Number(number) => out.push_str(&number.to_string()),
+        Value::String(text) => push_flow_string(out, text),
+        Value::Array(items) => {
+            out.push('[');
+            for (position, item) in items.iter().enumerate() {
+                if position > 0 {
+                    out.push_str(", ");
+                }
+                push_flow(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(entries) => {
+            out.push('{');
+            for (position, (key, item)) in entries.iter().enumerate() {
+                if position > 0 {
+                    out.push_str(", ");
+                }
+                push_flow_string(out, key);
+                out.push_str(": ");
+                push_flow(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn push_flow_string(out: &mut String, text: &str) {
+    let plain = text.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !text.ends_with(' ')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '_' | '@' | '/' | '-'))
+        && !matches!(
+            text.to_ascii_lowercase().as_str(),
+            "null" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
+        );
+    if plain {
+        out.push_str(text);
+    } else {
+        out.push_str(&serde_json::Value::from(text).to_string());
+    }
+}
+
 /// The documents of a multi-document text, each without its `---` line.
 fn documents(yaml: &str) -> impl Iterator<Item = &str> {
     let mut starts: Vec<usize> = Vec::new();
@@ -339,6 +464,59 @@ mod tests {
         let inputs = vec![directory.path().display().to_string()];
         let loaded = manifest::load(&inputs, None).expect("the repository is valid");
         assert_eq!(loaded.hierarchy, changed);
+    }
+
+    #[test]
+    fn every_layout_loads_back_to_the_same_hierarchy() {
+        let hierarchy = crate::generate::hierarchy(1_200, 4);
+        for layout in [Layout::Flow, Layout::PerNode, Layout::Chunks(500)] {
+            let directory = tempfile::tempdir().expect("a temporary directory");
+            let summary =
+                write_with(&hierarchy, directory.path(), layout).expect("write the repository");
+            assert!(summary.csv_files > 0, "{layout:?}: {summary:?}");
+            let expected_files = match layout {
+                Layout::PerNode => hierarchy.nodes.len() + 1,
+                Layout::Chunks(size) => hierarchy.nodes.len().div_ceil(size) + 1,
+                _ => summary.manifest_files,
+            };
+            assert_eq!(summary.manifest_files, expected_files, "{layout:?}");
+            let inputs = vec![directory.path().display().to_string()];
+            let loaded = manifest::load(&inputs, None).expect("the repository is valid");
+            assert_eq!(loaded.hierarchy, hierarchy, "{layout:?}");
+        }
+    }
+
+    #[test]
+    fn flow_documents_are_single_lines_the_fast_reader_takes() {
+        let hierarchy = crate::generate::hierarchy(300, 2);
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        write_with(&hierarchy, directory.path(), Layout::Flow).expect("write the repository");
+        let mut folders = vec![directory.path().to_path_buf()];
+        let mut documents = 0;
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).expect("read the folder") {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    folders.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|extension| extension != "yaml") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("read");
+                for chunk in manifest::parse::split_documents(&text) {
+                    documents += 1;
+                    let body = chunk.text.trim_start_matches("---\n");
+                    assert_eq!(body.lines().count(), 1, "{}", chunk.text);
+                    assert!(
+                        manifest::parse::read_by_subset(chunk.text),
+                        "{}",
+                        chunk.text
+                    );
+                }
+            }
+        }
+        assert!(documents > hierarchy.nodes.len(), "{documents} documents");
     }
 
     #[test]
