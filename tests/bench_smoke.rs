@@ -13,7 +13,7 @@ use serde_json::Value;
 const ACCOUNTS: usize = 10_000;
 
 /// Every figure measured per backend.
-const BACKEND_FIGURES: [&str; 16] = [
+const BACKEND_FIGURES: [&str; 22] = [
     "apply_new.binary",
     "apply_new.binary_peak_rss",
     "apply_new.write",
@@ -25,6 +25,12 @@ const BACKEND_FIGURES: [&str; 16] = [
     "plan_noop.binary_peak_rss",
     "plan_noop.binary_warm",
     "plan_noop.binary_warm_peak_rss",
+    "plan_noop.flow",
+    "plan_noop.flow_warm",
+    "plan_noop.per_node",
+    "plan_noop.per_node_warm",
+    "plan_noop.chunks",
+    "plan_noop.chunks_warm",
     "diff.change",
     "render.text",
     "render.json",
@@ -33,8 +39,14 @@ const BACKEND_FIGURES: [&str; 16] = [
 ];
 
 /// Figures that stand beside a baseline and so carry a ratio.
-const COMPARED_FIGURES: [&str; 12] = [
+const COMPARED_FIGURES: [&str; 18] = [
     "parse.reader",
+    "plan_noop.flow",
+    "plan_noop.flow_warm",
+    "plan_noop.per_node",
+    "plan_noop.per_node_warm",
+    "plan_noop.chunks",
+    "plan_noop.chunks_warm",
     "apply_new.binary",
     "plan_noop.binary_warm",
     "parse.cold",

@@ -9,7 +9,9 @@ use canopy::manifest::{self, LoadError, Loaded, ParseCache};
 use rstest::rstest;
 use tempfile::TempDir;
 
-const ACME: &str = "apiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata: {name: partner-nordic}\nspec: {type: partner, settings: {retention: 30, ratio: 0.5}}\n---\napiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata: {name: acme}\nspec:\n  type: customer\n  parent: partner-nordic\n  displayName: ACME\n  users:\n    - {email: anna@acme.example, name: Anna, role: admin}\n  usersFrom: users.csv\n";
+/// Over a kilobyte (the comment), so that the parse cache stores it: smaller
+/// manifests are parsed afresh every time.
+const ACME: &str = "# A kilobyte of comment, so that the parse cache stores this file: smaller manifests are parsed afresh.\n# ----------------------------------------------------------------------------\n# ----------------------------------------------------------------------------\n# ----------------------------------------------------------------------------\n# ----------------------------------------------------------------------------\n# ----------------------------------------------------------------------------\n# ----------------------------------------------------------------------------\n# ----------------------------------------------------------------------------\n# ----------------------------------------------------------------------------\n# ----------------------------------------------------------------------------\n# ----------------------------------------------------------------------------\n# ----------------------------------------------------------------------------\napiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata: {name: partner-nordic}\nspec: {type: partner, settings: {retention: 30, ratio: 0.5}}\n---\napiVersion: canopy.dev/v1alpha1\nkind: Account\nmetadata: {name: acme}\nspec:\n  type: customer\n  parent: partner-nordic\n  displayName: ACME\n  users:\n    - {email: anna@acme.example, name: Anna, role: admin}\n  usersFrom: users.csv\n";
 
 /// Quoted, so that it is cached (a plain CSV file is always split afresh).
 const CSV: &str =
@@ -160,8 +162,9 @@ fn the_realistic_example_is_served_from_the_cache() {
     let written = entries(cache_directory.path());
     assert_eq!(
         written.len(),
-        6,
-        "one entry per manifest file and per CSV file with quotes (one of the two)"
+        3,
+        "one entry per manifest file over a kilobyte (two of five) and per CSV file with \
+         quotes (one of two)"
     );
     let modified = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let before: Vec<_> = written.iter().map(modified).collect();
@@ -259,9 +262,10 @@ fn the_binary_reads_the_cache_settings_from_the_environment() {
         assert_eq!(warm, off);
     }
     assert_eq!(validate("off", cache, &["examples/realistic"]).0, Some(0));
-    // Five realistic files, their CSV file with quotes (the plain one is always split
-    // afresh) and the warnings file; the file with an error is not kept.
-    assert_eq!(entries(cache).len(), 7);
+    // The two realistic files over a kilobyte (smaller ones are parsed afresh) and
+    // their CSV file with quotes (the plain one is always split afresh); the file with
+    // an error and the small warnings file are not kept.
+    assert_eq!(entries(cache).len(), 3);
     let other = TempDir::new().expect("a cache directory");
     validate("off", other.path(), &["examples/realistic"]);
     assert!(

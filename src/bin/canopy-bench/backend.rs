@@ -120,6 +120,7 @@ pub fn measure(bench: &mut Bench<'_>) -> anyhow::Result<()> {
     // The child's peak memory is the figure: this process holds as little as it can.
     drop((live, desired));
     measure_binary_plan(bench)?;
+    measure_shapes(bench)?;
     measure_change(bench)
 }
 
@@ -316,6 +317,42 @@ fn measure_binary_plan(bench: &mut Bench<'_>) -> anyhow::Result<()> {
         bench.record(id, &format!("{label}: wall"), run.wall, serde_yaml);
         let peak = format!("{id}_peak_rss");
         bench.record_peak_rss(&peak, &format!("{label}: peak RSS"), run.peak_rss_bytes);
+    }
+    Ok(())
+}
+
+/// The real `canopy plan` of the same hierarchy in each other shape, twice: first
+/// with the parse cache cold for its files (this run fills it), then warm. The live
+/// state is unchanged since [`measure_binary_plan`], so its snapshot is cached. Each
+/// against serde_yaml over that shape's own bytes.
+fn measure_shapes(bench: &mut Bench<'_>) -> anyhow::Result<()> {
+    for repository in &bench.prepared.shapes {
+        let args: Vec<std::ffi::OsString> = vec![
+            "plan".into(),
+            repository.directory.clone().into(),
+            "--database-url".into(),
+            bench.databases.canopy.clone().into(),
+            "--source".into(),
+            SOURCE.into(),
+            "--detailed-exitcode".into(),
+        ];
+        let shape = repository.shape;
+        let serde_yaml = Some((SERDE_YAML, repository.serde_yaml));
+        let runs = [
+            (format!("plan_noop.{}", shape.id), "parse cache cold"),
+            (format!("plan_noop.{}_warm", shape.id), "caches warm"),
+        ];
+        for (id, caches) in runs {
+            let what = format!(
+                "`canopy plan --detailed-exitcode` of the {} repository exits 0 (no changes)",
+                shape.label
+            );
+            let Some(run) = bench.run_canopy(&args, &what)? else {
+                continue;
+            };
+            let label = format!("no-op plan, {}, {caches}: wall", shape.label);
+            bench.record(&id, &label, run.wall, serde_yaml);
+        }
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ struct RatioTarget {
     text: &'static str,
 }
 
-const RATIOS: [RatioTarget; 6] = [
+const RATIOS: [RatioTarget; 9] = [
     RatioTarget {
         id: "plan_noop.in_process",
         limit: 0.5,
@@ -35,6 +35,21 @@ const RATIOS: [RatioTarget; 6] = [
         id: "plan_noop.binary_warm",
         limit: 0.35,
         text: "no-op plan (`canopy plan`, caches warm) <= 0.35x serde_yaml one-thread parse",
+    },
+    RatioTarget {
+        id: "plan_noop.flow_warm",
+        limit: 0.35,
+        text: "no-op plan (`canopy plan`, caches warm), flow-style documents <= 0.35x serde_yaml",
+    },
+    RatioTarget {
+        id: "plan_noop.per_node_warm",
+        limit: 0.35,
+        text: "no-op plan (`canopy plan`, caches warm), one account per file <= 0.35x serde_yaml",
+    },
+    RatioTarget {
+        id: "plan_noop.chunks_warm",
+        limit: 0.35,
+        text: "no-op plan (`canopy plan`, caches warm), 10,000 accounts per file <= 0.35x serde_yaml",
     },
     RatioTarget {
         id: "apply_new.binary_vs_import",

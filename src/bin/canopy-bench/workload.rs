@@ -1,6 +1,8 @@
 //! One size's workload: the generated hierarchy and its 10% change, both written as
 //! repositories, the changed rows of the raw change baseline, and the backend-independent
-//! figures (parsing the repository, against serde_yaml alone on one thread).
+//! figures (parsing the repository, against serde_yaml alone on one thread). Up to
+//! [`SHAPES_UP_TO`] accounts, the generated hierarchy is also written in [`SHAPES`],
+//! each beside serde_yaml over its own bytes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,7 +12,7 @@ use anyhow::Context;
 use canopy::manifest;
 use canopy::model::Hierarchy;
 use canopy::testing::baseline::RawChange;
-use canopy::testing::repo;
+use canopy::testing::repo::{self, Layout};
 
 use crate::child;
 use crate::report::{self, Report, figure};
@@ -27,6 +29,48 @@ const RAW_CHANGE_FIRST_NUMBER: i64 = 100_000_000;
 /// Percent of the accounts `generate::mutate` changes for the change figures.
 pub const CHANGE_PERCENT: u32 = 10;
 
+/// The generated hierarchy written in a layout unlike the generator's, for the no-op
+/// plan figures over repositories of other shapes.
+pub struct Shape {
+    /// The figure id's stem (`plan_noop.<id>`).
+    pub id: &'static str,
+    pub label: &'static str,
+    pub layout: Layout,
+}
+
+/// Accounts per file of the `chunks` shape.
+const CHUNK: usize = 10_000;
+
+pub static SHAPES: [Shape; 3] = [
+    Shape {
+        id: "flow",
+        label: "flow-style documents (one line each)",
+        layout: Layout::Flow,
+    },
+    Shape {
+        id: "per_node",
+        label: "one account per file",
+        layout: Layout::PerNode,
+    },
+    Shape {
+        id: "chunks",
+        label: "10,000 accounts per file",
+        layout: Layout::Chunks(CHUNK),
+    },
+];
+
+/// The largest size written in every shape (a million files of one account each is a
+/// file system benchmark).
+pub const SHAPES_UP_TO: usize = 100_000;
+
+/// A shape's repository of the base hierarchy.
+pub struct ShapeRepository {
+    pub shape: &'static Shape,
+    pub directory: PathBuf,
+    /// serde_yaml alone, one thread, parsing this repository's bytes.
+    pub serde_yaml: Duration,
+}
+
 pub struct Prepared {
     /// The requested size (the key of every figure; `workload` has exact counts).
     pub accounts: usize,
@@ -37,6 +81,8 @@ pub struct Prepared {
     pub raw_change: RawChange,
     /// serde_yaml alone, one thread, parsing the base repository's bytes.
     pub serde_yaml: Duration,
+    /// The base hierarchy in each of [`SHAPES`] (none above [`SHAPES_UP_TO`]).
+    pub shapes: Vec<ShapeRepository>,
 }
 
 pub const SERDE_YAML: &str = "serde_yaml, 1 thread";
@@ -76,6 +122,11 @@ pub fn prepare(
         changed_rows: raw_change.row_count(),
     });
     let serde_yaml = serde_yaml_baseline(&base_directory)?;
+    let shapes = if accounts <= SHAPES_UP_TO {
+        write_shapes(&base, directory)?
+    } else {
+        Vec::new()
+    };
     let prepared = Prepared {
         accounts,
         base,
@@ -84,9 +135,31 @@ pub fn prepare(
         changed_directory,
         raw_change,
         serde_yaml,
+        shapes,
     };
     measure_parsing(&prepared, report)?;
     Ok(prepared)
+}
+
+/// Writes `base` in every one of [`SHAPES`] under `directory` and times serde_yaml
+/// over each.
+fn write_shapes(base: &Hierarchy, directory: &Path) -> anyhow::Result<Vec<ShapeRepository>> {
+    SHAPES
+        .iter()
+        .map(|shape| {
+            let shape_directory = directory.join(shape.id);
+            let summary = repo::write_with(base, &shape_directory, shape.layout)?;
+            eprintln!(
+                "  shape {}: {} manifest files, {} bytes",
+                shape.id, summary.manifest_files, summary.manifest_bytes
+            );
+            Ok(ShapeRepository {
+                shape,
+                serde_yaml: serde_yaml_baseline(&shape_directory)?,
+                directory: shape_directory,
+            })
+        })
+        .collect()
 }
 
 /// Reads every manifest (not timed), then parses each document into a
