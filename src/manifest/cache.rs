@@ -26,9 +26,10 @@
 //! stored. CSV files named by `usersFrom` are cached the same way (their users,
 //! keyed by their bytes, when they have no problem).
 
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -109,10 +110,15 @@ impl ParseCache {
     /// [`input::into_text`], whose problem is returned when they are not.
     pub fn parse_bytes(&self, bytes: Vec<u8>) -> Result<ParsedFile, Problem> {
         match self.lookup(Kind::Manifest, &bytes) {
-            Lookup::Hit(parsed) => Ok(parsed),
+            Lookup::Hit(parsed) => {
+                input::recycle(bytes);
+                Ok(parsed)
+            }
             Lookup::Miss(pending) => {
                 let text = input::into_text(bytes)?;
-                Ok(self.parse_and_store(&text, pending))
+                let parsed = self.parse_and_store(&text, pending);
+                input::recycle(text.into_bytes());
+                Ok(parsed)
             }
         }
     }
@@ -128,10 +134,17 @@ impl ParseCache {
             self.lookup::<Vec<CsvUser>>(Kind::UsersCsv, &bytes)
         };
         match found {
-            Lookup::Hit(users) => (users, Vec::new()),
+            Lookup::Hit(users) => {
+                input::recycle(bytes);
+                (users, Vec::new())
+            }
             Lookup::Miss(pending) => {
                 let read = match input::into_text(bytes) {
-                    Ok(text) => users_csv::parse_users(&text),
+                    Ok(text) => {
+                        let read = users_csv::parse_users(&text);
+                        input::recycle(text.into_bytes());
+                        read
+                    }
                     Err(problem) => (Vec::new(), vec![problem]),
                 };
                 if let Some(pending) = pending
@@ -278,20 +291,35 @@ fn build_identity() -> &'static blake3::Hasher {
 
 /// The entry at `path` if it is whole, of this format, for this key and decodes.
 fn read_entry<T: DeserializeOwned>(path: &Path, key: &Key) -> Option<T> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(error) => {
-            tracing::debug!("parse cache: cannot read {}: {error}", path.display());
-            return None;
+    ENTRY.with_borrow_mut(|bytes| {
+        bytes.clear();
+        let read = fs::File::open(path).and_then(|mut file| file.read_to_end(bytes));
+        let parsed = match read {
+            Ok(_) => decode_entry(bytes, key),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(error) => {
+                tracing::debug!("parse cache: cannot read {}: {error}", path.display());
+                return None;
+            }
+        };
+        if parsed.is_none() {
+            tracing::debug!("parse cache: ignoring damaged entry {}", path.display());
         }
-    };
-    let parsed = decode_entry(&bytes, key);
-    if parsed.is_none() {
-        tracing::debug!("parse cache: ignoring damaged entry {}", path.display());
-    }
-    parsed
+        if bytes.capacity() > ENTRY_BUFFER_LIMIT {
+            *bytes = Vec::new();
+        }
+        parsed
+    })
 }
+
+thread_local! {
+    /// Each thread reads entries into one buffer, grown to the largest entry read (up
+    /// to [`ENTRY_BUFFER_LIMIT`]): a load reads thousands and keeps none of their bytes.
+    static ENTRY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Entry buffers larger than this are freed after use rather than kept.
+const ENTRY_BUFFER_LIMIT: usize = 8 * 1024 * 1024;
 
 fn decode_entry<T: DeserializeOwned>(bytes: &[u8], key: &Key) -> Option<T> {
     let (header, payload) = bytes.split_at_checked(HEADER_LENGTH)?;

@@ -6,6 +6,7 @@
 //! [`MAX_FILE_BYTES`] is refused before it is read, and bytes that are not UTF-8 are
 //! reported with the line and column of the first bad byte.
 
+use std::cell::Cell;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -194,6 +195,7 @@ pub fn read_file(path: &Path) -> Result<String, Problem> {
 
 /// Reads a file's bytes, refusing files over [`MAX_FILE_BYTES`]; [`into_text`] makes
 /// them text. Split so that the parse cache can look bytes up without checking them.
+/// The bytes land in this thread's [`recycle`]d buffer when there is one.
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>, Problem> {
     let unreadable = |error: std::io::Error| {
         Problem::error(
@@ -210,15 +212,42 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, Problem> {
     // One byte more than the length, so a file that did not grow is read without
     // reallocating and one that did is still seen to.
     let capacity = usize::try_from(length).map_or(0, |length| length + 1);
-    read_capped(file, capacity).map_err(|error| match error {
+    let mut bytes = SPARE.take();
+    bytes.reserve(capacity);
+    read_capped(file, bytes).map_err(|error| match error {
         CappedError::Io(error) => unreadable(error),
         CappedError::Problem(problem) => problem,
     })
 }
 
+thread_local! {
+    /// A buffer [`recycle`]d on this thread, for its next [`read_bytes`].
+    static SPARE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Buffers larger than this are freed rather than kept for the next read.
+const SPARE_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Hands the buffer of bytes [`read_bytes`] returned (or of a text made of them) back
+/// to this thread's next read. A load reads thousands of files and keeps none of
+/// their bytes (the parse cache hands back every file it finds): reading each into
+/// memory already mapped spares a fresh allocation and its page faults per file.
+pub fn recycle(mut bytes: Vec<u8>) {
+    if bytes.capacity() > SPARE_LIMIT {
+        return;
+    }
+    bytes.clear();
+    let kept = SPARE.take();
+    SPARE.set(if kept.capacity() >= bytes.capacity() {
+        kept
+    } else {
+        bytes
+    });
+}
+
 /// Reads standard input as UTF-8 text, refusing more than [`MAX_FILE_BYTES`].
 pub fn read_stdin() -> Result<String, Problem> {
-    read_capped(std::io::stdin().lock(), 0)
+    read_capped(std::io::stdin().lock(), Vec::new())
         .map_err(|error| match error {
             CappedError::Io(error) => Problem::error(
                 Rule::UnreadableFile,
@@ -237,8 +266,7 @@ enum CappedError {
 
 /// Reads at most one byte more than the cap, so that a file growing while it is read
 /// (or an endless pipe) is still refused without unbounded memory.
-fn read_capped(reader: impl Read, capacity: usize) -> Result<Vec<u8>, CappedError> {
-    let mut bytes = Vec::with_capacity(capacity);
+fn read_capped(reader: impl Read, mut bytes: Vec<u8>) -> Result<Vec<u8>, CappedError> {
     reader
         .take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
