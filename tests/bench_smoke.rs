@@ -13,7 +13,7 @@ use serde_json::Value;
 const ACCOUNTS: usize = 10_000;
 
 /// Every figure measured per backend.
-const BACKEND_FIGURES: [&str; 22] = [
+const BACKEND_FIGURES: [&str; 23] = [
     "apply_new.binary",
     "apply_new.binary_peak_rss",
     "apply_new.write",
@@ -36,10 +36,11 @@ const BACKEND_FIGURES: [&str; 22] = [
     "render.json",
     "apply_change.write",
     "apply_change.end_to_end",
+    "apply_change.binary",
 ];
 
 /// Figures that stand beside a baseline and so carry a ratio.
-const COMPARED_FIGURES: [&str; 18] = [
+const COMPARED_FIGURES: [&str; 19] = [
     "parse.reader",
     "plan_noop.flow",
     "plan_noop.flow_warm",
@@ -58,6 +59,7 @@ const COMPARED_FIGURES: [&str; 18] = [
     "plan_noop.binary",
     "apply_change.write",
     "apply_change.end_to_end",
+    "apply_change.binary",
 ];
 
 /// The (id, backend) of every figure, each present once.

@@ -6,6 +6,8 @@
 //! ```text
 //! canopy database:  apply all-new ─> snapshot ─> no-op plan ─> apply 10% change ─> re-plan (empty)
 //! raw database:     raw insert ───────────────────────────────> raw changed rows
+//! binary database:  `canopy apply` all-new ─────────────────────> `canopy plan`, `canopy apply`,
+//!                                                                `canopy plan` of the change
 //! ```
 
 use std::path::Path;
@@ -121,7 +123,8 @@ pub fn measure(bench: &mut Bench<'_>) -> anyhow::Result<()> {
     drop((live, desired));
     measure_binary_plan(bench)?;
     measure_shapes(bench)?;
-    measure_change(bench)
+    let raw_change = measure_change(bench)?;
+    measure_binary_change(bench, raw_change)
 }
 
 /// A timed apply: the store opened, a transaction begun, the snapshot read inside
@@ -401,7 +404,8 @@ fn measure_binary_apply(bench: &mut Bench<'_>, raw_insert: Duration) -> anyhow::
     Ok(())
 }
 
-fn measure_change(bench: &mut Bench<'_>) -> anyhow::Result<()> {
+/// The 10% change in process on the canopy database; returns the raw baseline's time.
+fn measure_change(bench: &mut Bench<'_>) -> anyhow::Result<Duration> {
     let raw_change = baseline::change(&bench.databases.raw, &bench.prepared.raw_change)?;
     let directory = &bench.prepared.changed_directory;
     let applied = apply_directory(&bench.databases.canopy, directory, true)?;
@@ -447,6 +451,53 @@ fn measure_change(bench: &mut Bench<'_>) -> anyhow::Result<()> {
         same,
         detail,
     );
+    Ok(raw_change)
+}
+
+/// The 10% change as a platform team ships it, with the real binary on the database
+/// `canopy apply` filled: `canopy plan` of the changed repository (the pull request's
+/// preview, which leaves both caches warm), then the timed `canopy apply --yes`, then
+/// `canopy plan --detailed-exitcode`, which must find nothing left to do.
+fn measure_binary_change(bench: &mut Bench<'_>, raw_change: Duration) -> anyhow::Result<()> {
+    let command = |verb: &str, extra: &[&str]| -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            verb.into(),
+            bench.prepared.changed_directory.clone().into(),
+            "--prune".into(),
+            "--database-url".into(),
+            bench.databases.binary.clone().into(),
+            "--source".into(),
+            SOURCE.into(),
+        ];
+        args.extend(extra.iter().map(Into::into));
+        args
+    };
+    let preview = command("plan", &[]);
+    if bench
+        .run_canopy(
+            &preview,
+            "`canopy plan` of the 10% change (the preview) exits 0",
+        )?
+        .is_none()
+    {
+        return Ok(());
+    }
+    let apply = command("apply", &["--yes", "--quiet"]);
+    let what = "`canopy apply --yes` of the 10% change exits 0";
+    let Some(run) = bench.run_canopy(&apply, what)? else {
+        return Ok(());
+    };
+    bench.record(
+        "apply_change.binary",
+        "apply 10% change, `canopy apply` binary after its preview: wall",
+        run.wall,
+        Some(("raw statements, changed rows", raw_change)),
+    );
+    let again = command("plan", &["--detailed-exitcode"]);
+    bench.run_canopy(
+        &again,
+        "`canopy plan --detailed-exitcode` of the 10% change after its apply exits 0 (nothing left)",
+    )?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! canopy's performance targets, judged on the figures of one run: ratios to the baselines at
-//! every size (the targets are set at 100k), absolute limits at 1M and above.
+//! every size (the targets are set at 100k), absolute limits at 1M and above, and the
+//! 10% change's absolute limit at 100k.
 
 use crate::report::{Report, Target, Unit, value_text};
 
@@ -58,12 +59,17 @@ const RATIOS: [RatioTarget; 9] = [
     },
 ];
 
+/// The size the 10% change's absolute target is set at, and that target.
+const MEDIUM: usize = 100_000;
+const MEDIUM_CHANGE_SECONDS: f64 = 1.0;
+
 /// Sizes from which the absolute targets apply.
 const LARGE: usize = 1_000_000;
 const LARGE_PLAN_SECONDS: f64 = 10.0;
 const LARGE_PEAK_BYTES: f64 = 1_000_000_000.0;
 const LARGE_WARM_SECONDS: f64 = 5.0;
 const LARGE_APPLY_SECONDS: f64 = 30.0;
+const LARGE_CHANGE_SECONDS: f64 = 10.0;
 
 pub fn judge(report: &mut Report) {
     let mut targets = Vec::new();
@@ -80,6 +86,15 @@ pub fn judge(report: &mut Report) {
                 });
             }
         }
+        if measurement.id == "apply_change.binary" && measurement.accounts == MEDIUM {
+            targets.push(Target {
+                target: "10% change applied end to end (`canopy apply`) < 1 s".to_string(),
+                accounts: measurement.accounts,
+                backend: backend.clone(),
+                measured: value_text(measurement.unit, measurement.value),
+                met: measurement.value < MEDIUM_CHANGE_SECONDS,
+            });
+        }
         if measurement.accounts < LARGE {
             continue;
         }
@@ -88,6 +103,10 @@ pub fn judge(report: &mut Report) {
             "plan_noop.binary_warm" => Some(("no-op plan, caches warm < 5 s", LARGE_WARM_SECONDS)),
             "plan_noop.binary_peak_rss" => Some(("no-op plan peak RSS < 1 GB", LARGE_PEAK_BYTES)),
             "apply_new.binary" => Some(("all-new apply < 30 s", LARGE_APPLY_SECONDS)),
+            "apply_change.binary" => Some((
+                "10% change applied end to end (`canopy apply`) < 10 s",
+                LARGE_CHANGE_SECONDS,
+            )),
             "apply_new.binary_peak_rss" => {
                 Some(("all-new apply peak RSS < 1 GB", LARGE_PEAK_BYTES))
             }
