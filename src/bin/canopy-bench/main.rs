@@ -43,6 +43,13 @@ enum Command {
         /// A new or empty directory.
         #[arg(long)]
         out: PathBuf,
+        /// Write the generated hierarchy with this percent of its accounts changed
+        /// (the change workload of `run` uses 10), instead of the hierarchy itself.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+        changed: Option<u32>,
+        /// Lay the repository out in another shape (`run` measures these up to 100k).
+        #[arg(long, value_enum, default_value = "tree")]
+        shape: ShapeName,
     },
     /// Measure every size on every backend and print the table.
     Run {
@@ -147,6 +154,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// The repository layouts `generate` writes (`canopy::testing::repo::Layout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ShapeName {
+    /// A file per top-level partner's subtree, block style.
+    Tree,
+    /// The same files, every document one flow-style line.
+    Flow,
+    /// One file per account or group.
+    PerNode,
+    /// Files of 10,000 accounts each.
+    Chunks,
+}
+
+impl ShapeName {
+    fn layout(self) -> canopy::testing::repo::Layout {
+        use canopy::testing::repo::Layout;
+        match self {
+            ShapeName::Tree => Layout::Tree,
+            ShapeName::Flow => Layout::Flow,
+            ShapeName::PerNode => Layout::PerNode,
+            ShapeName::Chunks => Layout::Chunks(crate::workload::CHUNK),
+        }
+    }
+}
+
 /// The canopy binary to measure: the one given, or the one beside this binary.
 fn canopy_binary(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
     match given {
@@ -174,9 +206,14 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             accounts,
             seed,
             out,
+            changed,
+            shape,
         } => {
-            let hierarchy = canopy::generate::hierarchy(accounts, seed);
-            let summary = canopy::testing::repo::write(&hierarchy, &out)?;
+            let mut hierarchy = canopy::generate::hierarchy(accounts, seed);
+            if let Some(percent) = changed {
+                hierarchy = canopy::generate::mutate(&hierarchy, seed, percent);
+            }
+            let summary = canopy::testing::repo::write_with(&hierarchy, &out, shape.layout())?;
             println!(
                 "{} accounts ({} nodes, {} users, {} from CSV) in {} manifest files ({} bytes) and {} CSV files under {}",
                 summary.accounts,

@@ -39,7 +39,7 @@ pub struct Shape {
 }
 
 /// Accounts per file of the `chunks` shape.
-const CHUNK: usize = 10_000;
+pub const CHUNK: usize = 10_000;
 
 pub static SHAPES: [Shape; 3] = [
     Shape {
