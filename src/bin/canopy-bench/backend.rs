@@ -88,6 +88,20 @@ impl Bench<'_> {
     }
 }
 
+/// `canopy VERB DIRECTORY --database-url URL --source bench EXTRA…`.
+fn canopy_args(verb: &str, directory: &Path, url: &str, extra: &[&str]) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec![
+        verb.into(),
+        directory.into(),
+        "--database-url".into(),
+        url.into(),
+        "--source".into(),
+        SOURCE.into(),
+    ];
+    args.extend(extra.iter().map(Into::into));
+    args
+}
+
 fn options(fingerprint: &str, prune: bool) -> PlanOptions {
     PlanOptions {
         base_fingerprint: fingerprint.to_string(),
@@ -294,15 +308,12 @@ fn measure_noop(bench: &mut Bench<'_>, live: &Snapshot, desired: &Hierarchy) -> 
 /// filled it) and the snapshot cache cold (this run stores the live state), then with
 /// both warm (the database unchanged since).
 fn measure_binary_plan(bench: &mut Bench<'_>) -> anyhow::Result<()> {
-    let args: Vec<std::ffi::OsString> = vec![
-        "plan".into(),
-        bench.prepared.base_directory.clone().into(),
-        "--database-url".into(),
-        bench.databases.canopy.clone().into(),
-        "--source".into(),
-        SOURCE.into(),
-        "--detailed-exitcode".into(),
-    ];
+    let args = canopy_args(
+        "plan",
+        &bench.prepared.base_directory,
+        &bench.databases.canopy,
+        &["--detailed-exitcode"],
+    );
     let runs = [
         ("plan_noop.binary", "no-op plan, `canopy plan` binary"),
         (
@@ -330,15 +341,12 @@ fn measure_binary_plan(bench: &mut Bench<'_>) -> anyhow::Result<()> {
 /// against serde_yaml over that shape's own bytes.
 fn measure_shapes(bench: &mut Bench<'_>) -> anyhow::Result<()> {
     for repository in &bench.prepared.shapes {
-        let args: Vec<std::ffi::OsString> = vec![
-            "plan".into(),
-            repository.directory.clone().into(),
-            "--database-url".into(),
-            bench.databases.canopy.clone().into(),
-            "--source".into(),
-            SOURCE.into(),
-            "--detailed-exitcode".into(),
-        ];
+        let args = canopy_args(
+            "plan",
+            &repository.directory,
+            &bench.databases.canopy,
+            &["--detailed-exitcode"],
+        );
         let shape = repository.shape;
         let serde_yaml = Some((SERDE_YAML, repository.serde_yaml));
         let runs = [
@@ -364,16 +372,12 @@ fn measure_shapes(bench: &mut Bench<'_>) -> anyhow::Result<()> {
 /// validate, plan, write, commit, as a user runs it), beside the raw insert and, on
 /// SQLite, `sqlite3 .import` of the same accounts as a flat 9-column CSV file.
 fn measure_binary_apply(bench: &mut Bench<'_>, raw_insert: Duration) -> anyhow::Result<()> {
-    let args: Vec<std::ffi::OsString> = vec![
-        "apply".into(),
-        bench.prepared.base_directory.clone().into(),
-        "--yes".into(),
-        "--quiet".into(),
-        "--database-url".into(),
-        bench.databases.binary.clone().into(),
-        "--source".into(),
-        SOURCE.into(),
-    ];
+    let args = canopy_args(
+        "apply",
+        &bench.prepared.base_directory,
+        &bench.databases.binary,
+        &["--yes", "--quiet"],
+    );
     let what = "`canopy apply --yes` of the repository into a new database exits 0";
     let Some(run) = bench.run_canopy(&args, what)? else {
         return Ok(());
@@ -459,16 +463,10 @@ fn measure_change(bench: &mut Bench<'_>) -> anyhow::Result<Duration> {
 /// preview, which leaves both caches warm), then the timed `canopy apply --yes`, then
 /// `canopy plan --detailed-exitcode`, which must find nothing left to do.
 fn measure_binary_change(bench: &mut Bench<'_>, raw_change: Duration) -> anyhow::Result<()> {
-    let command = |verb: &str, extra: &[&str]| -> Vec<std::ffi::OsString> {
-        let mut args: Vec<std::ffi::OsString> = vec![
-            verb.into(),
-            bench.prepared.changed_directory.clone().into(),
-            "--prune".into(),
-            "--database-url".into(),
-            bench.databases.binary.clone().into(),
-            "--source".into(),
-            SOURCE.into(),
-        ];
+    let directory = bench.prepared.changed_directory.clone();
+    let url = bench.databases.binary.clone();
+    let command = |verb: &str, extra: &[&str]| {
+        let mut args = canopy_args(verb, &directory, &url, &["--prune"]);
         args.extend(extra.iter().map(Into::into));
         args
     };
