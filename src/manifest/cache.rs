@@ -128,12 +128,7 @@ impl ParseCache {
     /// problems) otherwise. A plain file ([`users_csv::is_plain`]) is always parsed,
     /// never stored: splitting it costs less than reading and decoding its entry.
     pub fn users(&self, bytes: Vec<u8>) -> (Vec<CsvUser>, Vec<Problem>) {
-        let found = if users_csv::is_plain(&bytes) {
-            Lookup::Miss(None)
-        } else {
-            self.lookup::<Vec<CsvUser>>(Kind::UsersCsv, &bytes)
-        };
-        match found {
+        match self.lookup::<Vec<CsvUser>>(Kind::UsersCsv, &bytes) {
             Lookup::Hit(users) => {
                 input::recycle(bytes);
                 (users, Vec::new())
@@ -161,7 +156,7 @@ impl ParseCache {
         let Some(directory) = &self.directory else {
             return Lookup::Miss(None);
         };
-        if matches!(kind, Kind::Manifest) && bytes.len() < SMALL_MANIFEST_BYTES {
+        if !kind.worth_storing(bytes) {
             return Lookup::Miss(None);
         }
         let key = Key::of(kind, bytes);
@@ -201,6 +196,18 @@ enum Lookup<T> {
 enum Kind {
     Manifest,
     UsersCsv,
+}
+
+impl Kind {
+    /// Whether reading an entry for these bytes would cost less than parsing them:
+    /// not for a manifest under [`SMALL_MANIFEST_BYTES`], nor for a plain CSV file
+    /// ([`users_csv::is_plain`]), which are parsed afresh and never stored.
+    fn worth_storing(self, bytes: &[u8]) -> bool {
+        match self {
+            Kind::Manifest => bytes.len() >= SMALL_MANIFEST_BYTES,
+            Kind::UsersCsv => !users_csv::is_plain(bytes),
+        }
+    }
 }
 
 /// Where the entry of a missed key goes.

@@ -3,8 +3,8 @@
 //!
 //! Manifests, generated or hand-written, use a small part of YAML: block mappings and
 //! sequences, one-line flow collections (`{state: Bavaria, country: DE}`, or a whole
-//! document on one line), one-line plain and quoted scalars, comments. [`parse`] reads a document written only with
-//! those into a [`Value`] tree, and [`Value`] is a serde `Deserializer` giving each
+//! document on one line), one-line plain and quoted scalars, comments. [`parse`] reads
+//! a document written only with those into a [`Value`] tree, and [`Value`] is a serde `Deserializer` giving each
 //! visitor what serde_yaml would give it for the same text. Anything else (anchors,
 //! tags, block scalars, multi-line scalars, tabs, escapes beyond `\\` and `\"`, a
 //! duplicate key, a scalar serde_yaml could read as a float…) makes [`parse`] or the

@@ -469,6 +469,10 @@ mod tests {
     #[test]
     fn every_layout_loads_back_to_the_same_hierarchy() {
         let hierarchy = crate::generate::hierarchy(1_200, 4);
+        let tree = tempfile::tempdir().expect("a temporary directory");
+        let tree_files = write(&hierarchy, tree.path())
+            .expect("write the repository")
+            .manifest_files;
         for layout in [Layout::Flow, Layout::PerNode, Layout::Chunks(500)] {
             let directory = tempfile::tempdir().expect("a temporary directory");
             let summary =
@@ -477,7 +481,7 @@ mod tests {
             let expected_files = match layout {
                 Layout::PerNode => hierarchy.nodes.len() + 1,
                 Layout::Chunks(size) => hierarchy.nodes.len().div_ceil(size) + 1,
-                _ => summary.manifest_files,
+                Layout::Tree | Layout::Flow => tree_files,
             };
             assert_eq!(summary.manifest_files, expected_files, "{layout:?}");
             let inputs = vec![directory.path().display().to_string()];
