@@ -382,7 +382,10 @@ impl<'s> Planned<'s> {
 
     /// Writes the plan and commits; nothing is written if any step fails.
     pub fn apply(mut self, context: &ApplyContext) -> Result<Applied, ReconcileError> {
-        let report = log::write(&self.plan, || self.pass.txn.apply(&self.plan, context))?;
+        let live = Some(&self.pass.live);
+        let report = log::write(&self.plan, || {
+            self.pass.txn.apply_against(&self.plan, live, context)
+        })?;
         let txn = self.pass.txn;
         log::commit(|| txn.commit())?;
         Ok(Applied {
@@ -419,7 +422,8 @@ impl<'s> Planned<'s> {
     /// re-read inside the transaction and patched into the snapshot the plan was made
     /// against, valid at the counter read just before the commit.
     pub fn apply_kept(mut self, context: &ApplyContext) -> Result<AppliedKept, ReconcileError> {
-        let report = self.pass.txn.apply(&self.plan, context)?;
+        let live = Some(&self.pass.live);
+        let report = self.pass.txn.apply_against(&self.plan, live, context)?;
         let names = live::written_names(&self.plan);
         let reread = self.pass.txn.read_nodes(&names)?;
         let counter = self.pass.txn.change_counter()?;

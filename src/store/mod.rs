@@ -149,7 +149,20 @@ pub trait WriteTxn {
     /// Writes a plan's `writes` and one audit row per change. Refuses with
     /// [`StoreError::StalePlan`] when `plan.base_fingerprint` is not the fingerprint of
     /// the state this transaction sees.
-    fn apply(&mut self, plan: &Plan, context: &ApplyContext) -> Result<ApplyReport>;
+    fn apply(&mut self, plan: &Plan, context: &ApplyContext) -> Result<ApplyReport> {
+        self.apply_against(plan, None, context)
+    }
+    /// [`WriteTxn::apply`] given the `live` snapshot the caller planned against: when
+    /// it is the one this transaction handed out ([`WriteTxn::snapshot`]) or was told
+    /// to trust ([`WriteTxn::trust_snapshot`]), the writer lock held since then kept
+    /// that state and no row is read again; otherwise the rows the plan touches are
+    /// read (all of them when nothing was handed out).
+    fn apply_against(
+        &mut self,
+        plan: &Plan,
+        live: Option<&Snapshot>,
+        context: &ApplyContext,
+    ) -> Result<ApplyReport>;
     fn commit(self: Box<Self>) -> Result<()>;
     /// The change counter as this transaction sees it. On PostgreSQL the counter row is
     /// locked until the transaction ends, so no other write to canopy's tables commits

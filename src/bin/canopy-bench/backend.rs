@@ -165,8 +165,9 @@ fn apply_directory(url: &str, directory: &Path, prune: bool) -> anyhow::Result<A
             &options(&snapshot.fingerprint, prune),
         )?)
     })?;
+    let (apply, report) =
+        timing::once(|| Ok(transaction.apply_against(&plan, Some(&snapshot), &context())?))?;
     drop(snapshot);
-    let (apply, report) = timing::once(|| Ok(transaction.apply(&plan, &context())?))?;
     let (commit, ()) = timing::once(|| Ok(transaction.commit()?))?;
     Ok(Applied {
         desired: loaded.hierarchy,

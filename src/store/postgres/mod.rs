@@ -35,6 +35,8 @@ mod lock;
 mod read;
 mod write;
 
+use std::borrow::Cow;
+
 use sqlx::Row;
 use sqlx::postgres::PgConnection;
 
@@ -426,15 +428,27 @@ impl WriteTxn for PostgresTxn<'_> {
         Ok(loaded.snapshot)
     }
 
-    fn apply(&mut self, plan: &Plan, context: &ApplyContext) -> Result<ApplyReport> {
+    fn apply_against(
+        &mut self,
+        plan: &Plan,
+        live: Option<&Snapshot>,
+        context: &ApplyContext,
+    ) -> Result<ApplyReport> {
         // Taken out: what this transaction sees changes with the writes.
         let handed_out = self.handed_out.take();
         self.store.run(async |connection| {
-            let loaded = read::load_for_apply(connection, handed_out, plan).await?;
-            super::batch::check_fingerprint(plan, &loaded)?;
-            let needed = super::batch::numbers_needed(plan, &loaded);
+            let live = match live {
+                Some(live) if handed_out.as_ref() == Some(&live.fingerprint) => Cow::Borrowed(live),
+                _ => Cow::Owned(
+                    read::load_for_apply(connection, handed_out, plan)
+                        .await?
+                        .snapshot,
+                ),
+            };
+            super::batch::check_fingerprint(plan, &live)?;
+            let needed = super::batch::numbers_needed(plan, &live);
             let first_number = write::allocate_numbers(connection, needed).await?;
-            let batch = super::batch::prepare(plan, &loaded, first_number)?;
+            let batch = super::batch::prepare(plan, &live, first_number)?;
             write::write_batch(connection, plan, &batch, context).await?;
             Ok(ApplyReport {
                 assigned: batch.assigned,

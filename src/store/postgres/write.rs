@@ -36,7 +36,10 @@ pub(super) async fn write_batch(
 ) -> Result<()> {
     write_plans(connection, plan).await?;
     copy_nodes(connection, &batch.inserts, &plan.source).await?;
+    // PostgreSQL skips the foreign-key checks of unchanged columns by itself: rows
+    // whose parent and plan stay are upserted like the others.
     upsert_nodes(connection, &batch.upserts, &plan.source).await?;
+    upsert_nodes(connection, &batch.updates, &plan.source).await?;
     write_users(connection, batch).await?;
     write_effective(connection, plan).await?;
     write_archives(connection, plan).await?;

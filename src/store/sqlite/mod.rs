@@ -6,6 +6,7 @@
 //! `BEGIN IMMEDIATE` transaction, which is also the single-writer lock: a second
 //! writer waits (busy timeout) until the first commits.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -649,11 +650,19 @@ impl WriteTxn for SqliteTxn<'_> {
         Ok(loaded.snapshot)
     }
 
-    fn apply(&mut self, plan: &Plan, context: &ApplyContext) -> Result<ApplyReport> {
+    fn apply_against(
+        &mut self,
+        plan: &Plan,
+        live: Option<&Snapshot>,
+        context: &ApplyContext,
+    ) -> Result<ApplyReport> {
         // Taken out: what this transaction sees changes with the writes.
         let handed_out = self.handed_out.take();
-        let loaded = load_for_apply(&self.transaction, handed_out, plan)?;
-        write_plan(&self.transaction, plan, &loaded, context)
+        let live = match live {
+            Some(live) if handed_out.as_ref() == Some(&live.fingerprint) => Cow::Borrowed(live),
+            _ => Cow::Owned(load_for_apply(&self.transaction, handed_out, plan)?.snapshot),
+        };
+        write_plan(&self.transaction, plan, &live, context)
             .map_err(|error| explained(error, self.path.as_deref()))
     }
 
@@ -676,16 +685,16 @@ impl WriteTxn for SqliteTxn<'_> {
 fn write_plan(
     connection: &Connection,
     plan: &Plan,
-    loaded: &Loaded,
+    live: &Snapshot,
     context: &ApplyContext,
 ) -> Result<ApplyReport> {
-    batch::check_fingerprint(plan, loaded)?;
+    batch::check_fingerprint(plan, live)?;
     let now: String = connection
         .query_row(NOW, [], |row| row.get(0))
         .map_err(database("read the clock"))?;
-    let needed = batch::numbers_needed(plan, loaded);
+    let needed = batch::numbers_needed(plan, live);
     let first_number = write::allocate_numbers(connection, needed)?;
-    let batch: Batch<'_> = batch::prepare(plan, loaded, first_number)?;
+    let batch: Batch<'_> = batch::prepare(plan, live, first_number)?;
     write::write_batch(connection, plan, &batch, &now, context)?;
     Ok(ApplyReport {
         assigned: batch.assigned,

@@ -33,13 +33,48 @@ pub(super) fn write_batch(
     now: &str,
     context: &ApplyContext,
 ) -> Result<()> {
-    write_plans(connection, plan, now)?;
-    write_nodes(connection, batch, plan.source.as_str(), now)?;
-    write_users(connection, batch)?;
-    write_effective(connection, plan, now)?;
-    write_archives(connection, plan, now)?;
-    write_releases(connection, plan, now)?;
-    write_audit(connection, batch, now, context)
+    let writes = &plan.writes;
+    step("service plans", writes.plans.len(), || {
+        write_plans(connection, plan, now)
+    })?;
+    let source = plan.source.as_str();
+    step("new accounts", batch.inserts.len(), || {
+        insert_nodes(connection, &batch.inserts, source, now)
+    })?;
+    step("overwritten accounts", batch.upserts.len(), || {
+        upsert_nodes(connection, &batch.upserts, source, now)
+    })?;
+    step("updated accounts", batch.updates.len(), || {
+        update_nodes(connection, &batch.updates, source, now)
+    })?;
+    step("users", batch.user_writes.len(), || {
+        write_users(connection, batch)
+    })?;
+    step("effective values", writes.effective.len(), || {
+        write_effective(connection, plan, now)
+    })?;
+    let archives = writes.archive_nodes.len() + writes.archive_plans.len();
+    step("archives", archives, || {
+        write_archives(connection, plan, now)
+    })?;
+    let releases = writes.release_nodes.len() + writes.release_plans.len();
+    step("releases", releases, || {
+        write_releases(connection, plan, now)
+    })?;
+    step("audit log", batch.audit.len(), || {
+        write_audit(connection, batch, now, context)
+    })
+}
+
+/// Runs one kind of write (`rows` of them) and logs at `trace` how long it took.
+fn step(kind: &'static str, rows: usize, write: impl FnOnce() -> Result<()>) -> Result<()> {
+    if rows == 0 {
+        return Ok(());
+    }
+    let start = std::time::Instant::now();
+    write()?;
+    tracing::trace!(took = ?start.elapsed(), rows, kind, "write: one kind of row");
+    Ok(())
 }
 
 fn write_plans(connection: &Connection, plan: &Plan, now: &str) -> Result<()> {
@@ -103,24 +138,119 @@ const UPSERT_NODE: &str = "
         managed_by = excluded.managed_by, archived_at = NULL,
         updated_at = excluded.updated_at";
 
-fn write_nodes(connection: &Connection, batch: &Batch<'_>, source: &str, now: &str) -> Result<()> {
-    let bind = |statement: &mut Statement<'_>, base: usize, row: &NodeRow<'_>| {
-        let NodeRow {
-            write,
-            encoded,
-            new_number,
-        } = row;
+/// Binds one account row's [`NODE_COLUMNS`] from parameter `base + 1` on.
+fn bind_node(
+    statement: &mut Statement<'_>,
+    base: usize,
+    row: &NodeRow<'_>,
+    source: &str,
+    now: &str,
+) -> rusqlite::Result<()> {
+    let NodeRow {
+        write,
+        encoded,
+        new_number,
+    } = row;
+    let spec = &write.spec;
+    let values: [&dyn ToSql; NODE_VALUES] = [
+        &write.name,
+        &spec.node_type.as_str(),
+        &spec.display_name,
+        &spec.parent,
+        new_number,
+        &spec.active,
+        &spec.customer_type.map(|kind| kind.as_str()),
+        &spec.reseller,
+        &spec.plan,
+        &encoded.address,
+        &encoded.contact,
+        &encoded.services.as_ref(),
+        &encoded.settings.as_ref(),
+        &encoded.locked_settings.as_ref(),
+        &write.effective.active,
+        &encoded.effective.services.as_ref(),
+        &encoded.effective.settings.as_ref(),
+        &encoded.effective.locked_settings.as_ref(),
+        &source,
+        &now,
+        &now,
+    ];
+    bind_all(statement, base, &values)
+}
+
+const NODE_ROWS: Rows = Rows {
+    table: "accounts",
+    columns: NODE_COLUMNS,
+    values: NODE_VALUES,
+    suffix: "",
+};
+
+fn describe_node(row: &NodeRow<'_>) -> String {
+    format!("write account {}", row.write.name)
+}
+
+/// Rows that do not exist yet.
+fn insert_nodes(
+    connection: &Connection,
+    rows: &[NodeRow<'_>],
+    source: &str,
+    now: &str,
+) -> Result<()> {
+    let bind = |statement: &mut Statement<'_>, base, row: &NodeRow<'_>| {
+        bind_node(statement, base, row, source, now)
+    };
+    NODE_ROWS.write(connection, rows, bind, describe_node)
+}
+
+/// Rows that exist, live or archived, whose parent, plan or number change.
+fn upsert_nodes(
+    connection: &Connection,
+    rows: &[NodeRow<'_>],
+    source: &str,
+    now: &str,
+) -> Result<()> {
+    let bind = |statement: &mut Statement<'_>, base, row: &NodeRow<'_>| {
+        bind_node(statement, base, row, source, now)
+    };
+    let upsert = Rows {
+        suffix: UPSERT_NODE,
+        ..NODE_ROWS
+    };
+    upsert.write(connection, rows, bind, describe_node)
+}
+
+/// Live rows whose parent, plan and number stay: one `UPDATE` per row that leaves
+/// those columns (and their foreign-key checks and index entries) alone.
+fn update_nodes(
+    connection: &Connection,
+    rows: &[NodeRow<'_>],
+    source: &str,
+    now: &str,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut statement = connection
+        .prepare_cached(
+            "UPDATE accounts SET node_type = ?2, display_name = ?3, active = ?4,
+                 customer_type = ?5, reseller = ?6, address = ?7, contact = ?8,
+                 services = ?9, settings = ?10, locked_settings = ?11,
+                 effective_active = ?12, effective_services = ?13,
+                 effective_settings = ?14, effective_locked_settings = ?15,
+                 managed_by = ?16, updated_at = ?17
+             WHERE name = ?1",
+        )
+        .map_err(database("write accounts"))?;
+    for row in rows {
+        let NodeRow { write, encoded, .. } = row;
         let spec = &write.spec;
-        let values: [&dyn ToSql; NODE_VALUES] = [
+        let values: [&dyn ToSql; 17] = [
             &write.name,
             &spec.node_type.as_str(),
             &spec.display_name,
-            &spec.parent,
-            new_number,
             &spec.active,
             &spec.customer_type.map(|kind| kind.as_str()),
             &spec.reseller,
-            &spec.plan,
             &encoded.address,
             &encoded.contact,
             &encoded.services.as_ref(),
@@ -132,23 +262,14 @@ fn write_nodes(connection: &Connection, batch: &Batch<'_>, source: &str, now: &s
             &encoded.effective.locked_settings.as_ref(),
             &source,
             &now,
-            &now,
         ];
-        bind_all(statement, base, &values)
-    };
-    let name = |row: &NodeRow<'_>| format!("write account {}", row.write.name);
-    let insert = Rows {
-        table: "accounts",
-        columns: NODE_COLUMNS,
-        values: NODE_VALUES,
-        suffix: "",
-    };
-    insert.write(connection, &batch.inserts, bind, name)?;
-    let upsert = Rows {
-        suffix: UPSERT_NODE,
-        ..insert
-    };
-    upsert.write(connection, &batch.upserts, bind, name)
+        bind_all(&mut statement, 0, &values)
+            .and_then(|()| statement.raw_execute())
+            .map_err(|error| {
+                StoreError::database(format!("write account {}", write.name), error)
+            })?;
+    }
+    Ok(())
 }
 
 /// A multi-row `INSERT` of one table: rows go [`ROWS_PER_STATEMENT`] at a time, so the
