@@ -33,6 +33,7 @@ on_both_backends!(
     unmanaged_rows_appear_unmanaged,
     users_of_inactive_accounts_cannot_log_in,
     effective_updates_and_user_rewrites_land,
+    user_positions_written_by_hand_keep_the_declared_order,
     a_snapshot_inside_the_transaction_is_reused_by_apply,
     applying_after_a_transaction_snapshot_writes_the_same,
     a_second_apply_in_one_transaction_needs_a_new_base,
@@ -611,6 +612,50 @@ fn effective_updates_and_user_rewrites_land(db: &TestDb) {
             .unwrap()
             .active
     );
+    assert_eq!(live.node("acme-eu").unwrap().spec.users, acme.spec.users);
+}
+
+/// Users that stay are updated in place, so the positions stored must all be
+/// rewritten: rows edited by hand need not hold 0, 1, 2…
+fn user_positions_written_by_hand_keep_the_declared_order(db: &TestDb) {
+    let (mut store, _) = with_example(db);
+    db.execute("UPDATE users SET position = position * 10 + 5 WHERE account = 'acme-eu'");
+    let snapshot = store.snapshot().unwrap();
+    let mut acme = node_writes(&example(), false)
+        .into_iter()
+        .find(|write| write.name == "acme-eu")
+        .unwrap();
+    assert!(
+        acme.spec.users.len() >= 2,
+        "the example's acme-eu has users"
+    );
+    assert_eq!(
+        snapshot.hierarchy.node("acme-eu").unwrap().spec.users,
+        acme.spec.users
+    );
+    // A user appended at the end (position 2 < the first stored 5), one moved first.
+    acme.spec
+        .users
+        .push(fixtures::user("last@acme.example", "Last", Role::User));
+    acme.spec.users.rotate_right(1);
+    acme.spec.users.swap(0, 1);
+    acme.users_changed = true;
+    let plan = Plan {
+        source: SOURCE.into(),
+        base_fingerprint: snapshot.fingerprint.clone(),
+        writes: canopy::plan::Writes {
+            nodes: vec![acme.clone()],
+            ..Default::default()
+        },
+        ..Plan::default()
+    };
+    let mut transaction = store.begin().unwrap();
+    transaction.trust_snapshot(&snapshot.fingerprint);
+    transaction
+        .apply_against(&plan, Some(&snapshot), &context())
+        .unwrap();
+    transaction.commit().unwrap();
+    let live = store.snapshot().unwrap().hierarchy;
     assert_eq!(live.node("acme-eu").unwrap().spec.users, acme.spec.users);
 }
 

@@ -8,7 +8,7 @@
 //! archived, keeps the number it has; restoring an archived name therefore brings its
 //! old number back.
 
-use crate::model::{Archived, Hierarchy, Kind};
+use crate::model::{Archived, Hierarchy, Kind, User};
 use crate::plan::{NodeWrite, Plan};
 
 use super::audit::{self, AuditEntry};
@@ -41,7 +41,27 @@ pub(crate) struct NodeRow<'a> {
     pub encoded: EncodedNode,
     /// A newly allocated number (the row keeps any number it already has).
     pub new_number: Option<i64>,
+    /// Which of the two foreign-key columns the write sets: both for an insert or an
+    /// upsert; for an update, those that differ from the live row.
+    pub keys: Keys,
 }
+
+/// The foreign-key columns of an `accounts` row a write sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Keys {
+    pub parent: bool,
+    pub plan: bool,
+}
+
+impl Keys {
+    pub const BOTH: Keys = Keys {
+        parent: true,
+        plan: true,
+    };
+}
+
+/// One `users` row: its account, its position among the account's users, the user.
+pub(crate) type UserRow<'a> = (&'a str, i64, &'a User);
 
 /// The row-level work of one apply.
 #[derive(Debug)]
@@ -50,15 +70,20 @@ pub(crate) struct Batch<'a> {
     pub inserts: Vec<NodeRow<'a>>,
     /// Rows that exist (live or archived): overwritten, number kept, archive cleared.
     pub upserts: Vec<NodeRow<'a>>,
-    /// Live rows whose parent, plan and number stay as they are: only their other
-    /// columns are written. (SQLite checks the foreign keys and rewrites the index
-    /// entries of every column an `UPDATE` sets, changed or not: an update that leaves
-    /// them out is three to four times faster.)
+    /// Live rows whose number stays: only the columns that may differ are written,
+    /// parent and plan only when they do ([`NodeRow::keys`]). (SQLite checks the
+    /// foreign keys and rewrites the index entries of every column an `UPDATE` sets,
+    /// changed or not: leaving them out makes an update three to four times faster.)
     pub updates: Vec<NodeRow<'a>>,
-    /// Existing accounts whose users are deleted before the new users are inserted.
+    /// Existing rows that are not live (archived) and are written again: their users,
+    /// whatever they are, are deleted first.
     pub clear_users: Vec<&'a str>,
-    /// Nodes whose users are (re)inserted.
-    pub user_writes: Vec<&'a NodeWrite>,
+    /// Users of live rows that are no longer declared: (account, email).
+    pub user_deletes: Vec<(&'a str, &'a str)>,
+    /// Users of live rows that stay but whose position or fields change.
+    pub user_updates: Vec<UserRow<'a>>,
+    /// Users that have no row yet (all the users of a new or cleared row).
+    pub user_inserts: Vec<UserRow<'a>>,
     /// Numbers for created accounts (new or restored), by name, in plan order.
     pub assigned: Vec<(String, i64)>,
     pub audit: Vec<AuditEntry<'a>>,
@@ -91,7 +116,9 @@ pub(crate) fn prepare<'a>(
         upserts: Vec::new(),
         updates: Vec::new(),
         clear_users: Vec::new(),
-        user_writes: Vec::new(),
+        user_deletes: Vec::new(),
+        user_updates: Vec::new(),
+        user_inserts: Vec::new(),
         assigned: Vec::new(),
         audit: audit::entries(plan, &live.hierarchy)?,
     };
@@ -108,31 +135,84 @@ pub(crate) fn prepare<'a>(
         {
             batch.assigned.push((write.name.clone(), number));
         }
+        let live_node = live.hierarchy.node(&write.name);
         if write.create || write.users_changed {
-            if existing.is_some() {
-                batch.clear_users.push(&write.name);
+            match live_node {
+                Some(node) => user_rows(&mut batch, &write.name, &node.spec.users, write),
+                None => {
+                    if existing.is_some() {
+                        batch.clear_users.push(&write.name);
+                    }
+                    let account = write.name.as_str();
+                    batch.user_inserts.extend(
+                        (0..)
+                            .zip(&write.spec.users)
+                            .map(|(position, user)| (account, position, user)),
+                    );
+                }
             }
-            batch.user_writes.push(write);
         }
-        let row = NodeRow {
+        let mut row = NodeRow {
             write,
             encoded: encode_node(write)?,
             new_number,
+            keys: Keys::BOTH,
         };
-        let keys_stay = || {
-            live.hierarchy.node(&write.name).is_some_and(|node| {
-                node.spec.parent == write.spec.parent && node.spec.plan == write.spec.plan
-            })
-        };
-        if existing.is_none() {
-            batch.inserts.push(row);
-        } else if new_number.is_none() && keys_stay() {
-            batch.updates.push(row);
-        } else {
-            batch.upserts.push(row);
+        match live_node {
+            None if existing.is_none() => batch.inserts.push(row),
+            Some(node) if new_number.is_none() => {
+                row.keys = Keys {
+                    parent: node.spec.parent != write.spec.parent,
+                    plan: node.spec.plan != write.spec.plan,
+                };
+                batch.updates.push(row);
+            }
+            _ => batch.upserts.push(row),
         }
     }
     Ok(batch)
+}
+
+/// The user rows that turn the live row's users (`before`) into the declared ones:
+/// users are keyed by e-mail within their account. A user that stays is updated in
+/// place, position included, even when nothing about it changed: the positions
+/// stored may not be the list's indexes (rows written by hand), so only rewriting
+/// every position keeps the order. (Its key and indexes stay: cheaper by far than
+/// deleting and inserting it again.)
+fn user_rows<'a>(
+    batch: &mut Batch<'a>,
+    account: &'a str,
+    before: &'a [User],
+    write: &'a NodeWrite,
+) {
+    let after = &write.spec.users;
+    let mut by_email: Vec<(&str, usize)> = (0..before.len())
+        .map(|index| (before[index].email.as_str(), index))
+        .collect();
+    by_email.sort_unstable();
+    let find = |email: &str| {
+        by_email
+            .binary_search_by(|(known, _)| (*known).cmp(email))
+            .ok()
+            .map(|found| by_email[found].1)
+    };
+    let mut kept = vec![false; before.len()];
+    for (position, user) in (0..).zip(after) {
+        match find(&user.email) {
+            Some(index) => {
+                kept[index] = true;
+                batch.user_updates.push((account, position, user));
+            }
+            None => batch.user_inserts.push((account, position, user)),
+        }
+    }
+    batch.user_deletes.extend(
+        before
+            .iter()
+            .zip(kept)
+            .filter(|(_, kept)| !kept)
+            .map(|(user, _)| (account, user.email.as_str())),
+    );
 }
 
 /// Refuses a plan computed from another state than the one this transaction sees.
@@ -279,7 +359,7 @@ mod tests {
     }
 
     #[test]
-    fn only_rows_whose_parent_plan_and_number_stay_are_plain_updates() {
+    fn live_rows_with_their_number_are_updates_that_set_only_the_keys_that_change() {
         let mut moved = write("moved", NodeType::Partner, false);
         moved.spec.parent = Some("elsewhere".into());
         let mut replanned = write("replanned", NodeType::Partner, false);
@@ -291,6 +371,7 @@ mod tests {
             write("renamed", NodeType::Partner, false),
             write("unnumbered", NodeType::Partner, false),
             write("restored", NodeType::Partner, true),
+            write("new", NodeType::Partner, true),
         ];
         let live = assemble(
             vec![
@@ -304,15 +385,66 @@ mod tests {
         )
         .snapshot;
         let batch = prepare(&plan, &live, 2000).unwrap();
-        let names = |rows: &[NodeRow<'_>]| -> Vec<String> {
-            rows.iter().map(|row| row.write.name.clone()).collect()
+        let rows = |rows: &[NodeRow<'_>]| -> Vec<(String, bool, bool)> {
+            rows.iter()
+                .map(|row| (row.write.name.clone(), row.keys.parent, row.keys.plan))
+                .collect()
         };
-        assert_eq!(names(&batch.updates), ["renamed"]);
+        let row = |name: &str, parent, plan| (name.to_string(), parent, plan);
         assert_eq!(
-            names(&batch.upserts),
-            ["moved", "replanned", "unnumbered", "restored"]
+            rows(&batch.updates),
+            [
+                row("moved", true, false),
+                row("replanned", false, true),
+                row("renamed", false, false),
+            ]
         );
-        assert!(batch.inserts.is_empty());
+        assert_eq!(
+            rows(&batch.upserts),
+            [row("unnumbered", true, true), row("restored", true, true)]
+        );
+        assert_eq!(rows(&batch.inserts), [row("new", true, true)]);
+    }
+
+    fn user(email: &str, name: &str) -> User {
+        User {
+            email: email.into(),
+            name: name.into(),
+            role: crate::model::Role::User,
+            language: None,
+            timezone: None,
+        }
+    }
+
+    #[test]
+    fn users_of_live_rows_are_deleted_updated_and_inserted_by_email() {
+        let mut node = live_node("acme", Some(1001), false);
+        node.spec.users = vec![user("a@x", "A"), user("b@x", "B"), user("c@x", "C")];
+        let live = assemble(vec![node, live_node("old", Some(1002), true)], vec![]).snapshot;
+        let mut changed = write("acme", NodeType::Partner, false);
+        changed.users_changed = true;
+        changed.spec.users = vec![user("c@x", "C"), user("d@x", "D"), user("a@x", "A2")];
+        let mut restored = write("old", NodeType::Partner, true);
+        restored.spec.users = vec![user("e@x", "E")];
+        let mut plan = Plan::default();
+        plan.writes.nodes = vec![changed, restored];
+        let batch = prepare(&plan, &live, 2000).unwrap();
+        assert_eq!(batch.user_deletes, [("acme", "b@x")]);
+        let emails = |rows: &[UserRow<'_>]| -> Vec<(String, i64)> {
+            rows.iter()
+                .map(|(account, position, user)| (format!("{account}/{}", user.email), *position))
+                .collect()
+        };
+        // Every user that stays is rewritten, position included.
+        assert_eq!(
+            emails(&batch.user_updates),
+            [("acme/c@x".to_string(), 0), ("acme/a@x".to_string(), 2)]
+        );
+        assert_eq!(
+            emails(&batch.user_inserts),
+            [("acme/d@x".to_string(), 1), ("old/e@x".to_string(), 0)]
+        );
+        assert_eq!(batch.clear_users, ["old"]);
     }
 
     #[test]

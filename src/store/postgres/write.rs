@@ -7,7 +7,7 @@ use sqlx::postgres::PgConnection;
 
 use crate::plan::Plan;
 
-use super::super::batch::{Batch, NodeRow};
+use super::super::batch::{Batch, NodeRow, UserRow};
 use super::super::rows::{encode_effective, encode_limits};
 use super::super::{ApplyContext, Result};
 use super::copy::BinaryCopy;
@@ -221,20 +221,45 @@ async fn write_users(connection: &mut PgConnection, batch: &Batch<'_>) -> Result
             .await
             .map_err(database("clear users"))?;
     }
-    if batch
-        .user_writes
-        .iter()
-        .all(|write| write.spec.users.is_empty())
-    {
+    if !batch.user_deletes.is_empty() {
+        let (accounts, emails): (Vec<&str>, Vec<&str>) = batch.user_deletes.iter().copied().unzip();
+        sqlx::query(
+            "DELETE FROM users USING unnest($1::text[], $2::text[]) AS d(account, email)
+             WHERE users.account = d.account AND users.email = d.email",
+        )
+        .bind(&accounts)
+        .bind(&emails)
+        .execute(&mut *connection)
+        .await
+        .map_err(database("delete users"))?;
+    }
+    if !batch.user_updates.is_empty() {
+        let columns = UserColumns::of(&batch.user_updates);
+        sqlx::query(
+            "UPDATE users SET position = u.position, name = u.name, role = u.role,
+                              language = u.language, timezone = u.timezone
+             FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::text[],
+                         $6::text[], $7::text[])
+                  AS u(account, email, position, name, role, language, timezone)
+             WHERE users.account = u.account AND users.email = u.email",
+        )
+        .bind(&columns.accounts)
+        .bind(&columns.emails)
+        .bind(&columns.positions)
+        .bind(&columns.names)
+        .bind(&columns.roles)
+        .bind(&columns.languages)
+        .bind(&columns.timezones)
+        .execute(&mut *connection)
+        .await
+        .map_err(database("update users"))?;
+    }
+    let inserts = &batch.user_inserts;
+    if inserts.is_empty() {
         return Ok(());
     }
-    let count: usize = batch
-        .user_writes
-        .iter()
-        .map(|write| write.spec.users.len())
-        .sum();
-    if count <= SMALL_BATCH {
-        return insert_users(connection, batch, count).await;
+    if inserts.len() <= SMALL_BATCH {
+        return insert_users(connection, inserts).await;
     }
     let mut copy = BinaryCopy::start(
         connection,
@@ -243,58 +268,73 @@ async fn write_users(connection: &mut PgConnection, batch: &Batch<'_>) -> Result
         "copy users",
     )
     .await?;
-    for write in &batch.user_writes {
-        for (position, user) in write.spec.users.iter().enumerate() {
-            copy.row(7).await?;
-            copy.text(Some(&write.name));
-            copy.text(Some(&user.email));
-            copy.int4(i32::try_from(position).unwrap_or(i32::MAX));
-            copy.text(Some(&user.name));
-            copy.text(Some(user.role.as_str()));
-            copy.text(user.language.as_deref());
-            copy.text(user.timezone.as_deref());
-        }
+    for (account, position, user) in inserts {
+        copy.row(7).await?;
+        copy.text(Some(account));
+        copy.text(Some(&user.email));
+        copy.int4(i32::try_from(*position).unwrap_or(i32::MAX));
+        copy.text(Some(&user.name));
+        copy.text(Some(user.role.as_str()));
+        copy.text(user.language.as_deref());
+        copy.text(user.timezone.as_deref());
     }
     copy.finish().await?;
     Ok(())
 }
 
-/// A few users in one statement (see [`SMALL_BATCH`]).
-async fn insert_users(
-    connection: &mut PgConnection,
-    batch: &Batch<'_>,
-    count: usize,
-) -> Result<()> {
-    let mut accounts: Vec<&str> = Vec::with_capacity(count);
-    let mut emails: Vec<&str> = Vec::with_capacity(count);
-    let mut positions: Vec<i32> = Vec::with_capacity(count);
-    let mut names: Vec<&str> = Vec::with_capacity(count);
-    let mut roles: Vec<&str> = Vec::with_capacity(count);
-    let mut languages: Vec<Option<&str>> = Vec::with_capacity(count);
-    let mut timezones: Vec<Option<&str>> = Vec::with_capacity(count);
-    for write in &batch.user_writes {
-        for (position, user) in write.spec.users.iter().enumerate() {
-            accounts.push(&write.name);
-            emails.push(&user.email);
-            positions.push(i32::try_from(position).unwrap_or(i32::MAX));
-            names.push(&user.name);
-            roles.push(user.role.as_str());
-            languages.push(user.language.as_deref());
-            timezones.push(user.timezone.as_deref());
+/// User rows as one array per column, for `unnest`.
+struct UserColumns<'a> {
+    accounts: Vec<&'a str>,
+    emails: Vec<&'a str>,
+    positions: Vec<i32>,
+    names: Vec<&'a str>,
+    roles: Vec<&'static str>,
+    languages: Vec<Option<&'a str>>,
+    timezones: Vec<Option<&'a str>>,
+}
+
+impl<'a> UserColumns<'a> {
+    fn of(rows: &[UserRow<'a>]) -> UserColumns<'a> {
+        let count = rows.len();
+        let mut columns = UserColumns {
+            accounts: Vec::with_capacity(count),
+            emails: Vec::with_capacity(count),
+            positions: Vec::with_capacity(count),
+            names: Vec::with_capacity(count),
+            roles: Vec::with_capacity(count),
+            languages: Vec::with_capacity(count),
+            timezones: Vec::with_capacity(count),
+        };
+        for &(account, position, user) in rows {
+            columns.accounts.push(account);
+            columns.emails.push(&user.email);
+            columns
+                .positions
+                .push(i32::try_from(position).unwrap_or(i32::MAX));
+            columns.names.push(&user.name);
+            columns.roles.push(user.role.as_str());
+            columns.languages.push(user.language.as_deref());
+            columns.timezones.push(user.timezone.as_deref());
         }
+        columns
     }
+}
+
+/// A few users in one statement (see [`SMALL_BATCH`]).
+async fn insert_users(connection: &mut PgConnection, rows: &[UserRow<'_>]) -> Result<()> {
+    let columns = UserColumns::of(rows);
     sqlx::query(
         "INSERT INTO users (account, email, position, name, role, language, timezone)
          SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::text[],
              $6::text[], $7::text[])",
     )
-    .bind(&accounts)
-    .bind(&emails)
-    .bind(&positions)
-    .bind(&names)
-    .bind(&roles)
-    .bind(&languages)
-    .bind(&timezones)
+    .bind(&columns.accounts)
+    .bind(&columns.emails)
+    .bind(&columns.positions)
+    .bind(&columns.names)
+    .bind(&columns.roles)
+    .bind(&columns.languages)
+    .bind(&columns.timezones)
     .execute(connection)
     .await
     .map_err(database("insert users"))?;

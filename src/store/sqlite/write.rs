@@ -3,10 +3,9 @@
 
 use rusqlite::{Connection, Statement, ToSql, params};
 
-use crate::model::User;
 use crate::plan::Plan;
 
-use super::super::batch::{Batch, NodeRow};
+use super::super::batch::{Batch, Keys, NodeRow, UserRow};
 use super::super::rows::to_json;
 use super::super::{ApplyContext, Result, StoreError};
 use super::database;
@@ -47,9 +46,11 @@ pub(super) fn write_batch(
     step("updated accounts", batch.updates.len(), || {
         update_nodes(connection, &batch.updates, source, now)
     })?;
-    step("users", batch.user_writes.len(), || {
-        write_users(connection, batch)
-    })?;
+    let users = batch.clear_users.len()
+        + batch.user_deletes.len()
+        + batch.user_updates.len()
+        + batch.user_inserts.len();
+    step("users", users, || write_users(connection, batch))?;
     step("effective values", writes.effective.len(), || {
         write_effective(connection, plan, now)
     })?;
@@ -150,6 +151,7 @@ fn bind_node(
         write,
         encoded,
         new_number,
+        ..
     } = row;
     let spec = &write.spec;
     let values: [&dyn ToSql; NODE_VALUES] = [
@@ -219,55 +221,96 @@ fn upsert_nodes(
     upsert.write(connection, rows, bind, describe_node)
 }
 
-/// Live rows whose parent, plan and number stay: one `UPDATE` per row that leaves
-/// those columns (and their foreign-key checks and index entries) alone.
+/// Live rows whose number stays: one `UPDATE` per row, setting parent and plan only
+/// where they change ([`NodeRow::keys`]), so that the others' foreign-key checks and
+/// index entries are left alone. One statement per combination.
 fn update_nodes(
     connection: &Connection,
     rows: &[NodeRow<'_>],
     source: &str,
     now: &str,
 ) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
+    for parent in [false, true] {
+        for plan in [false, true] {
+            let keys = Keys { parent, plan };
+            let mut shaped = rows.iter().filter(|row| row.keys == keys).peekable();
+            if shaped.peek().is_none() {
+                continue;
+            }
+            let mut sql = String::from(
+                "UPDATE accounts SET node_type = ?2, display_name = ?3, active = ?4,
+                     customer_type = ?5, reseller = ?6, address = ?7, contact = ?8,
+                     services = ?9, settings = ?10, locked_settings = ?11,
+                     effective_active = ?12, effective_services = ?13,
+                     effective_settings = ?14, effective_locked_settings = ?15,
+                     managed_by = ?16, updated_at = ?17",
+            );
+            if parent {
+                sql.push_str(", parent = ?18");
+            }
+            if plan {
+                sql.push_str(if parent {
+                    ", plan = ?19"
+                } else {
+                    ", plan = ?18"
+                });
+            }
+            sql.push_str(" WHERE name = ?1");
+            let mut statement = connection
+                .prepare_cached(&sql)
+                .map_err(database("write accounts"))?;
+            for row in shaped {
+                bind_update(&mut statement, row, source, now)
+                    .and_then(|()| statement.raw_execute())
+                    .map_err(|error| StoreError::database(describe_node(row), error))?;
+            }
+        }
     }
-    let mut statement = connection
-        .prepare_cached(
-            "UPDATE accounts SET node_type = ?2, display_name = ?3, active = ?4,
-                 customer_type = ?5, reseller = ?6, address = ?7, contact = ?8,
-                 services = ?9, settings = ?10, locked_settings = ?11,
-                 effective_active = ?12, effective_services = ?13,
-                 effective_settings = ?14, effective_locked_settings = ?15,
-                 managed_by = ?16, updated_at = ?17
-             WHERE name = ?1",
-        )
-        .map_err(database("write accounts"))?;
-    for row in rows {
-        let NodeRow { write, encoded, .. } = row;
-        let spec = &write.spec;
-        let values: [&dyn ToSql; 17] = [
-            &write.name,
-            &spec.node_type.as_str(),
-            &spec.display_name,
-            &spec.active,
-            &spec.customer_type.map(|kind| kind.as_str()),
-            &spec.reseller,
-            &encoded.address,
-            &encoded.contact,
-            &encoded.services.as_ref(),
-            &encoded.settings.as_ref(),
-            &encoded.locked_settings.as_ref(),
-            &write.effective.active,
-            &encoded.effective.services.as_ref(),
-            &encoded.effective.settings.as_ref(),
-            &encoded.effective.locked_settings.as_ref(),
-            &source,
-            &now,
-        ];
-        bind_all(&mut statement, 0, &values)
-            .and_then(|()| statement.raw_execute())
-            .map_err(|error| {
-                StoreError::database(format!("write account {}", write.name), error)
-            })?;
+    Ok(())
+}
+
+/// Binds [`update_nodes`]' parameters: the 17 columns, then parent and plan as the
+/// row's [`Keys`] say.
+fn bind_update(
+    statement: &mut Statement<'_>,
+    row: &NodeRow<'_>,
+    source: &str,
+    now: &str,
+) -> rusqlite::Result<()> {
+    let NodeRow {
+        write,
+        encoded,
+        keys,
+        ..
+    } = row;
+    let spec = &write.spec;
+    let values: [&dyn ToSql; 17] = [
+        &write.name,
+        &spec.node_type.as_str(),
+        &spec.display_name,
+        &spec.active,
+        &spec.customer_type.map(|kind| kind.as_str()),
+        &spec.reseller,
+        &encoded.address,
+        &encoded.contact,
+        &encoded.services.as_ref(),
+        &encoded.settings.as_ref(),
+        &encoded.locked_settings.as_ref(),
+        &write.effective.active,
+        &encoded.effective.services.as_ref(),
+        &encoded.effective.settings.as_ref(),
+        &encoded.effective.locked_settings.as_ref(),
+        &source,
+        &now,
+    ];
+    bind_all(statement, 0, &values)?;
+    let mut next = values.len() + 1;
+    if keys.parent {
+        statement.raw_bind_parameter(next, &spec.parent)?;
+        next += 1;
+    }
+    if keys.plan {
+        statement.raw_bind_parameter(next, &spec.plan)?;
     }
     Ok(())
 }
@@ -372,7 +415,7 @@ fn bind_all(
 fn write_users(connection: &Connection, batch: &Batch<'_>) -> Result<()> {
     if !batch.clear_users.is_empty() {
         let mut statement = connection
-            .prepare("DELETE FROM users WHERE account = ?1")
+            .prepare_cached("DELETE FROM users WHERE account = ?1")
             .map_err(database("clear users"))?;
         for account in &batch.clear_users {
             statement
@@ -380,39 +423,60 @@ fn write_users(connection: &Connection, batch: &Batch<'_>) -> Result<()> {
                 .map_err(database("clear users"))?;
         }
     }
-    let users: Vec<(&str, i64, &User)> = batch
-        .user_writes
-        .iter()
-        .flat_map(|write| {
-            let account = write.name.as_str();
-            (0..)
-                .zip(&write.spec.users)
-                .map(move |(position, user)| (account, position, user))
-        })
-        .collect();
+    if !batch.user_deletes.is_empty() {
+        let mut statement = connection
+            .prepare_cached("DELETE FROM users WHERE account = ?1 AND email = ?2")
+            .map_err(database("delete users"))?;
+        for (account, email) in &batch.user_deletes {
+            statement.execute([account, email]).map_err(|error| {
+                StoreError::database(format!("delete user {email} of {account}"), error)
+            })?;
+        }
+    }
+    if !batch.user_updates.is_empty() {
+        let mut statement = connection
+            .prepare_cached(
+                "UPDATE users SET position = ?3, name = ?4, role = ?5, language = ?6,
+                                  timezone = ?7
+                 WHERE account = ?1 AND email = ?2",
+            )
+            .map_err(database("update users"))?;
+        for row in &batch.user_updates {
+            bind_user(&mut statement, 0, row)
+                .and_then(|()| statement.raw_execute())
+                .map_err(|error| StoreError::database(describe_user(row), error))?;
+        }
+    }
     let rows = Rows {
         table: "users",
         columns: "account, email, position, name, role, language, timezone",
         values: 7,
         suffix: "",
     };
-    rows.write(
-        connection,
-        &users,
-        |statement, base, (account, position, user)| {
-            let values: [&dyn ToSql; 7] = [
-                account,
-                &user.email,
-                position,
-                &user.name,
-                &user.role.as_str(),
-                &user.language,
-                &user.timezone,
-            ];
-            bind_all(statement, base, &values)
-        },
-        |(account, _, user)| format!("write user {} of {account}", user.email),
-    )
+    rows.write(connection, &batch.user_inserts, bind_user, describe_user)
+}
+
+/// Binds one user row's seven columns, in [`write_users`]'s order, from parameter
+/// `base + 1` on.
+fn bind_user(
+    statement: &mut Statement<'_>,
+    base: usize,
+    (account, position, user): &UserRow<'_>,
+) -> rusqlite::Result<()> {
+    let values: [&dyn ToSql; 7] = [
+        account,
+        &user.email,
+        position,
+        &user.name,
+        &user.role.as_str(),
+        &user.language,
+        &user.timezone,
+    ];
+    bind_all(statement, base, &values)
+}
+
+fn describe_user((account, _, user): &UserRow<'_>) -> String {
+    format!("write user {} of {account}", user.email)
 }
 
 fn write_effective(connection: &Connection, plan: &Plan, now: &str) -> Result<()> {
