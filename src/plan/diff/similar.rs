@@ -197,9 +197,19 @@ fn is_ancestor<'a>(
 
 /// Every remaining account with a non-empty normalized name, and the key buffers.
 fn candidates<'a>(nodes: &[Joined<'a, Node>]) -> (Vec<Candidate<'a>>, Keys) {
-    let mut keys = Keys::default();
+    // Sized once: a normalized name is about as long as the name (spelled-out umlauts
+    // aside), and growing buffers of a million names copies them again and again.
+    let bytes: usize = nodes
+        .iter()
+        .map(|node| node.spec().display_name.len())
+        .sum();
+    let mut keys = Keys {
+        forward: String::with_capacity(bytes),
+        backward: String::with_capacity(bytes),
+    };
     let mut normalizer = Normalizer::default();
-    let candidates: Vec<Candidate<'_>> = nodes
+    let mut candidates: Vec<Candidate<'_>> = Vec::with_capacity(nodes.len());
+    let found = nodes
         .iter()
         .filter(|node| !node.spec().node_type.is_group())
         .filter(|node| !node.removed())
@@ -225,8 +235,8 @@ fn candidates<'a>(nodes: &[Joined<'a, Node>]) -> (Vec<Candidate<'a>>, Keys) {
                 marks,
                 created: node.role == Role::Create,
             })
-        })
-        .collect();
+        });
+    candidates.extend(found);
     (candidates, keys)
 }
 
@@ -259,9 +269,11 @@ fn most_similar<'a>(
     best
 }
 
-/// Candidates in one sort order, with each candidate's place in it.
+/// Candidates in one sort order (by key, then name), with each created candidate's
+/// place in it. Only the candidates that can be a created one's neighbour are sorted.
 struct Order {
     sorted: Vec<usize>,
+    /// By candidate index; meaningful for the created candidates.
     place: Vec<usize>,
 }
 
@@ -277,15 +289,20 @@ impl Order {
             .enumerate()
             .map(|(index, candidate)| (prefix(key(candidate)), index))
             .collect();
-        prefixed.par_sort_unstable_by(|&(prefix_a, a), &(prefix_b, b)| {
+        let compare = |&(prefix_a, a): &(u128, usize), &(prefix_b, b): &(u128, usize)| {
             prefix_a.cmp(&prefix_b).then_with(|| {
                 key(&candidates[a])
                     .cmp(key(&candidates[b]))
                     .then_with(|| candidates[a].name.cmp(candidates[b].name))
             })
-        });
+        };
+        let created = candidates.iter().filter(|c| c.created).count();
+        if created * (2 * WINDOW + 1) + 2 * WINDOW < candidates.len() {
+            prefixed = nearby(prefixed, |&(_, index)| candidates[index].created, &compare);
+        }
+        prefixed.par_sort_unstable_by(compare);
         let sorted: Vec<usize> = prefixed.into_iter().map(|(_, index)| index).collect();
-        let mut place = vec![0; candidates.len()];
+        let mut place = vec![usize::MAX; candidates.len()];
         for (at, &index) in sorted.iter().enumerate() {
             place[index] = at;
         }
@@ -300,6 +317,55 @@ impl Order {
             .copied()
             .filter(move |&other| other != index)
     }
+}
+
+/// The created candidates and every other candidate that can be one of their
+/// [`WINDOW`] neighbours on either side: a few created accounts against a million
+/// live ones then sort a few thousand entries, not a million.
+///
+/// The created entries, sorted, cut the order into gaps. Walking up from a created
+/// entry meets the smallest entries of the gap above it first, and walking down the
+/// largest of the gap below: keeping the [`WINDOW`] smallest and largest of each gap
+/// (all of a gap that has fewer) keeps every neighbour, in the same order.
+fn nearby<T: Copy>(
+    entries: Vec<T>,
+    is_created: impl Fn(&T) -> bool,
+    compare: &impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> Vec<T> {
+    use std::cmp::Ordering::Less;
+    let (mut created, others): (Vec<T>, Vec<T>) = entries.into_iter().partition(is_created);
+    created.sort_unstable_by(compare);
+    // Per gap (below the first created entry, between two, above the last): its
+    // smallest and its largest entries, each list sorted.
+    let mut smallest: Vec<Vec<T>> = vec![Vec::new(); created.len() + 1];
+    let mut largest: Vec<Vec<T>> = vec![Vec::new(); created.len() + 1];
+    for entry in others {
+        let gap = created.partition_point(|known| compare(known, &entry) == Less);
+        let low = &mut smallest[gap];
+        let at = low.partition_point(|known| compare(known, &entry) == Less);
+        if at < WINDOW {
+            low.insert(at, entry);
+            low.truncate(WINDOW);
+        }
+        let high = &mut largest[gap];
+        let at = high.partition_point(|known| compare(known, &entry) == Less);
+        if high.len() < WINDOW {
+            high.insert(at, entry);
+        } else if at > 0 {
+            high.insert(at, entry);
+            high.remove(0);
+        }
+    }
+    let mut kept = created;
+    for (low, high) in smallest.into_iter().zip(largest) {
+        // An entry among both the smallest and the largest of its gap is kept once
+        // (entries are distinct: the order is total).
+        let extra = high
+            .into_iter()
+            .filter(|entry| !low.iter().any(|known| compare(known, entry).is_eq()));
+        kept.extend(low.iter().copied().chain(extra));
+    }
+    kept
 }
 
 /// The first 16 bytes of a key as a big-endian number: ordered like the bytes.
@@ -448,4 +514,53 @@ const fn pack(bytes: &[u8]) -> u128 {
         index += 1;
     }
     packed
+}
+
+#[cfg(test)]
+mod nearby_tests {
+    use super::{WINDOW, nearby};
+
+    /// (key, serial): odd serials are the created entries.
+    type Entry = (u32, u32);
+
+    /// Each created entry with its neighbours in `entries` sorted.
+    fn neighbours(mut entries: Vec<Entry>) -> Vec<(Entry, Vec<Entry>)> {
+        entries.sort_unstable();
+        entries
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| entry.1 % 2 == 1)
+            .map(|(at, &entry)| {
+                let end = (at + WINDOW + 1).min(entries.len());
+                let around = entries[at.saturating_sub(WINDOW)..end].to_vec();
+                (entry, around)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keeping_the_extremes_of_each_gap_keeps_every_neighbour() {
+        let mut state: u64 = 7;
+        let mut next = move |bound: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % bound
+        };
+        for round in 0..300 {
+            let count = 1 + next(400) as u32;
+            // Few distinct keys, so that equal keys fall back to the second field.
+            let keys = 1 + next(if round % 2 == 0 { 20 } else { 10_000 });
+            let created_every = 1 + next(60);
+            let entries: Vec<Entry> = (0..count)
+                .map(|serial| {
+                    let created = u64::from(serial) % created_every == 0;
+                    (next(keys) as u32, serial * 2 + u32::from(created))
+                })
+                .collect();
+            let kept = nearby(entries.clone(), |entry| entry.1 % 2 == 1, &|a, b| a.cmp(b));
+            assert!(kept.len() <= entries.len());
+            assert_eq!(neighbours(kept), neighbours(entries), "round {round}");
+        }
+    }
 }
