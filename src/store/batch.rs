@@ -1,7 +1,8 @@
 //! What an apply writes, worked out before any SQL runs: which node writes are fresh
-//! inserts and which overwrite an existing (possibly archived) row, which accounts need
-//! a new number, whose users are rewritten, and the audit rows. Pure: both backends
-//! execute the same [`Batch`], so they cannot disagree about numbering or restores.
+//! inserts, which overwrite an existing (possibly archived) row and which update a live
+//! one (and which of its keys), which accounts need a new number, which user rows are
+//! deleted, updated or inserted, and the audit rows. Pure: both backends execute the
+//! same [`Batch`], so they cannot disagree about numbering, restores or users.
 //!
 //! Account numbers: every account (not group) without a number gets the next one from
 //! the `next_account_number` counter, in plan order. A row that exists, live or

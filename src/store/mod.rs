@@ -143,8 +143,9 @@ pub trait Store: Send {
 /// rolls everything back.
 pub trait WriteTxn {
     /// The live state as this transaction sees it, read on each call and handed over
-    /// (the transaction keeps no copy: a following `apply` re-reads only the rows its
-    /// plan names, under the lock it holds).
+    /// (the transaction keeps no copy: a following [`WriteTxn::apply_against`] given
+    /// it reads nothing again; [`WriteTxn::apply`] re-reads only the rows its plan
+    /// names, under the lock it holds).
     fn snapshot(&mut self) -> Result<Snapshot>;
     /// Writes a plan's `writes` and one audit row per change. Refuses with
     /// [`StoreError::StalePlan`] when `plan.base_fingerprint` is not the fingerprint of
