@@ -234,25 +234,13 @@ async fn write_users(connection: &mut PgConnection, batch: &Batch<'_>) -> Result
         .map_err(database("delete users"))?;
     }
     if !batch.user_updates.is_empty() {
-        let columns = UserColumns::of(&batch.user_updates);
-        sqlx::query(
-            "UPDATE users SET position = u.position, name = u.name, role = u.role,
-                              language = u.language, timezone = u.timezone
-             FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::text[],
-                         $6::text[], $7::text[])
-                  AS u(account, email, position, name, role, language, timezone)
-             WHERE users.account = u.account AND users.email = u.email",
-        )
-        .bind(&columns.accounts)
-        .bind(&columns.emails)
-        .bind(&columns.positions)
-        .bind(&columns.names)
-        .bind(&columns.roles)
-        .bind(&columns.languages)
-        .bind(&columns.timezones)
-        .execute(&mut *connection)
-        .await
-        .map_err(database("update users"))?;
+        let sql = "UPDATE users SET position = u.position, name = u.name, role = u.role,
+                                    language = u.language, timezone = u.timezone
+                   FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::text[],
+                               $6::text[], $7::text[])
+                        AS u(account, email, position, name, role, language, timezone)
+                   WHERE users.account = u.account AND users.email = u.email";
+        with_user_arrays(connection, sql, &batch.user_updates, "update users").await?;
     }
     let inserts = &batch.user_inserts;
     if inserts.is_empty() {
@@ -322,22 +310,32 @@ impl<'a> UserColumns<'a> {
 
 /// A few users in one statement (see [`SMALL_BATCH`]).
 async fn insert_users(connection: &mut PgConnection, rows: &[UserRow<'_>]) -> Result<()> {
+    let sql = "INSERT INTO users (account, email, position, name, role, language, timezone)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[],
+                                    $5::text[], $6::text[], $7::text[])";
+    with_user_arrays(connection, sql, rows, "insert users").await
+}
+
+/// Runs `sql` with the user rows bound as seven arrays, `$1` … `$7` in the order
+/// account, email, position, name, role, language, timezone.
+async fn with_user_arrays(
+    connection: &mut PgConnection,
+    sql: &'static str,
+    rows: &[UserRow<'_>],
+    operation: &'static str,
+) -> Result<()> {
     let columns = UserColumns::of(rows);
-    sqlx::query(
-        "INSERT INTO users (account, email, position, name, role, language, timezone)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::text[],
-             $6::text[], $7::text[])",
-    )
-    .bind(&columns.accounts)
-    .bind(&columns.emails)
-    .bind(&columns.positions)
-    .bind(&columns.names)
-    .bind(&columns.roles)
-    .bind(&columns.languages)
-    .bind(&columns.timezones)
-    .execute(connection)
-    .await
-    .map_err(database("insert users"))?;
+    sqlx::query(sql)
+        .bind(&columns.accounts)
+        .bind(&columns.emails)
+        .bind(&columns.positions)
+        .bind(&columns.names)
+        .bind(&columns.roles)
+        .bind(&columns.languages)
+        .bind(&columns.timezones)
+        .execute(connection)
+        .await
+        .map_err(database(operation))?;
     Ok(())
 }
 

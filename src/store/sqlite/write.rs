@@ -237,80 +237,32 @@ fn update_nodes(
             if shaped.peek().is_none() {
                 continue;
             }
+            // Parameters numbered as in NODE_COLUMNS: [`bind_node`] binds them all (the
+            // number and the creation time go unused).
             let mut sql = String::from(
-                "UPDATE accounts SET node_type = ?2, display_name = ?3, active = ?4,
-                     customer_type = ?5, reseller = ?6, address = ?7, contact = ?8,
-                     services = ?9, settings = ?10, locked_settings = ?11,
-                     effective_active = ?12, effective_services = ?13,
-                     effective_settings = ?14, effective_locked_settings = ?15,
-                     managed_by = ?16, updated_at = ?17",
+                "UPDATE accounts SET node_type = ?2, display_name = ?3, active = ?6,
+                     customer_type = ?7, reseller = ?8, address = ?10, contact = ?11,
+                     services = ?12, settings = ?13, locked_settings = ?14,
+                     effective_active = ?15, effective_services = ?16,
+                     effective_settings = ?17, effective_locked_settings = ?18,
+                     managed_by = ?19, updated_at = ?21",
             );
             if parent {
-                sql.push_str(", parent = ?18");
+                sql.push_str(", parent = ?4");
             }
             if plan {
-                sql.push_str(if parent {
-                    ", plan = ?19"
-                } else {
-                    ", plan = ?18"
-                });
+                sql.push_str(", plan = ?9");
             }
             sql.push_str(" WHERE name = ?1");
             let mut statement = connection
                 .prepare_cached(&sql)
                 .map_err(database("write accounts"))?;
             for row in shaped {
-                bind_update(&mut statement, row, source, now)
+                bind_node(&mut statement, 0, row, source, now)
                     .and_then(|()| statement.raw_execute())
                     .map_err(|error| StoreError::database(describe_node(row), error))?;
             }
         }
-    }
-    Ok(())
-}
-
-/// Binds [`update_nodes`]' parameters: the 17 columns, then parent and plan as the
-/// row's [`Keys`] say.
-fn bind_update(
-    statement: &mut Statement<'_>,
-    row: &NodeRow<'_>,
-    source: &str,
-    now: &str,
-) -> rusqlite::Result<()> {
-    let NodeRow {
-        write,
-        encoded,
-        keys,
-        ..
-    } = row;
-    let spec = &write.spec;
-    let values: [&dyn ToSql; 17] = [
-        &write.name,
-        &spec.node_type.as_str(),
-        &spec.display_name,
-        &spec.active,
-        &spec.customer_type.map(|kind| kind.as_str()),
-        &spec.reseller,
-        &encoded.address,
-        &encoded.contact,
-        &encoded.services.as_ref(),
-        &encoded.settings.as_ref(),
-        &encoded.locked_settings.as_ref(),
-        &write.effective.active,
-        &encoded.effective.services.as_ref(),
-        &encoded.effective.settings.as_ref(),
-        &encoded.effective.locked_settings.as_ref(),
-        &source,
-        &now,
-    ];
-    bind_all(statement, 0, &values)?;
-    let mut next = values.len() + 1;
-    if keys.parent {
-        statement.raw_bind_parameter(next, &spec.parent)?;
-        next += 1;
-    }
-    if keys.plan {
-        statement.raw_bind_parameter(next, &spec.plan)?;
     }
     Ok(())
 }
