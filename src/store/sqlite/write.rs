@@ -38,10 +38,10 @@ pub(super) fn write_batch(
     })?;
     let source = plan.source.as_str();
     step("new accounts", batch.inserts.len(), || {
-        insert_nodes(connection, &batch.inserts, source, now)
+        write_node_rows(connection, &batch.inserts, "", (source, now))
     })?;
     step("overwritten accounts", batch.upserts.len(), || {
-        upsert_nodes(connection, &batch.upserts, source, now)
+        write_node_rows(connection, &batch.upserts, UPSERT_NODE, (source, now))
     })?;
     step("updated accounts", batch.updates.len(), || {
         update_nodes(connection, &batch.updates, source, now)
@@ -180,45 +180,29 @@ fn bind_node(
     bind_all(statement, base, &values)
 }
 
-const NODE_ROWS: Rows = Rows {
-    table: "accounts",
-    columns: NODE_COLUMNS,
-    values: NODE_VALUES,
-    suffix: "",
-};
-
 fn describe_node(row: &NodeRow<'_>) -> String {
     format!("write account {}", row.write.name)
 }
 
-/// Rows that do not exist yet.
-fn insert_nodes(
+/// Account rows through multi-row `INSERT`s ending in `suffix`: nothing for rows that
+/// do not exist yet, [`UPSERT_NODE`] for rows that exist, live or archived, whose
+/// parent, plan or number change.
+fn write_node_rows(
     connection: &Connection,
     rows: &[NodeRow<'_>],
-    source: &str,
-    now: &str,
+    suffix: &'static str,
+    (source, now): (&str, &str),
 ) -> Result<()> {
     let bind = |statement: &mut Statement<'_>, base, row: &NodeRow<'_>| {
         bind_node(statement, base, row, source, now)
     };
-    NODE_ROWS.write(connection, rows, bind, describe_node)
-}
-
-/// Rows that exist, live or archived, whose parent, plan or number change.
-fn upsert_nodes(
-    connection: &Connection,
-    rows: &[NodeRow<'_>],
-    source: &str,
-    now: &str,
-) -> Result<()> {
-    let bind = |statement: &mut Statement<'_>, base, row: &NodeRow<'_>| {
-        bind_node(statement, base, row, source, now)
+    let rows_of = Rows {
+        table: "accounts",
+        columns: NODE_COLUMNS,
+        values: NODE_VALUES,
+        suffix,
     };
-    let upsert = Rows {
-        suffix: UPSERT_NODE,
-        ..NODE_ROWS
-    };
-    upsert.write(connection, rows, bind, describe_node)
+    rows_of.write(connection, rows, bind, describe_node)
 }
 
 /// Live rows whose number stays: one `UPDATE` per row, setting parent and plan only
