@@ -205,20 +205,23 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, Problem> {
         )
     };
     let file = fs::File::open(path).map_err(unreadable)?;
-    let length = file.metadata().map_err(unreadable)?.len();
-    if length > MAX_FILE_BYTES {
-        return Err(too_large(length));
-    }
-    // One byte more than the length, so a file that did not grow is read without
-    // reallocating and one that did is still seen to.
-    let capacity = usize::try_from(length).map_or(0, |length| length + 1);
+    // No `stat` for the length: read into the recycled buffer until the end (a file
+    // that fits takes one read and one that returns nothing). Only a file over the
+    // limit is asked its length, for the message.
     let mut bytes = SPARE.take();
-    bytes.reserve(capacity);
-    read_capped(file, bytes).map_err(|error| match error {
+    bytes.reserve(FIRST_READ);
+    read_capped(&file, bytes).map_err(|error| match error {
         CappedError::Io(error) => unreadable(error),
-        CappedError::Problem(problem) => problem,
+        CappedError::Problem(problem) => match file.metadata() {
+            Ok(metadata) => too_large(metadata.len()),
+            Err(_) => problem,
+        },
     })
 }
+
+/// Room for a typical manifest in a fresh buffer, so that its first read is not a
+/// handful of small ones.
+const FIRST_READ: usize = 64 * 1024;
 
 thread_local! {
     /// A buffer [`recycle`]d on this thread, for its next [`read_bytes`].

@@ -574,11 +574,14 @@ fn read_csv_users(
     cache: &ParseCache,
     (kept, now): (Option<&Memo<kept::CsvRead>>, SystemTime),
 ) -> CsvReads {
-    let mut wanted: Vec<(usize, PathBuf)> = Vec::new();
+    // Each repository root is canonicalized once, and the paths are checked in
+    // parallel (each check follows the path's links: a few system calls apiece).
+    let mut roots: Vec<users_file::Root<'_>> = Vec::new();
+    let mut named: Vec<(usize, PathBuf, usize)> = Vec::new();
     for (position, entry) in declared.nodes.iter().enumerate() {
-        let Some(users_from) = &entry.users_from else {
+        if entry.users_from.is_none() {
             continue;
-        };
+        }
         let Place::File { source, .. } = entry.origin.place else {
             continue;
         };
@@ -588,16 +591,39 @@ fn read_csv_users(
             input::Origin::Stdin(_) | input::Origin::Unreadable => PathBuf::new(),
         };
         let root = source.root.as_deref().unwrap_or(Path::new("."));
-        match users_file::resolve(root, &base, users_from) {
+        let root = match roots.iter().position(|known| known.path() == root) {
+            Some(known) => known,
+            None => {
+                roots.push(users_file::Root::new(root));
+                roots.len() - 1
+            }
+        };
+        named.push((position, base, root));
+    }
+    let nodes = &declared.nodes;
+    let resolved: Vec<Result<PathBuf, String>> = named
+        .par_iter()
+        .map(|(position, base, root)| {
+            let users_from = nodes[*position].users_from.as_deref().unwrap_or_default();
+            users_file::resolve(&roots[*root], base, users_from)
+        })
+        .collect();
+    let mut wanted: Vec<(usize, PathBuf)> = Vec::with_capacity(named.len());
+    for ((position, _, _), result) in named.into_iter().zip(resolved) {
+        match result {
             Ok(path) => wanted.push((position, path)),
-            Err(refusal) => findings.push(
-                Finding::error(
-                    Rule::UsersFromOutside,
-                    entry.origin.field_at(&["usersFrom"], Target::Value),
-                    format!("`usersFrom` of `{}`: {refusal}", entry.node.name),
-                )
-                .about(&entry.node.name),
-            ),
+            Err(refusal) => {
+                let entry = &declared.nodes[position];
+                let name = &entry.node.name;
+                findings.push(
+                    Finding::error(
+                        Rule::UsersFromOutside,
+                        entry.origin.field_at(&["usersFrom"], Target::Value),
+                        format!("`usersFrom` of `{name}`: {refusal}"),
+                    )
+                    .about(name),
+                );
+            }
         }
     }
     let mut unique: Vec<PathBuf> = wanted.iter().map(|(_, path)| path.clone()).collect();

@@ -11,10 +11,39 @@
 
 use std::fs;
 use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
+
+/// A repository root, with where it really is (symbolic links followed) found at most
+/// once and shared by every `usersFrom` checked against it in one load: a million
+/// accounts may name tens of thousands of users files.
+pub struct Root<'a> {
+    path: &'a Path,
+    canonical: OnceLock<Option<PathBuf>>,
+}
+
+impl<'a> Root<'a> {
+    pub fn new(path: &'a Path) -> Root<'a> {
+        Root {
+            path,
+            canonical: OnceLock::new(),
+        }
+    }
+
+    pub fn path(&self) -> &'a Path {
+        self.path
+    }
+
+    fn canonical(&self) -> Option<&Path> {
+        self.canonical
+            .get_or_init(|| fs::canonicalize(self.path).ok())
+            .as_deref()
+    }
+}
 
 /// The file `users_from` names, relative to the manifest's directory `base`, or why it
 /// may not be read. `root` is the repository the manifest belongs to.
-pub fn resolve(root: &Path, base: &Path, users_from: &str) -> Result<PathBuf, String> {
+pub fn resolve(root: &Root<'_>, base: &Path, users_from: &str) -> Result<PathBuf, String> {
+    let (canonical_root, root) = (root, root.path);
     let relative = Path::new(users_from);
     if relative.has_root() || relative.is_absolute() {
         return Err(format!(
@@ -35,8 +64,8 @@ pub fn resolve(root: &Path, base: &Path, users_from: &str) -> Result<PathBuf, St
         // Missing: reported as such by the reader, at the same `usersFrom`.
         return Ok(candidate);
     };
-    let canonical_root = fs::canonicalize(root).map_err(|_| outside())?;
-    if !canonical.starts_with(&canonical_root) {
+    let canonical_root = canonical_root.canonical().ok_or_else(outside)?;
+    if !canonical.starts_with(canonical_root) {
         return Err(format!(
             "`{users_from}` leads outside the repository `{}` through a symbolic link; users files must live inside it",
             root.display()
@@ -95,7 +124,7 @@ mod tests {
     fn a_file_next_to_the_manifest_is_read() {
         let directory = repository();
         let root = directory.path().join("repo");
-        let path = resolve(&root, &root.join("team"), "users.csv").expect("inside");
+        let path = resolve(&Root::new(&root), &root.join("team"), "users.csv").expect("inside");
         assert_eq!(path, root.join("team/users.csv"));
     }
 
@@ -103,7 +132,7 @@ mod tests {
     fn parent_components_that_stay_inside_are_allowed() {
         let directory = repository();
         let root = directory.path().join("repo");
-        assert!(resolve(&root, &root.join("team"), "../top.csv").is_ok());
+        assert!(resolve(&Root::new(&root), &root.join("team"), "../top.csv").is_ok());
     }
 
     #[rstest::rstest]
@@ -116,7 +145,7 @@ mod tests {
     fn paths_leaving_the_repository_are_refused(#[case] users_from: &str, #[case] why: &str) {
         let directory = repository();
         let root = directory.path().join("repo");
-        let refusal = resolve(&root, &root, users_from).expect_err("refused");
+        let refusal = resolve(&Root::new(&root), &root, users_from).expect_err("refused");
         assert!(refusal.contains(why), "{refusal}");
     }
 
@@ -124,7 +153,7 @@ mod tests {
     fn a_missing_file_outside_is_refused_not_reported_missing() {
         let directory = repository();
         let root = directory.path().join("repo");
-        assert!(resolve(&root, &root, "../nowhere.csv").is_err());
+        assert!(resolve(&Root::new(&root), &root, "../nowhere.csv").is_err());
     }
 
     #[cfg(unix)]
@@ -136,7 +165,7 @@ mod tests {
             .expect("symlink");
         std::os::unix::fs::symlink("/proc/self", root.join("proc")).expect("symlink");
         for users_from in ["link.csv", "proc/environ"] {
-            let refusal = resolve(&root, &root, users_from).expect_err("refused");
+            let refusal = resolve(&Root::new(&root), &root, users_from).expect_err("refused");
             assert!(refusal.contains("symbolic link"), "{refusal}");
         }
     }
@@ -148,6 +177,6 @@ mod tests {
         let root = directory.path().join("repo");
         std::os::unix::fs::symlink(root.join("top.csv"), root.join("team/alias.csv"))
             .expect("symlink");
-        assert!(resolve(&root, &root.join("team"), "alias.csv").is_ok());
+        assert!(resolve(&Root::new(&root), &root.join("team"), "alias.csv").is_ok());
     }
 }
