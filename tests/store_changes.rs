@@ -21,6 +21,7 @@ on_both_backends!(
     a_hand_edit_bumps_the_change_counter,
     only_one_store_holds_the_session_lock,
     the_session_lock_is_released_when_its_store_is_dropped,
+    a_bulk_apply_bumps_the_change_counter_and_leaves_its_triggers,
 );
 
 fn context() -> ApplyContext {
@@ -79,6 +80,91 @@ fn a_hand_edit_bumps_the_change_counter(db: &TestDb) {
     // Tables canopy does not own leave it alone.
     db.execute("INSERT INTO usage (account, metric, period, amount) VALUES ('acme-eu', 'documents', '2025-01', 1)");
     assert_eq!(store.change_counter().unwrap(), seen);
+}
+
+/// The database's triggers, by name, with their definitions.
+fn triggers(db: &TestDb) -> Vec<Vec<Option<String>>> {
+    db.query_text(match db.backend {
+        Backend::Sqlite => {
+            "SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY name"
+        }
+        Backend::Postgres => {
+            "SELECT tgname::text, pg_get_triggerdef(oid) FROM pg_trigger
+             WHERE NOT tgisinternal ORDER BY tgname"
+        }
+    })
+}
+
+/// Enough rows that SQLite's write suspends the per-row counting triggers.
+const BULK_ACCOUNTS: usize = 3_000;
+
+fn a_bulk_apply_bumps_the_change_counter_and_leaves_its_triggers(db: &TestDb) {
+    let mut store = db.open();
+    let triggers_before = triggers(db);
+    assert!(triggers_before.len() >= 5, "{triggers_before:?}");
+    let before = store.change_counter().unwrap();
+    let desired = canopy::generate::hierarchy(BULK_ACCOUNTS, 7);
+    let base = store.snapshot().unwrap().fingerprint;
+    let mut transaction = store.begin().unwrap();
+    transaction
+        .apply(&create_all(&desired, &base), &context())
+        .unwrap();
+    transaction.commit().unwrap();
+    let mut seen = store.change_counter().unwrap();
+    assert!(seen > before, "{before} -> {seen}");
+    assert_eq!(triggers(db), triggers_before);
+    // Every counting trigger still counts.
+    let leaf = "(SELECT max(name) FROM accounts AS leaf
+                 WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE parent = leaf.name))";
+    for edit in [
+        "UPDATE accounts SET display_name = 'by hand' WHERE name = (SELECT min(name) FROM accounts)".to_owned(),
+        "UPDATE users SET name = 'By Hand' WHERE email = (SELECT min(email) FROM users)".to_owned(),
+        format!("DELETE FROM users WHERE account = {leaf}"),
+        format!("DELETE FROM accounts WHERE name = {leaf}"),
+        "INSERT INTO users (account, email, position, name, role)
+         SELECT min(name), 'by-hand@example.com', 99, 'By Hand', 'user' FROM accounts"
+            .to_owned(),
+    ] {
+        db.execute(&edit);
+        let now = store.change_counter().unwrap();
+        assert!(now > seen, "`{edit}` left the counter at {now}");
+        seen = now;
+    }
+}
+
+/// A bulk write that fails half-way leaves the counting triggers in place, even for a
+/// caller that commits what was written before the failure.
+#[test]
+fn sqlite_a_failed_bulk_write_keeps_the_counting_triggers() {
+    let db = TestDb::sqlite();
+    let mut store = db.open();
+    let desired = canopy::generate::hierarchy(BULK_ACCOUNTS, 7);
+    let refused = desired
+        .nodes
+        .iter()
+        .rev()
+        .find_map(|node| node.spec.users.last())
+        .expect("a generated user");
+    db.execute(&format!(
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON users WHEN NEW.email = '{}'
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        refused.email
+    ));
+    let triggers_before = triggers(&db);
+    let before = store.change_counter().unwrap();
+    let base = store.snapshot().unwrap().fingerprint;
+    let mut transaction = store.begin().unwrap();
+    let error = transaction
+        .apply(&create_all(&desired, &base), &context())
+        .unwrap_err();
+    assert!(error.to_string().contains(&refused.email), "{error}");
+    // Committed anyway: the accounts went in, and so did the triggers, restored.
+    transaction.commit().unwrap();
+    assert_eq!(triggers(&db), triggers_before);
+    let after = store.change_counter().unwrap();
+    assert!(after > before, "{before} -> {after}");
+    db.execute("UPDATE accounts SET display_name = 'by hand' WHERE name = (SELECT min(name) FROM accounts)");
+    assert!(store.change_counter().unwrap() > after);
 }
 
 fn only_one_store_holds_the_session_lock(db: &TestDb) {

@@ -90,6 +90,24 @@ pub(crate) struct Batch<'a> {
     pub audit: Vec<AuditEntry<'a>>,
 }
 
+impl Batch<'_> {
+    /// About how many `accounts` and `users` rows the batch writes (a cleared
+    /// account's users count as one): what a backend weighs a bulk write by.
+    pub(crate) fn big_table_rows(&self, plan: &Plan) -> usize {
+        let writes = &plan.writes;
+        self.inserts.len()
+            + self.upserts.len()
+            + self.updates.len()
+            + self.clear_users.len()
+            + self.user_deletes.len()
+            + self.user_updates.len()
+            + self.user_inserts.len()
+            + writes.effective.len()
+            + writes.archive_nodes.len()
+            + writes.release_nodes.len()
+    }
+}
+
 /// How many new account numbers `plan` needs against the `live` state.
 pub(crate) fn numbers_needed(plan: &Plan, live: &Snapshot) -> i64 {
     plan.writes

@@ -695,7 +695,16 @@ fn write_plan(
     let needed = batch::numbers_needed(plan, live);
     let first_number = write::allocate_numbers(connection, needed)?;
     let batch: Batch<'_> = batch::prepare(plan, live, first_number)?;
-    write::write_batch(connection, plan, &batch, &now, context)?;
+    let suspended = if batch.big_table_rows(plan) >= write::BULK_ROWS {
+        write::suspend_counting(connection)?
+    } else {
+        Vec::new()
+    };
+    // Restored whether the write succeeded or not: the caller decides what becomes of
+    // a failed transaction, and it must not be left without its triggers.
+    let written = write::write_batch(connection, plan, &batch, &now, context);
+    let restored = write::restore_counting(connection, &suspended);
+    written.and(restored)?;
     Ok(ApplyReport {
         assigned: batch.assigned,
         audit_rows: batch.audit.len(),

@@ -1,7 +1,7 @@
 //! SQLite writes of one apply, inside the caller's transaction: new rows through
 //! multi-row `INSERT`s ([`Rows`]), updates through one prepared statement per kind.
 
-use rusqlite::{Connection, Statement, ToSql, params};
+use rusqlite::{Connection, OptionalExtension, Statement, ToSql, params};
 
 use crate::plan::Plan;
 
@@ -65,6 +65,86 @@ pub(super) fn write_batch(
     step("audit log", batch.audit.len(), || {
         write_audit(connection, batch, now, context)
     })
+}
+
+/// From this many `accounts` and `users` rows on, canopy's own write suspends the
+/// change counter's per-row triggers on those two tables ([`suspend_counting`]) and
+/// bumps the counter once itself: each trigger runs an `UPDATE` per row, about a
+/// tenth of a bulk write. Below it, dropping and re-creating them costs more than
+/// it saves.
+pub(super) const BULK_ROWS: usize = 2_000;
+
+/// The per-row triggers of the change counter on the two big tables (schema
+/// version 5); `service_plans` keeps its own, with its few rows.
+const COUNTING_TRIGGERS: [(&str, &str); 6] = [
+    (
+        "accounts_insert_count_change",
+        "DROP TRIGGER accounts_insert_count_change",
+    ),
+    (
+        "accounts_update_count_change",
+        "DROP TRIGGER accounts_update_count_change",
+    ),
+    (
+        "accounts_delete_count_change",
+        "DROP TRIGGER accounts_delete_count_change",
+    ),
+    (
+        "users_insert_count_change",
+        "DROP TRIGGER users_insert_count_change",
+    ),
+    (
+        "users_update_count_change",
+        "DROP TRIGGER users_update_count_change",
+    ),
+    (
+        "users_delete_count_change",
+        "DROP TRIGGER users_delete_count_change",
+    ),
+];
+
+/// Drops the counting triggers inside the caller's transaction and returns their
+/// stored definitions, for [`restore_counting`]. Nobody else sees the tables
+/// without them: the transaction holds SQLite's one write lock until it ends, and a
+/// rollback brings the triggers back with everything else. A trigger that is not
+/// there (dropped by hand) is left out, and is not created again.
+pub(super) fn suspend_counting(connection: &Connection) -> Result<Vec<String>> {
+    let mut read = connection
+        .prepare_cached("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = ?1")
+        .map_err(database("read the change counter's triggers"))?;
+    let mut suspended = Vec::with_capacity(COUNTING_TRIGGERS.len());
+    for (name, drop) in COUNTING_TRIGGERS {
+        let sql: Option<String> = read
+            .query_row([name], |row| row.get(0))
+            .optional()
+            .map_err(database("read the change counter's triggers"))?;
+        let Some(sql) = sql else { continue };
+        connection
+            .execute_batch(drop)
+            .map_err(database("suspend the change counter's triggers"))?;
+        suspended.push(sql);
+    }
+    Ok(suspended)
+}
+
+/// Creates the [`suspend_counting`] triggers again from their stored definitions,
+/// and bumps the change counter once for the rows they did not count.
+pub(super) fn restore_counting(connection: &Connection, suspended: &[String]) -> Result<()> {
+    if suspended.is_empty() {
+        return Ok(());
+    }
+    for sql in suspended {
+        connection
+            .execute_batch(sql)
+            .map_err(database("restore the change counter's triggers"))?;
+    }
+    connection
+        .execute(
+            "UPDATE canopy_changes SET counter = counter + 1, nonce = random() WHERE id = 1",
+            [],
+        )
+        .map_err(database("bump the change counter"))?;
+    Ok(())
 }
 
 /// Runs one kind of write (`rows` of them) and logs at `trace` how long it took.
