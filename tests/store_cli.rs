@@ -190,6 +190,39 @@ fn a_newer_schema_stops_every_command_with_exit_1() {
 }
 
 #[test]
+fn a_database_with_tables_canopy_did_not_create_is_refused_in_one_line() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("other.db");
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    connection
+        .execute_batch("CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT)")
+        .unwrap();
+    drop(connection);
+    let url = format!("sqlite://{}", path.display());
+    for command in [&["migrate"][..], &["get"]] {
+        canopy(&url)
+            .args(command)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "table accounts already exists: the database holds tables that canopy \
+                 did not create",
+            ))
+            .stderr(predicate::str::contains("CREATE").not());
+    }
+    // The migration rolled back: the file holds its one table, and nothing of canopy's.
+    let tables: Vec<String> = rusqlite::Connection::open(&path)
+        .unwrap()
+        .prepare("SELECT name FROM sqlite_schema ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(tables, ["accounts"]);
+}
+
+#[test]
 fn wrong_database_urls_exit_1_with_a_clear_message() {
     canopy("mysql://db/canopy")
         .arg("get")

@@ -124,7 +124,13 @@ impl From<rusqlite::Error> for Cause {
             }
             _ => Retry::Permanent,
         };
-        let cause = Cause::new(error.to_string(), retry);
+        // A statement SQLite could not prepare is reported by its message alone: the
+        // driver's text would quote canopy's whole SQL (a migration script, say).
+        let message = match &error {
+            rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
+            _ => error.to_string(),
+        };
+        let cause = Cause::new(message, retry);
         let cause = match error.sqlite_error_code() {
             Some(code) => cause.with_code(format!("{code:?}")),
             None => cause,
@@ -249,7 +255,7 @@ impl SqliteStore {
         for migration in migrations::pending(migrations::SQLITE, from)? {
             transaction
                 .execute_batch(migration.sql)
-                .map_err(database("run migration"))?;
+                .map_err(|error| migration_failed(migration, from, error))?;
             transaction
                 .execute(
                     "INSERT INTO canopy_schema_version (version, description) VALUES (?1, ?2)",
@@ -261,6 +267,33 @@ impl SqliteStore {
         transaction.commit().map_err(database("commit migration"))?;
         Ok(Migrated { from, to })
     }
+}
+
+/// A migration's error, with a hint when a database canopy has never migrated turns
+/// out to hold tables of canopy's names that canopy did not create.
+fn migration_failed(
+    migration: &migrations::Migration,
+    from: i64,
+    error: rusqlite::Error,
+) -> StoreError {
+    let cause = Cause::from(error);
+    let cause = if from == 0 && cause.message().contains("already exists") {
+        let message = format!(
+            "{}: the database holds tables that canopy did not create; give canopy a \
+             database of its own (a new file, or one canopy created)",
+            cause.message()
+        );
+        cause.with_message(message)
+    } else {
+        cause
+    };
+    StoreError::database(
+        format!(
+            "run migration {} ({})",
+            migration.version, migration.description
+        ),
+        cause,
+    )
 }
 
 impl<'r> Columns<'r> for &'r rusqlite::Row<'_> {
