@@ -727,7 +727,9 @@ fn write_plan(
         .map_err(database("read the clock"))?;
     let needed = batch::numbers_needed(plan, live);
     let first_number = write::allocate_numbers(connection, needed)?;
+    let start = std::time::Instant::now();
     let batch: Batch<'_> = batch::prepare(plan, live, first_number)?;
+    tracing::trace!(took = ?start.elapsed(), audit_rows = batch.audit.len(), "write: prepared the rows");
     let suspended = if batch.big_table_rows(plan) >= write::BULK_ROWS {
         write::suspend_counting(connection)?
     } else {
