@@ -2,9 +2,10 @@
 //! on, deferred to commit so that a plan may write a child before its parent.
 //!
 //! Reads go through borrowed rows ([`rows::AccountRow`]) so a snapshot copies each
-//! string once. Writes are prepared statements executed once per row inside the one
-//! `BEGIN IMMEDIATE` transaction, which is also the single-writer lock: a second
-//! writer waits (busy timeout) until the first commits.
+//! string once. Writes are prepared statements (new rows in multi-row `INSERT`s) inside
+//! the one `BEGIN IMMEDIATE` transaction, which is also the single-writer lock: a
+//! second writer waits (busy timeout) until the first commits. A bulk write suspends
+//! the change counter's per-row triggers for its duration ([`write::BULK_ROWS`]).
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};

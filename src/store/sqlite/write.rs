@@ -332,8 +332,8 @@ fn update_nodes(
 }
 
 /// A multi-row `INSERT` of one table: rows go [`ROWS_PER_STATEMENT`] at a time, so the
-/// per-statement costs (a statement journal, since every row fires the change
-/// counter's trigger) are paid once per chunk, not once per row.
+/// per-statement costs (a statement journal, since a row may fail a constraint or
+/// fire the change counter's trigger) are paid once per chunk, not once per row.
 #[derive(Clone, Copy)]
 struct Rows {
     table: &'static str,
