@@ -577,11 +577,11 @@ fn read_csv_users(
     // Each repository root is canonicalized once, and the paths are checked in
     // parallel (each check follows the path's links: a few system calls apiece).
     let mut roots: Vec<users_file::Root<'_>> = Vec::new();
-    let mut named: Vec<(usize, PathBuf, usize)> = Vec::new();
+    let mut named: Vec<(usize, &str, PathBuf, usize)> = Vec::new();
     for (position, entry) in declared.nodes.iter().enumerate() {
-        if entry.users_from.is_none() {
+        let Some(users_from) = entry.users_from.as_deref() else {
             continue;
-        }
+        };
         let Place::File { source, .. } = entry.origin.place else {
             continue;
         };
@@ -598,18 +598,14 @@ fn read_csv_users(
                 roots.len() - 1
             }
         };
-        named.push((position, base, root));
+        named.push((position, users_from, base, root));
     }
-    let nodes = &declared.nodes;
     let resolved: Vec<Result<PathBuf, String>> = named
         .par_iter()
-        .map(|(position, base, root)| {
-            let users_from = nodes[*position].users_from.as_deref().unwrap_or_default();
-            users_file::resolve(&roots[*root], base, users_from)
-        })
+        .map(|(_, users_from, base, root)| users_file::resolve(&roots[*root], base, users_from))
         .collect();
     let mut wanted: Vec<(usize, PathBuf)> = Vec::with_capacity(named.len());
-    for ((position, _, _), result) in named.into_iter().zip(resolved) {
+    for ((position, ..), result) in named.into_iter().zip(resolved) {
         match result {
             Ok(path) => wanted.push((position, path)),
             Err(refusal) => {

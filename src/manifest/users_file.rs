@@ -43,7 +43,6 @@ impl<'a> Root<'a> {
 /// The file `users_from` names, relative to the manifest's directory `base`, or why it
 /// may not be read. `root` is the repository the manifest belongs to.
 pub fn resolve(root: &Root<'_>, base: &Path, users_from: &str) -> Result<PathBuf, String> {
-    let (canonical_root, root) = (root, root.path);
     let relative = Path::new(users_from);
     if relative.has_root() || relative.is_absolute() {
         return Err(format!(
@@ -54,21 +53,21 @@ pub fn resolve(root: &Root<'_>, base: &Path, users_from: &str) -> Result<PathBuf
     let outside = || {
         format!(
             "`{users_from}` leads outside the repository `{}`; users files must live inside it",
-            root.display()
+            root.path.display()
         )
     };
-    if !lexically_inside(root, &candidate) {
+    if !lexically_inside(root.path, &candidate) {
         return Err(outside());
     }
     let Ok(canonical) = fs::canonicalize(&candidate) else {
         // Missing: reported as such by the reader, at the same `usersFrom`.
         return Ok(candidate);
     };
-    let canonical_root = canonical_root.canonical().ok_or_else(outside)?;
+    let canonical_root = root.canonical().ok_or_else(outside)?;
     if !canonical.starts_with(canonical_root) {
         return Err(format!(
             "`{users_from}` leads outside the repository `{}` through a symbolic link; users files must live inside it",
-            root.display()
+            root.path.display()
         ));
     }
     if canonical.is_dir() {

@@ -9,7 +9,7 @@
 //! archived, keeps the number it has; restoring an archived name therefore brings its
 //! old number back.
 
-use crate::model::{Archived, Hierarchy, Kind, User};
+use crate::model::{Archived, Hierarchy, Kind, Node, User};
 use crate::plan::{NodeWrite, Plan};
 
 use super::audit::{self, AuditEntry};
@@ -26,13 +26,18 @@ pub(crate) struct Loaded {
 /// The number a row of this name already has, if the row exists at all (live or
 /// archived).
 fn existing_row(live: &Snapshot, name: &str) -> Option<Option<i64>> {
-    let hierarchy = &live.hierarchy;
-    if let Some(node) = hierarchy.node(name) {
-        return Some(node.live.account_number);
+    existing_beside(live, live.hierarchy.node(name), name)
+}
+
+/// [`existing_row`] when the live node of that name was already looked up.
+fn existing_beside(live: &Snapshot, node: Option<&Node>, name: &str) -> Option<Option<i64>> {
+    match node {
+        Some(node) => Some(node.live.account_number),
+        None => live
+            .hierarchy
+            .archived(name)
+            .map(|archived| archived.account_number),
     }
-    hierarchy
-        .archived(name)
-        .map(|archived| archived.account_number)
 }
 
 /// One node write with its encoded columns and the number to store.
@@ -113,12 +118,12 @@ pub(crate) fn numbers_needed(plan: &Plan, live: &Snapshot) -> i64 {
     plan.writes
         .nodes
         .iter()
-        .filter(|write| needs_number(write, live))
+        .filter(|write| needs_number(write, existing_row(live, &write.name)))
         .count() as i64
 }
 
-fn needs_number(write: &NodeWrite, live: &Snapshot) -> bool {
-    !write.spec.node_type.is_group() && existing_row(live, &write.name).flatten().is_none()
+fn needs_number(write: &NodeWrite, existing: Option<Option<i64>>) -> bool {
+    !write.spec.node_type.is_group() && existing.flatten().is_none()
 }
 
 /// Builds the batch against the `live` state the transaction sees (whole, or the rows
@@ -142,8 +147,9 @@ pub(crate) fn prepare<'a>(
         audit: audit::entries(plan, &live.hierarchy)?,
     };
     for write in &plan.writes.nodes {
-        let existing = existing_row(live, &write.name);
-        let new_number = if needs_number(write, live) {
+        let live_node = live.hierarchy.node(&write.name);
+        let existing = existing_beside(live, live_node, &write.name);
+        let new_number = if needs_number(write, existing) {
             next_number += 1;
             Some(next_number - 1)
         } else {
@@ -154,7 +160,6 @@ pub(crate) fn prepare<'a>(
         {
             batch.assigned.push((write.name.clone(), number));
         }
-        let live_node = live.hierarchy.node(&write.name);
         if write.create || write.users_changed {
             match live_node {
                 Some(node) => user_rows(&mut batch, &write.name, &node.spec.users, write),

@@ -730,17 +730,9 @@ fn write_plan(
     let first_number = write::allocate_numbers(connection, needed)?;
     let start = std::time::Instant::now();
     let batch: Batch<'_> = batch::prepare(plan, live, first_number)?;
-    tracing::trace!(took = ?start.elapsed(), audit_rows = batch.audit.len(), "write: prepared the rows");
-    let suspended = if batch.big_table_rows(plan) >= write::BULK_ROWS {
-        write::suspend_counting(connection)?
-    } else {
-        Vec::new()
-    };
-    // Restored whether the write succeeded or not: the caller decides what becomes of
-    // a failed transaction, and it must not be left without its triggers.
-    let written = write::write_batch(connection, plan, &batch, &now, context);
-    let restored = write::restore_counting(connection, &suspended);
-    written.and(restored)?;
+    let audit_rows = batch.audit.len();
+    tracing::trace!(took = ?start.elapsed(), audit_rows, "write: prepared the rows");
+    write::write_batch(connection, plan, &batch, &now, context)?;
     Ok(ApplyReport {
         assigned: batch.assigned,
         audit_rows: batch.audit.len(),

@@ -32,6 +32,26 @@ pub(super) fn write_batch(
     now: &str,
     context: &ApplyContext,
 ) -> Result<()> {
+    let suspended = if batch.big_table_rows(plan) >= BULK_ROWS {
+        suspend_counting(connection)?
+    } else {
+        Vec::new()
+    };
+    // Restored whether the write succeeded or not: the caller decides what becomes of
+    // a failed transaction, and it must not be left without its triggers.
+    let written = write_rows(connection, plan, batch, now, context);
+    let restored = restore_counting(connection, &suspended);
+    written.and(restored)
+}
+
+/// Every row of the batch, one kind after the other.
+fn write_rows(
+    connection: &Connection,
+    plan: &Plan,
+    batch: &Batch<'_>,
+    now: &str,
+    context: &ApplyContext,
+) -> Result<()> {
     let writes = &plan.writes;
     step("service plans", writes.plans.len(), || {
         write_plans(connection, plan, now)
@@ -72,35 +92,17 @@ pub(super) fn write_batch(
 /// bumps the counter once itself: each trigger runs an `UPDATE` per row, about a
 /// tenth of a bulk write. Below it, dropping and re-creating them costs more than
 /// it saves.
-pub(super) const BULK_ROWS: usize = 2_000;
+const BULK_ROWS: usize = 2_000;
 
 /// The per-row triggers of the change counter on the two big tables (schema
 /// version 5); `service_plans` keeps its own, with its few rows.
-const COUNTING_TRIGGERS: [(&str, &str); 6] = [
-    (
-        "accounts_insert_count_change",
-        "DROP TRIGGER accounts_insert_count_change",
-    ),
-    (
-        "accounts_update_count_change",
-        "DROP TRIGGER accounts_update_count_change",
-    ),
-    (
-        "accounts_delete_count_change",
-        "DROP TRIGGER accounts_delete_count_change",
-    ),
-    (
-        "users_insert_count_change",
-        "DROP TRIGGER users_insert_count_change",
-    ),
-    (
-        "users_update_count_change",
-        "DROP TRIGGER users_update_count_change",
-    ),
-    (
-        "users_delete_count_change",
-        "DROP TRIGGER users_delete_count_change",
-    ),
+const COUNTING_TRIGGERS: [&str; 6] = [
+    "accounts_insert_count_change",
+    "accounts_update_count_change",
+    "accounts_delete_count_change",
+    "users_insert_count_change",
+    "users_update_count_change",
+    "users_delete_count_change",
 ];
 
 /// Drops the counting triggers inside the caller's transaction and returns their
@@ -108,19 +110,20 @@ const COUNTING_TRIGGERS: [(&str, &str); 6] = [
 /// without them: the transaction holds SQLite's one write lock until it ends, and a
 /// rollback brings the triggers back with everything else. A trigger that is not
 /// there (dropped by hand) is left out, and is not created again.
-pub(super) fn suspend_counting(connection: &Connection) -> Result<Vec<String>> {
+fn suspend_counting(connection: &Connection) -> Result<Vec<String>> {
     let mut read = connection
         .prepare_cached("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = ?1")
         .map_err(database("read the change counter's triggers"))?;
     let mut suspended = Vec::with_capacity(COUNTING_TRIGGERS.len());
-    for (name, drop) in COUNTING_TRIGGERS {
+    for name in COUNTING_TRIGGERS {
         let sql: Option<String> = read
             .query_row([name], |row| row.get(0))
             .optional()
             .map_err(database("read the change counter's triggers"))?;
         let Some(sql) = sql else { continue };
+        // The name is one of the constants above (an identifier cannot be bound).
         connection
-            .execute_batch(drop)
+            .execute_batch(&format!("DROP TRIGGER {name}"))
             .map_err(database("suspend the change counter's triggers"))?;
         suspended.push(sql);
     }
@@ -129,7 +132,7 @@ pub(super) fn suspend_counting(connection: &Connection) -> Result<Vec<String>> {
 
 /// Creates the [`suspend_counting`] triggers again from their stored definitions,
 /// and bumps the change counter once for the rows they did not count.
-pub(super) fn restore_counting(connection: &Connection, suspended: &[String]) -> Result<()> {
+fn restore_counting(connection: &Connection, suspended: &[String]) -> Result<()> {
     if suspended.is_empty() {
         return Ok(());
     }
