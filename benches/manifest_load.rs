@@ -135,7 +135,7 @@ fn write(directory: &std::path::Path, name: &str, hierarchy: &Hierarchy) -> usiz
 
 fn node(name: &str, node_type: NodeType, parent: Option<&str>) -> Node {
     let mut spec = NodeSpec::new(node_type, format!("{name} display name"));
-    spec.parent = parent.map(str::to_string);
+    spec.parent = parent.map(Into::into);
     Node {
         name: name.to_string(),
         spec,
@@ -157,7 +157,7 @@ fn customer(name: &str, parent: &str) -> Node {
         email: Some(format!("it@{name}.example")),
         ..Contact::default()
     }));
-    spec.services = BTreeMap::from([("invoice-capture".to_string(), true)]);
+    spec.services = BTreeMap::from([("invoice-capture".to_string(), true)]).into();
     spec.users = vec![User {
         email: format!("admin@{name}.example"),
         name: "Anna Admin".to_string(),

@@ -18,7 +18,8 @@
 use std::collections::BTreeMap;
 
 use crate::model::{
-    Billing, CustomerType, Hierarchy, Node, NodeSpec, NodeType, PlanSpec, Role, ServicePlan, User,
+    Billing, CustomerType, Hierarchy, Node, NodeSpec, NodeType, PlanSpec, Role, ServicePlan, Text,
+    User,
 };
 
 /// SplitMix64: tiny, fast, and stable forever (unlike a crate's default RNG).
@@ -140,7 +141,7 @@ impl Builder {
     fn add(&mut self, name: String, node_type: NodeType, parent: Option<&str>) -> String {
         let display_name = self.display_name(self.nodes.len());
         let mut spec = NodeSpec::new(node_type, display_name);
-        spec.parent = parent.map(str::to_string);
+        spec.parent = parent.map(Text::from);
         if !node_type.is_group() {
             self.accounts += 1;
             spec.active = !self.rng.chance(3);
@@ -169,7 +170,7 @@ impl Builder {
         let timezone = *rng.pick(TIMEZONES);
         let spec = self.last();
         spec.customer_type = Some(customer_type);
-        spec.plan = Some(plan.to_string());
+        spec.plan = Some(plan.into());
         spec.users = (0..users)
             .map(|k| User {
                 email: format!("user{k}@{name}.example"),
@@ -203,7 +204,7 @@ impl Builder {
         };
         let group = if budget > 20 {
             let group = self.add(next_name("g"), NodeType::CustomerGroup, Some(&partner));
-            self.last().plan = Some("smb-pooled".to_string());
+            self.last().plan = Some("smb-pooled".into());
             Some(group)
         } else {
             None
@@ -227,7 +228,7 @@ impl Builder {
                 }
                 (30..=33, _) if budget - made > 3 => {
                     let enterprise = self.add(next_name("e"), NodeType::Enterprise, Some(&partner));
-                    self.last().plan = Some("enterprise".to_string());
+                    self.last().plan = Some("enterprise".into());
                     for _ in 0..2 {
                         self.customer(next_name("d"), &enterprise, CustomerType::SubDivision);
                     }
@@ -290,7 +291,12 @@ pub fn mutate(base: &Hierarchy, seed: u64, percent: u32) -> Hierarchy {
         .collect();
     let mut has_children = vec![false; nodes.len()];
     for node in &nodes {
-        if let Some(&p) = node.spec.parent.as_ref().and_then(|p| index.get(p)) {
+        if let Some(&p) = node
+            .spec
+            .parent
+            .as_ref()
+            .and_then(|p| index.get(p.as_str()))
+        {
             has_children[p] = true;
         }
     }
@@ -323,15 +329,15 @@ pub fn mutate(base: &Hierarchy, seed: u64, percent: u32) -> Hierarchy {
                 let target = if parent_type == Some(NodeType::CustomerGroup) && rng.chance(50) {
                     group_parent
                 } else {
-                    Some(nodes[*rng.pick(&customer_groups)].name.clone())
+                    Some(nodes[*rng.pick(&customer_groups)].name.as_str().into())
                 };
                 nodes[i].spec.parent = target;
             }
             1 if is_plain_customer && !partners.is_empty() => {
-                nodes[i].spec.parent = Some(nodes[*rng.pick(&partners)].name.clone());
+                nodes[i].spec.parent = Some(nodes[*rng.pick(&partners)].name.as_str().into());
             }
             2 if crate::model::rules::may_carry_plan(nodes[i].spec.node_type) => {
-                nodes[i].spec.plan = Some(rng.pick(PLANS).to_string());
+                nodes[i].spec.plan = Some((*rng.pick(PLANS)).into());
             }
             3 if !nodes[i].spec.node_type.is_group() => {
                 nodes[i].spec.active = !nodes[i].spec.active
@@ -370,7 +376,7 @@ pub fn mutate(base: &Hierarchy, seed: u64, percent: u32) -> Hierarchy {
             8 if nodes[i].spec.node_type == NodeType::Partner => {
                 let parent = nodes[i].name.clone();
                 let mut spec = NodeSpec::new(NodeType::Customer, format!("Newco {seed} {i}"));
-                spec.parent = Some(parent);
+                spec.parent = Some(parent.into());
                 spec.customer_type = Some(CustomerType::EndCustomer);
                 created.push(Node {
                     name: format!("new-{seed}-{i}"),

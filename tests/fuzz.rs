@@ -181,10 +181,10 @@ fn arbitrary(rng: &mut Rng, live: bool) -> Hierarchy {
         node.spec.active = !rng.chance(20);
         node.spec.reseller = rng.chance(20);
         if rng.chance(40) {
-            node.spec.plan = Some(rng.pick(&plans).clone());
+            node.spec.plan = Some(rng.pick(&plans).as_str().into());
         }
         if rng.chance(20) {
-            node.spec.locked_settings = vec!["k".into()];
+            node.spec.locked_settings = vec!["k".into()].into();
         }
         node.adopt = !live && rng.chance(20);
         if live {
@@ -246,7 +246,8 @@ fn generated(rng: &mut Rng) -> (Hierarchy, Hierarchy) {
         if rng.chance(15) && !hierarchy.nodes.is_empty() {
             let victim = rng.below(hierarchy.nodes.len());
             let target = rng.below(hierarchy.nodes.len());
-            hierarchy.nodes[victim].spec.parent = Some(hierarchy.nodes[target].name.clone());
+            hierarchy.nodes[victim].spec.parent =
+                Some(hierarchy.nodes[target].name.as_str().into());
         }
     }
     (live, desired)

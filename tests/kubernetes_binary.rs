@@ -595,6 +595,14 @@ fn standby_until_the_lease_is_free(backend: Backend) {
             .is_some_and(|holder| holder != "someone-else"),
         "{holder:#}"
     );
+    // The fake records a request once it has served it: the status it wrote can be
+    // seen a moment before the request that wrote it is on the record.
+    let fake = &cluster.fake;
+    cluster
+        .daemon
+        .eventually("the status apply to be recorded", |_| {
+            fake.requests().iter().any(RecordedRequest::is_status_apply)
+        });
     let requests = cluster.fake.requests();
     let took = requests
         .iter()

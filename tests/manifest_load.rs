@@ -53,7 +53,7 @@ fn loading_applies_the_normalisation_contract() {
     );
     assert!(acme.spec.active, "active defaults to true");
     assert_eq!(
-        acme.spec.locked_settings,
+        *acme.spec.locked_settings,
         ["a", "b"],
         "sorted and deduplicated"
     );
@@ -99,7 +99,7 @@ fn a_group_carries_only_type_display_name_parent_and_plan() {
     .expect("valid manifests");
     let group = loaded.hierarchy.node("smb").expect("declared");
     let mut expected = NodeSpec::new(NodeType::CustomerGroup, "smb");
-    expected.parent = Some("partner-nordic".to_string());
+    expected.parent = Some("partner-nordic".into());
     assert_eq!(group.spec, expected);
 }
 
@@ -155,7 +155,7 @@ fn an_error_inside_a_tree_points_into_the_tree() {
 
 fn live_node(name: &str, node_type: NodeType, parent: Option<&str>) -> Node {
     let mut spec = NodeSpec::new(node_type, name);
-    spec.parent = parent.map(str::to_string);
+    spec.parent = parent.map(Into::into);
     Node {
         name: name.to_string(),
         spec,

@@ -229,12 +229,12 @@ fn node(name: String, parent: String, node_type: NodeType, recipe: Recipe, plans
         .filter(|text| !text.is_empty())
         .unwrap_or_else(|| name.clone());
     let mut spec = NodeSpec::new(node_type, display_name);
-    spec.parent = Some(parent);
+    spec.parent = Some(parent.into());
     let plan = recipe
         .plan
         .filter(|&plan| plan < plans && node_type != NodeType::PartnerGroup)
         .map(|plan| format!("plan-{plan}"));
-    spec.plan = plan;
+    spec.plan = plan.map(Into::into);
     if !node_type.is_group() {
         let is_customer = node_type == NodeType::Customer;
         spec.active = recipe.active;
@@ -260,12 +260,12 @@ fn node(name: String, parent: String, node_type: NodeType, recipe: Recipe, plans
                 phone: None,
             })
         });
-        spec.services = recipe.services;
-        spec.settings = recipe.settings;
+        spec.services = recipe.services.into();
+        spec.settings = recipe.settings.into();
         let mut locked = recipe.locked;
         locked.sort();
         locked.dedup();
-        spec.locked_settings = locked;
+        spec.locked_settings = locked.into();
         let mut seen = std::collections::BTreeSet::new();
         for (position, (local, admin, language)) in recipe.users.into_iter().enumerate() {
             if !seen.insert(local.clone()) {

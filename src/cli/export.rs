@@ -11,7 +11,7 @@ use anyhow::Context;
 
 use super::{GlobalArgs, Outcome, progress};
 use crate::manifest;
-use crate::model::{Hierarchy, Node, ServicePlan};
+use crate::model::{Hierarchy, Node, ServicePlan, Text};
 use crate::store;
 
 pub fn export(
@@ -51,7 +51,7 @@ pub fn export(
 /// The objects to export: managed by `source`, or every object with `all` (unmanaged
 /// ones marked for adoption).
 fn select(live: Hierarchy, source: &str, all: bool) -> Hierarchy {
-    let keep = |managed_by: &Option<String>| all || managed_by.as_deref() == Some(source);
+    let keep = |managed_by: &Option<Text>| all || managed_by.as_deref() == Some(source);
     let nodes: Vec<Node> = live
         .nodes
         .into_iter()

@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use super::{GlobalArgs, Outcome, PlanArgs, PlanFormat, output, progress};
 use crate::manifest;
-use crate::model::{Hierarchy, effective};
+use crate::model::{Hierarchy, Text, effective};
 use crate::plan::saved::SavedPlan;
 use crate::plan::{self, Plan, PlanOptions, render};
 use crate::reconcile;
@@ -90,12 +90,13 @@ fn plan_against(
     let new_loaded = load_manifests(paths, None)?;
     let mut live = old_loaded.hierarchy;
     let effective = effective::compute_all(&live);
+    let source = Text::from(options.source.as_str());
     for (node, effective) in live.nodes.iter_mut().zip(effective) {
-        node.live.managed_by = Some(options.source.clone());
+        node.live.managed_by = Some(source.clone());
         node.effective = Some(effective);
     }
     for plan in &mut live.plans {
-        plan.live.managed_by = Some(options.source.clone());
+        plan.live.managed_by = Some(source.clone());
     }
     let plan = plan::diff(
         &live,

@@ -25,7 +25,7 @@ fn node(name: &str, node_type: NodeType, number: Option<i64>, active: bool) -> N
         adopt: false,
         live: LiveMeta {
             account_number: number,
-            managed_by: Some("kubernetes/a".to_string()),
+            managed_by: Some("kubernetes/a".into()),
             archived: false,
         },
     }

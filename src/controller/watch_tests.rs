@@ -169,14 +169,16 @@ impl Harness {
     fn parent_in_database(&self, name: &str) -> Option<Option<String>> {
         let mut store = self.database.lock().expect("the store");
         let live = store.snapshot().expect("a snapshot").hierarchy;
-        live.node(name).map(|node| node.spec.parent.clone())
+        live.node(name)
+            .map(|node| node.spec.parent.as_deref().map(str::to_string))
     }
 
     /// The owner of a live account: `Some(None)` when it is unmanaged.
     fn owner_in_database(&self, name: &str) -> Option<Option<String>> {
         let mut store = self.database.lock().expect("the store");
         let live = store.snapshot().expect("a snapshot").hierarchy;
-        live.node(name).map(|node| node.live.managed_by.clone())
+        live.node(name)
+            .map(|node| node.live.managed_by.as_deref().map(str::to_string))
     }
 
     /// The orphans of `source` a pass of `declared` would list.

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use rustc_hash::FxHashSet;
 
+use super::chunked::Chunked;
 use super::diagnostic::{At, FieldPath, Finding, Rule, Spot, Target};
 use super::types::{
     ADOPT_ANNOTATION, AccountGroupSpec, AccountSpec, AddressSpec, Billing, ContactSpec,
@@ -126,25 +127,46 @@ pub(crate) struct DeclaredNode {
     pub origin: Origin,
     /// `usersFrom` as written, resolved against the manifest's directory later.
     pub users_from: Option<String>,
-    /// One entry per user of `node.spec.users`, in the same order.
-    pub user_origins: Vec<UserOrigin>,
+    /// One entry per user of `node.spec.users`, in the same order; empty while every
+    /// user is `users[index]` of the manifest (most nodes: no list is allocated).
+    user_origins: Vec<UserOrigin>,
 }
 
 impl DeclaredNode {
+    /// Where the `index`-th user was declared, if there is one.
+    pub fn user_origin(&self, index: usize) -> Option<UserOrigin> {
+        if self.user_origins.is_empty() {
+            let inline = u32::try_from(index).ok()?;
+            return (index < self.node.spec.users.len()).then_some(UserOrigin::Inline(inline));
+        }
+        self.user_origins.get(index).cloned()
+    }
+
+    /// Records that the next user pushed onto `node.spec.users` came from `origin`.
+    pub fn push_user_origin(&mut self, origin: UserOrigin) {
+        if self.user_origins.is_empty() {
+            let inline = self.node.spec.users.len().saturating_sub(1);
+            self.user_origins
+                .extend((0..inline).map(|index| UserOrigin::Inline(saturating_u32(index))));
+        }
+        self.user_origins.push(origin);
+    }
+
     /// Where the `index`-th user (or one of its fields) was declared.
     pub fn user_at(&self, index: usize, field: Option<&str>) -> At {
-        match self.user_origins.get(index) {
+        match self.user_origin(index) {
             Some(UserOrigin::Csv { source, line }) => At::Source {
-                source: *source,
-                spot: Spot::Position {
-                    line: *line,
-                    column: 1,
-                },
+                source,
+                spot: Spot::Position { line, column: 1 },
             },
-            Some(UserOrigin::Inline(inline)) => self.origin.user_at(*inline as usize, field),
+            Some(UserOrigin::Inline(inline)) => self.origin.user_at(inline as usize, field),
             None => self.origin.field_at(&["users"], Target::Key),
         }
     }
+}
+
+fn saturating_u32(index: usize) -> u32 {
+    u32::try_from(index).unwrap_or(u32::MAX)
 }
 
 #[derive(Debug, Clone)]
@@ -156,7 +178,8 @@ pub(crate) struct DeclaredPlan {
 /// Everything the sources declare, before validation.
 #[derive(Debug, Default)]
 pub(crate) struct Declared {
-    pub nodes: Vec<DeclaredNode>,
+    /// Kept as each file declared them (see [`Chunked`]).
+    pub nodes: Chunked<DeclaredNode>,
     pub plans: Vec<DeclaredPlan>,
     /// Names of documents that failed to parse: references to them are not reported
     /// as dangling, because the real problem is already reported.
@@ -187,9 +210,6 @@ impl Declared {
     /// Adds an account node of a given name (also used by AccountTree expansion).
     pub fn push_account(&mut self, name: String, spec: AccountSpec, adopt: bool, origin: Origin) {
         let users_from = spec.users_from.clone();
-        let user_origins = (0..spec.users.len())
-            .map(|index| UserOrigin::Inline(index as u32))
-            .collect();
         let node = Node {
             spec: account_spec(&name, spec, &mut self.strings),
             name,
@@ -201,7 +221,7 @@ impl Declared {
             node,
             origin,
             users_from,
-            user_origins,
+            user_origins: Vec::new(),
         });
     }
 
@@ -226,8 +246,8 @@ impl Declared {
             spec.group_type.node_type(),
             spec.display_name.unwrap_or_else(|| name.clone()),
         );
-        node_spec.parent = spec.parent;
-        node_spec.plan = spec.plan;
+        node_spec.parent = self.strings.optional(spec.parent.as_deref());
+        node_spec.plan = self.strings.optional(spec.plan.as_deref());
         let node = Node {
             name,
             spec: node_spec,
@@ -320,22 +340,27 @@ fn account_spec(name: &str, spec: AccountSpec, strings: &mut Interner) -> NodeSp
     NodeSpec {
         node_type: spec.account_type.node_type(),
         display_name: spec.display_name.unwrap_or_else(|| name.to_string()),
-        parent: spec.parent,
+        parent: strings.optional(spec.parent.as_deref()),
         active: spec.active,
         customer_type: spec.customer_type.map(Into::into),
         reseller: spec.reseller,
-        plan: spec.plan,
+        plan: strings.optional(spec.plan.as_deref()),
         address: spec.address.map(address),
         contact: spec.contact.map(contact),
-        services: spec.services,
-        settings: spec.settings,
-        locked_settings,
-        users: spec
-            .users
-            .into_iter()
-            .map(|spec| user(spec, strings))
-            .collect(),
+        services: spec.services.into(),
+        settings: spec.settings.into(),
+        locked_settings: locked_settings.into(),
+        users: users(spec.users, strings),
     }
+}
+
+/// The model users of an account, in a vector of exactly their number. Not collected
+/// in place: that would keep the block of the (larger) manifest users, which the
+/// allocator does not give back when asked to shrink it by less than half.
+fn users(specs: Vec<UserSpec>, strings: &mut Interner) -> Vec<model::User> {
+    let mut users = Vec::with_capacity(specs.len());
+    users.extend(specs.into_iter().map(|spec| user(spec, strings)));
+    users
 }
 
 pub(crate) fn user(user: UserSpec, strings: &mut Interner) -> model::User {
@@ -374,11 +399,11 @@ pub(crate) fn account_manifest(node: &Node) -> Option<AccountSpec> {
     Some(AccountSpec {
         account_type,
         display_name: (spec.display_name != node.name).then(|| spec.display_name.clone()),
-        parent: spec.parent.clone(),
+        parent: spec.parent.as_deref().map(str::to_string),
         active: spec.active,
         customer_type: spec.customer_type.map(Into::into),
         reseller: spec.reseller,
-        plan: spec.plan.clone(),
+        plan: spec.plan.as_deref().map(str::to_string),
         address: spec.address.as_ref().map(|a| AddressSpec {
             street: a.street.clone(),
             city: a.city.clone(),
@@ -391,9 +416,9 @@ pub(crate) fn account_manifest(node: &Node) -> Option<AccountSpec> {
             email: c.email.clone(),
             phone: c.phone.clone(),
         }),
-        services: spec.services.clone(),
-        settings: spec.settings.clone(),
-        locked_settings: spec.locked_settings.clone(),
+        services: (*spec.services).clone(),
+        settings: (*spec.settings).clone(),
+        locked_settings: (*spec.locked_settings).clone(),
         users: spec
             .users
             .iter()
@@ -416,8 +441,8 @@ pub(crate) fn group_manifest(node: &Node) -> Option<AccountGroupSpec> {
     Some(AccountGroupSpec {
         group_type: super::types::GroupType::of(spec.node_type)?,
         display_name: (spec.display_name != node.name).then(|| spec.display_name.clone()),
-        parent: spec.parent.clone(),
-        plan: spec.plan.clone(),
+        parent: spec.parent.as_deref().map(str::to_string),
+        plan: spec.plan.as_deref().map(str::to_string),
         deletion_policy: None,
     })
 }

@@ -17,6 +17,7 @@
 
 pub mod cache;
 mod changed;
+mod chunked;
 mod declare;
 pub mod diagnostic;
 mod export;
@@ -449,15 +450,13 @@ fn declare_in_parallel(
                     0
                 }
             };
+            // Every file's nodes are held until the load ends: no spare room.
+            own.nodes.trim();
             file_read();
             (own, found, documents)
         })
         .collect();
     let mut declared = Declared::default();
-    // One allocation of the final size, not a doubling vector (twice its size at worst).
-    declared
-        .nodes
-        .reserve_exact(files.iter().map(|(own, _, _)| own.nodes.len()).sum());
     let mut documents = 0;
     for (own, mut found, read) in files {
         documents += read as usize;
@@ -465,6 +464,18 @@ fn declare_in_parallel(
         declared.append(own);
     }
     (documents, declared)
+}
+
+/// `items` in an allocation of its length when more than an eighth of it is spare (as
+/// pushing leaves it). A copy rather than `shrink_to_fit`: the allocator keeps a block
+/// asked to shrink by less than half.
+fn trimmed<T>(items: Vec<T>) -> Vec<T> {
+    if items.capacity() - items.len() <= items.len() / 8 {
+        return items;
+    }
+    let mut exact = Vec::with_capacity(items.len());
+    exact.extend(items);
+    exact
 }
 
 /// [`declare_in_parallel`] for a process that keeps what it read (see
@@ -500,7 +511,7 @@ fn declare_kept_files(
             Found::Kept(mut file) => {
                 file.in_source(source);
                 documents += file.documents as usize;
-                declared.nodes.append(&mut file.nodes);
+                declared.nodes.push_chunk(std::mem::take(&mut file.nodes));
                 declared.plans.append(&mut file.plans);
                 Keep::Same
             }
@@ -545,7 +556,7 @@ fn declare_kept(
         Keep::New(
             stamp,
             FileDeclarations {
-                nodes: own.nodes.clone(),
+                nodes: own.nodes.iter().cloned().collect(),
                 plans: own.plans.clone(),
                 documents,
             },
@@ -659,7 +670,7 @@ fn read_csv_users(
             shared.language = strings.optional(shared.language.as_deref());
             shared.timezone = strings.optional(shared.timezone.as_deref());
             entry.node.spec.users.push(shared);
-            entry.user_origins.push(UserOrigin::Csv {
+            entry.push_user_origin(UserOrigin::Csv {
                 source,
                 line: user.line,
             });
@@ -734,7 +745,12 @@ fn finish(
     if has_errors {
         return Err(LoadError { diagnostics });
     }
-    let nodes = sorted_by_name(declared.nodes.into_iter().map(|entry| entry.node).collect());
+    // Into a vector of their own size: collected in place, the nodes would keep the
+    // block of the (larger) declarations, which the allocator does not give back when
+    // asked to shrink it by less than half.
+    let mut nodes = Vec::with_capacity(declared.nodes.len());
+    nodes.extend(declared.nodes.into_iter().map(|entry| entry.node));
+    let nodes = sorted_by_name(nodes);
     let plans = declared.plans.into_iter().map(|entry| entry.plan).collect();
     Ok(Loaded {
         hierarchy: Hierarchy::new(nodes, plans),
@@ -746,17 +762,15 @@ fn finish(
 
 /// The nodes sorted by name, in place: their order is found by sorting indices (in
 /// parallel) and each node is then swapped into place once, so no second array of
-/// nodes (they are large) is ever allocated. The result is trimmed to its length, and
-/// each node's lists to theirs: the hierarchy lives as long as the plan.
+/// nodes (they are large) is ever allocated. Each node's users (CSV rows were pushed
+/// onto them) are trimmed to their length: the hierarchy lives as long as the plan.
 /// `Hierarchy::new` then finds the nodes sorted in a single pass.
 fn sorted_by_name(mut nodes: Vec<Node>) -> Vec<Node> {
     let mut order: Vec<usize> = (0..nodes.len()).collect();
     order.par_sort_unstable_by(|&a, &b| nodes[a].name.cmp(&nodes[b].name));
     permute(&mut nodes, &order);
-    nodes.shrink_to_fit();
     nodes.par_iter_mut().for_each(|node| {
-        node.spec.users.shrink_to_fit();
-        node.spec.locked_settings.shrink_to_fit();
+        node.spec.users = trimmed(std::mem::take(&mut node.spec.users));
     });
     nodes
 }

@@ -237,7 +237,7 @@ fn row_user(record: &[&str], line: u32) -> Result<User, Problem> {
     let optional = |index: usize| {
         Some(field(index))
             .filter(|text| !text.is_empty())
-            .map(std::sync::Arc::from)
+            .map(crate::model::Text::from)
     };
     Ok(User {
         email: field(0).to_string(),

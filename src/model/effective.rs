@@ -55,9 +55,9 @@ impl Effective {
         Effective {
             active: spec.active,
             values: Arc::new(Inherited {
-                services: spec.services.clone(),
-                settings: spec.settings.clone(),
-                locked_settings: spec.locked_settings.clone(),
+                services: (*spec.services).clone(),
+                settings: (*spec.settings).clone(),
+                locked_settings: (*spec.locked_settings).clone(),
             }),
         }
     }
@@ -192,7 +192,7 @@ mod tests {
 
     fn node(name: &str, node_type: NodeType, parent: Option<&str>, active: bool) -> Node {
         let mut spec = NodeSpec::new(node_type, name);
-        spec.parent = parent.map(str::to_string);
+        spec.parent = parent.map(Into::into);
         spec.active = active;
         Node {
             name: name.to_string(),

@@ -14,15 +14,16 @@
 
 pub mod effective;
 pub mod natural;
+pub mod rare;
 pub mod rules;
+pub mod text;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 pub use effective::{Effective, Inherited};
+pub use rare::Rare;
+pub use text::{Interner, Text};
 
 /// What a node is. Accounts and groups share one enum so that the nesting rules are a
 /// single table of (parent, child) pairs.
@@ -201,32 +202,9 @@ pub struct User {
     /// Shared: the users of a hierarchy have a few languages and time zones between
     /// them ([`Interner`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub language: Option<Arc<str>>,
+    pub language: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timezone: Option<Arc<str>>,
-}
-
-/// Hands out one shared copy of each distinct text it is given (a language, a time
-/// zone), so that a million users hold a few dozen strings between them.
-#[derive(Debug, Default)]
-pub struct Interner {
-    texts: FxHashSet<Arc<str>>,
-}
-
-impl Interner {
-    pub fn intern(&mut self, text: &str) -> Arc<str> {
-        if let Some(found) = self.texts.get(text) {
-            return Arc::clone(found);
-        }
-        let shared: Arc<str> = Arc::from(text);
-        self.texts.insert(Arc::clone(&shared));
-        shared
-    }
-
-    /// [`Interner::intern`] of an optional text.
-    pub fn optional(&mut self, text: Option<&str>) -> Option<Arc<str>> {
-        text.map(|text| self.intern(text))
-    }
+    pub timezone: Option<Text>,
 }
 
 /// Postal address of an account; every part optional.
@@ -265,27 +243,30 @@ pub struct Contact {
 pub struct NodeSpec {
     pub node_type: NodeType,
     pub display_name: String,
+    /// Shared ([`Interner`]): siblings name one parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
+    pub parent: Option<Text>,
     pub active: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_type: Option<CustomerType>,
     #[serde(default)]
     pub reseller: bool,
+    /// Shared ([`Interner`]): a hierarchy has a few plans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<String>,
+    pub plan: Option<Text>,
     /// Boxed, as the contact: few accounts have one, and every node carries the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Box<Address>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<Box<Contact>>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub services: BTreeMap<String, bool>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub settings: BTreeMap<String, SettingValue>,
+    /// [`Rare`], as the settings and locked settings: few nodes declare any.
+    #[serde(default, skip_serializing_if = "Rare::is_empty")]
+    pub services: Rare<BTreeMap<String, bool>>,
+    #[serde(default, skip_serializing_if = "Rare::is_empty")]
+    pub settings: Rare<BTreeMap<String, SettingValue>>,
     /// Sorted and free of duplicates.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub locked_settings: Vec<String>,
+    #[serde(default, skip_serializing_if = "Rare::is_empty")]
+    pub locked_settings: Rare<Vec<String>>,
     /// In declaration order: the first user of a customer must be an admin.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<User>,
@@ -304,9 +285,9 @@ impl NodeSpec {
             plan: None,
             address: None,
             contact: None,
-            services: BTreeMap::new(),
-            settings: BTreeMap::new(),
-            locked_settings: Vec::new(),
+            services: Rare::new(),
+            settings: Rare::new(),
+            locked_settings: Rare::new(),
             users: Vec::new(),
         }
     }
@@ -319,9 +300,9 @@ pub struct LiveMeta {
     /// Assigned once on create, never changed (accounts only; groups have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_number: Option<i64>,
-    /// The source that manages the object; `None` is unmanaged.
+    /// The source that manages the object; `None` is unmanaged. Shared ([`Interner`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub managed_by: Option<String>,
+    pub managed_by: Option<Text>,
     /// Set when the object was pruned: archived rows are kept, never hard-deleted.
     #[serde(default)]
     pub archived: bool,
@@ -390,8 +371,8 @@ pub struct Hierarchy {
 #[serde(rename_all = "camelCase")]
 pub struct Archived {
     pub name: String,
-    pub parent: Option<String>,
-    pub managed_by: Option<String>,
+    pub parent: Option<Text>,
+    pub managed_by: Option<Text>,
     pub account_number: Option<i64>,
 }
 
@@ -453,6 +434,6 @@ mod tests {
     #[test]
     fn a_node_stays_small() {
         let size = std::mem::size_of::<Node>();
-        assert!(size <= 320, "a Node takes {size} bytes");
+        assert!(size <= 200, "a Node takes {size} bytes");
     }
 }

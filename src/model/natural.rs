@@ -111,7 +111,7 @@ mod tests {
 
     fn node(name: &str, parent: Option<&str>) -> Node {
         let mut spec = NodeSpec::new(NodeType::Partner, name);
-        spec.parent = parent.map(str::to_string);
+        spec.parent = parent.map(Into::into);
         Node {
             name: name.to_string(),
             spec,

@@ -23,7 +23,7 @@ pub const SOURCE: &str = "default";
 
 pub fn node(name: &str, node_type: NodeType, parent: Option<&str>) -> Node {
     let mut spec = NodeSpec::new(node_type, display_name(name));
-    spec.parent = parent.map(str::to_string);
+    spec.parent = parent.map(Into::into);
     Node {
         name: name.to_string(),
         spec,
@@ -86,13 +86,13 @@ pub fn example() -> Hierarchy {
         NodeType::CustomerGroup,
         Some("partner-nordic"),
     );
-    smb.spec.plan = Some("smb-pooled".to_string());
+    smb.spec.plan = Some("smb-pooled".into());
     let mut enterprise = node(
         "nordic-enterprise",
         NodeType::CustomerGroup,
         Some("partner-nordic"),
     );
-    enterprise.spec.plan = Some("standard".to_string());
+    enterprise.spec.plan = Some("standard".into());
     let mut acme_eu = customer("acme-eu", "nordic-smb");
     acme_eu.spec.users = vec![user("anna@acme.example", Role::Admin)];
     let mut x_three = customer("x-three", "partner-x");
@@ -129,14 +129,14 @@ pub fn live_of(desired: &Hierarchy, source: Option<&str>) -> Hierarchy {
         node.adopt = false;
         node.live = LiveMeta {
             account_number: (!node.spec.node_type.is_group()).then_some(1000 + number as i64),
-            managed_by: source.map(str::to_string),
+            managed_by: source.map(Into::into),
             archived: false,
         };
         node.effective = Some(effective);
     }
     for plan in &mut live.plans {
         plan.adopt = false;
-        plan.live.managed_by = source.map(str::to_string);
+        plan.live.managed_by = source.map(Into::into);
     }
     live
 }
@@ -164,7 +164,7 @@ pub fn large(partners: usize, customers_per_partner: usize) -> Hierarchy {
         let partner_name = format!("partner-{p:05}");
         let group_name = format!("group-{p:05}");
         let mut group = node(&group_name, NodeType::CustomerGroup, Some(&partner_name));
-        group.spec.plan = Some("standard".to_string());
+        group.spec.plan = Some("standard".into());
         nodes.push(partner(&partner_name, Some("root")));
         nodes.push(group);
         for c in 0..customers_per_partner {

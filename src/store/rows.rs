@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 
 use crate::model::{
     Billing, CustomerType, Effective, Inherited, Interner, LiveMeta, Node, NodeSpec, NodeType,
-    PlanSpec, Role, ServicePlan, User,
+    PlanSpec, Role, ServicePlan, Text, User,
 };
 use crate::plan::NodeWrite;
 
@@ -329,11 +329,13 @@ fn optional_json_column<T: DeserializeOwned + Default>(
 
 /// Decodes account rows, sharing one [`Inherited`] between rows whose effective
 /// columns hold the same text (most rows inherit their values unchanged, so a snapshot
-/// holds a few distinct values, not one copy per row).
+/// holds a few distinct values, not one copy per row), and one copy of each parent,
+/// plan and source name.
 #[derive(Debug, Default)]
 pub struct AccountDecoder {
     shared: FxHashMap<Box<str>, Arc<Inherited>>,
     key: String,
+    strings: Interner,
 }
 
 impl AccountDecoder {
@@ -397,11 +399,11 @@ impl AccountRow<'_> {
         let spec = NodeSpec {
             node_type,
             display_name: self.display_name.to_string(),
-            parent: self.parent.map(str::to_string),
+            parent: decoder.strings.optional(self.parent),
             active: self.active,
             customer_type,
             reseller: self.reseller,
-            plan: self.plan.map(str::to_string),
+            plan: decoder.strings.optional(self.plan),
             address: optional_json_column(TABLE, name, "address", self.address)?,
             contact: optional_json_column(TABLE, name, "contact", self.contact)?,
             services: json_column(TABLE, name, "services", self.services)?,
@@ -424,7 +426,7 @@ impl AccountRow<'_> {
             adopt: false,
             live: LiveMeta {
                 account_number: self.account_number,
-                managed_by: self.managed_by.map(str::to_string),
+                managed_by: decoder.strings.optional(self.managed_by),
                 archived: self.archived,
             },
             effective: Some(effective),
@@ -476,7 +478,7 @@ impl PlanRow<'_> {
             adopt: false,
             live: LiveMeta {
                 account_number: None,
-                managed_by: self.managed_by.map(str::to_string),
+                managed_by: self.managed_by.map(Text::from),
                 archived: self.archived,
             },
         })

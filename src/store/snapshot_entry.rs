@@ -11,7 +11,8 @@
 //! A node's fields are written by position: decoding then matches no field names and
 //! buffers nothing (the model's `Effective` flattens its values, which serde can only
 //! decode through a buffer). The inherited values are shared again on decoding, as the
-//! database read shares them, and users' languages and time zones are interned.
+//! database read shares them, and parents, plans, sources, users' languages and time
+//! zones are interned.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,7 +26,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::Snapshot;
 use crate::model::{
     Address, Archived, Contact, CustomerType, Effective, Hierarchy, Inherited, Interner, LiveMeta,
-    Node, NodeSpec, NodeType, Role, ServicePlan, SettingValue, User,
+    Node, NodeSpec, NodeType, Role, ServicePlan, SettingValue, Text, User,
 };
 
 /// Fields of a node's tuple.
@@ -288,11 +289,21 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         let name: String = next(&mut seq)?;
         let node_type: NodeType = next(&mut seq)?;
         let display_name: String = next(&mut seq)?;
-        let parent: Option<String> = next(&mut seq)?;
+        let parent = next_seeded(
+            &mut seq,
+            Interned {
+                interner: &mut *self.interner,
+            },
+        )?;
         let active: bool = next(&mut seq)?;
         let customer_type: Option<CustomerType> = next(&mut seq)?;
         let reseller: bool = next(&mut seq)?;
-        let plan: Option<String> = next(&mut seq)?;
+        let plan = next_seeded(
+            &mut seq,
+            Interned {
+                interner: &mut *self.interner,
+            },
+        )?;
         let address: Option<Box<Address>> = next(&mut seq)?;
         let contact: Option<Box<Contact>> = next(&mut seq)?;
         let services: BTreeMap<String, bool> = next(&mut seq)?;
@@ -301,12 +312,17 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         let users = next_seeded(
             &mut seq,
             UsersSeed {
-                interner: self.interner,
+                interner: &mut *self.interner,
             },
         )?;
         let adopt: bool = next(&mut seq)?;
         let account_number: Option<i64> = next(&mut seq)?;
-        let managed_by: Option<String> = next(&mut seq)?;
+        let managed_by = next_seeded(
+            &mut seq,
+            Interned {
+                interner: self.interner,
+            },
+        )?;
         let archived: bool = next(&mut seq)?;
         let effective: Option<(bool, u32)> = next(&mut seq)?;
         let effective = match effective {
@@ -334,9 +350,9 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
                 plan,
                 address,
                 contact,
-                services,
-                settings,
-                locked_settings,
+                services: services.into(),
+                settings: settings.into(),
+                locked_settings: locked_settings.into(),
                 users,
             },
             adopt,
@@ -431,18 +447,18 @@ struct Interned<'a> {
 }
 
 impl<'de> DeserializeSeed<'de> for Interned<'_> {
-    type Value = Option<Arc<str>>;
+    type Value = Option<Text>;
 
     fn deserialize<D: de::Deserializer<'de>>(
         self,
         deserializer: D,
-    ) -> Result<Option<Arc<str>>, D::Error> {
+    ) -> Result<Option<Text>, D::Error> {
         deserializer.deserialize_option(self)
     }
 }
 
 impl<'de> Visitor<'de> for Interned<'_> {
-    type Value = Option<Arc<str>>;
+    type Value = Option<Text>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an optional text")
@@ -484,7 +500,7 @@ mod tests {
         });
         for (position, node) in hierarchy.nodes.iter_mut().enumerate() {
             node.live.account_number = Some(1000 + position as i64);
-            node.live.managed_by = (position % 3 != 0).then(|| "git".to_string());
+            node.live.managed_by = (position % 3 != 0).then(|| "git".into());
             node.effective = (position % 5 != 0).then(|| Effective {
                 active: position % 7 != 0,
                 values: Arc::clone(&shared),
@@ -503,7 +519,7 @@ mod tests {
         hierarchy.archived.push(Archived {
             name: "gone".to_string(),
             parent: None,
-            managed_by: Some("git".to_string()),
+            managed_by: Some("git".into()),
             account_number: Some(7),
         });
         let snapshot = Snapshot {

@@ -180,7 +180,7 @@ fn lines_of(
             UsageLine {
                 name: node.name.clone(),
                 kind: node.spec.node_type.kind(),
-                plan: node.spec.plan.clone(),
+                plan: node.spec.plan.as_deref().map(str::to_string),
                 metric: metric.to_string(),
                 amount,
                 limit,
@@ -198,8 +198,8 @@ mod tests {
 
     fn node(name: &str, node_type: NodeType, parent: Option<&str>, plan: Option<&str>) -> Node {
         let mut spec = NodeSpec::new(node_type, name);
-        spec.parent = parent.map(str::to_string);
-        spec.plan = plan.map(str::to_string);
+        spec.parent = parent.map(Into::into);
+        spec.plan = plan.map(Into::into);
         Node {
             name: name.into(),
             spec,

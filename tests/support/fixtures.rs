@@ -26,7 +26,7 @@ pub fn user(email: &str, name: &str, role: Role) -> User {
 
 pub fn node(name: &str, node_type: NodeType, parent: Option<&str>, display_name: &str) -> Node {
     let mut spec = NodeSpec::new(node_type, display_name);
-    spec.parent = parent.map(str::to_string);
+    spec.parent = parent.map(Into::into);
     Node {
         name: name.to_string(),
         spec,
@@ -59,12 +59,14 @@ pub fn example() -> Hierarchy {
     holding.spec.services = BTreeMap::from([
         ("invoice-capture".to_string(), true),
         ("scanning".to_string(), true),
-    ]);
+    ])
+    .into();
     holding.spec.settings = BTreeMap::from([
         ("passwordExpiryDays".to_string(), json!(90)),
         ("theme".to_string(), json!({"color": "green", "dark": true})),
-    ]);
-    holding.spec.locked_settings = vec!["passwordExpiryDays".to_string()];
+    ])
+    .into();
+    holding.spec.locked_settings = vec!["passwordExpiryDays".to_string()].into();
 
     let mut nordic = node(
         "partner-nordic",
@@ -84,7 +86,7 @@ pub fn example() -> Hierarchy {
         email: Some("ola@nordic.example".into()),
         phone: None,
     }));
-    nordic.spec.settings = BTreeMap::from([("scanQuality".to_string(), json!(1.5))]);
+    nordic.spec.settings = BTreeMap::from([("scanQuality".to_string(), json!(1.5))]).into();
 
     let resellers = node(
         "resellers",
@@ -133,8 +135,8 @@ pub fn example() -> Hierarchy {
         email: Some("it@acme.example".into()),
         ..Contact::default()
     }));
-    acme_eu.spec.services = BTreeMap::from([("scanning".to_string(), false)]);
-    acme_eu.spec.settings = BTreeMap::from([("passwordExpiryDays".to_string(), json!(365))]);
+    acme_eu.spec.services = BTreeMap::from([("scanning".to_string(), false)]).into();
+    acme_eu.spec.settings = BTreeMap::from([("passwordExpiryDays".to_string(), json!(365))]).into();
     acme_eu.spec.users = vec![
         user("zoe@acme.example", "Zoë Admin", Role::Admin),
         user("anna@acme.example", "Anna Berg", Role::User),
@@ -155,7 +157,7 @@ pub fn example() -> Hierarchy {
     );
     acme_dk.spec.customer_type = Some(CustomerType::SubDivision);
     acme_dk.spec.reseller = true;
-    acme_dk.spec.locked_settings = vec!["a".into(), "b".into()];
+    acme_dk.spec.locked_settings = vec!["a".into(), "b".into()].into();
     let acme_dk_sub = node(
         "acme-dk-aarhus",
         NodeType::Customer,
@@ -270,7 +272,7 @@ pub fn create_all(hierarchy: &Hierarchy, base: &str) -> Plan {
         .map(|service_plan| change(Op::Create, Kind::ServicePlan, &service_plan.name))
         .chain(plan.writes.nodes.iter().map(|write| {
             let mut created = change(Op::Create, write.spec.node_type.kind(), &write.name);
-            created.to = write.spec.parent.clone();
+            created.to = write.spec.parent.as_deref().map(str::to_string);
             created
         }))
         .collect();
@@ -285,7 +287,7 @@ pub fn assert_round_trip(live: &Hierarchy, desired: &Hierarchy) {
     let mut expected = desired.clone();
     for (index, node) in expected.nodes.iter_mut().enumerate() {
         node.effective = Some(effective[index].clone());
-        node.live.managed_by = Some(SOURCE.to_string());
+        node.live.managed_by = Some(SOURCE.into());
         let number = live
             .node(&node.name)
             .and_then(|live| live.live.account_number);
@@ -298,7 +300,7 @@ pub fn assert_round_trip(live: &Hierarchy, desired: &Hierarchy) {
         node.live.account_number = number;
     }
     for service_plan in &mut expected.plans {
-        service_plan.live.managed_by = Some(SOURCE.to_string());
+        service_plan.live.managed_by = Some(SOURCE.into());
     }
     assert_eq!(live.plans, expected.plans);
     assert_eq!(live.nodes.len(), expected.nodes.len());

@@ -84,7 +84,7 @@ fn node_object(
         kind,
         object_type: node.spec.node_type.spec_type().to_string(),
         display_name: Some(node.spec.display_name.clone()),
-        parent: node.spec.parent.clone(),
+        parent: node.spec.parent.as_deref().map(str::to_string),
         active: Some(node.spec.active),
         effective_active: Some(
             node.effective
@@ -92,8 +92,8 @@ fn node_object(
                 .map_or(node.spec.active, |effective| effective.active),
         ),
         account_number: node.live.account_number,
-        plan: node.spec.plan.clone(),
-        managed_by: node.live.managed_by.clone(),
+        plan: node.spec.plan.as_deref().map(str::to_string),
+        managed_by: node.live.managed_by.as_deref().map(str::to_string),
         users: node.spec.users.len(),
         group,
         spec: manifest::node_spec_value(node),
@@ -172,7 +172,7 @@ pub fn objects(
                 effective_active: None,
                 account_number: None,
                 plan: None,
-                managed_by: plan.live.managed_by.clone(),
+                managed_by: plan.live.managed_by.as_deref().map(str::to_string),
                 users: 0,
                 group: None,
                 spec: manifest::plan_spec_value(plan),
@@ -366,7 +366,7 @@ mod tests {
         (active, effective_active): (bool, bool),
     ) -> Node {
         let mut spec = NodeSpec::new(node_type, name.to_uppercase());
-        spec.parent = parent.map(str::to_string);
+        spec.parent = parent.map(Into::into);
         spec.active = active;
         let mut effective = Effective::root(&spec);
         effective.active = effective_active;

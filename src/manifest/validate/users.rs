@@ -73,7 +73,7 @@ fn check_first_user(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
 /// never when it came from a CSV file (errors about a file's content quote no data;
 /// the location names the row).
 fn shown(entry: &DeclaredNode, position: usize, value: &str) -> String {
-    match entry.user_origins.get(position) {
+    match entry.user_origin(position) {
         Some(UserOrigin::Csv { .. }) => "in this CSV row".to_string(),
         _ => format!("`{value}`"),
     }

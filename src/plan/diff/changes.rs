@@ -33,7 +33,7 @@ impl Planner<'_> {
         let write = match (node.role, node.live, node.desired) {
             (Role::Create, _, Some(desired)) => {
                 let mut create = change(Op::Create, desired.spec.node_type.kind(), node.name);
-                create.to = desired.spec.parent.clone();
+                create.to = desired.spec.parent.as_deref().map(str::to_string);
                 plan.changes.push(create);
                 Some((desired, true, !desired.spec.users.is_empty()))
             }
@@ -80,14 +80,14 @@ impl Planner<'_> {
         if before.parent != after.parent {
             let op = self.reparent_op(before.parent.as_deref(), after.parent.as_deref());
             let mut reparent = change(op, kind, name);
-            reparent.from = before.parent.clone();
-            reparent.to = after.parent.clone();
+            reparent.from = before.parent.as_deref().map(str::to_string);
+            reparent.to = after.parent.as_deref().map(str::to_string);
             plan.changes.push(reparent);
         }
         if before.plan != after.plan {
             let mut change_plan = change(Op::ChangePlan, kind, name);
-            change_plan.from = before.plan.clone();
-            change_plan.to = after.plan.clone();
+            change_plan.from = before.plan.as_deref().map(str::to_string);
+            change_plan.to = after.plan.as_deref().map(str::to_string);
             plan.changes.push(change_plan);
         }
         let mut fields = node_fields(before, after);

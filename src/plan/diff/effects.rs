@@ -204,9 +204,9 @@ fn inherits_unchanged(
     match parent {
         None => Some(
             stored.active == spec.active
-                && stored.values.services == spec.services
-                && stored.values.settings == spec.settings
-                && stored.values.locked_settings == spec.locked_settings,
+                && stored.values.services == *spec.services
+                && stored.values.settings == *spec.settings
+                && stored.values.locked_settings == *spec.locked_settings,
         ),
         Some(parent)
             if spec.services.is_empty()

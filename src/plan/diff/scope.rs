@@ -109,14 +109,16 @@ impl<'a> Scope<'a> {
         let kind = desired.spec.node_type.kind();
         let name = node.name.to_string();
         let root = self.root.to_string();
-        let live_parent = node.live.and_then(|live| live.spec.parent.clone());
+        let live_parent = node
+            .live
+            .and_then(|live| live.spec.parent.as_deref().map(str::to_string));
         if index == self.root_index {
-            if live_parent != desired.spec.parent {
+            if live_parent.as_deref() != desired.spec.parent.as_deref() {
                 problems.push(Problem::ScopeRootParentChange {
                     kind,
                     root,
                     from: live_parent,
-                    to: desired.spec.parent.clone(),
+                    to: desired.spec.parent.as_deref().map(str::to_string),
                 });
             }
             return;
@@ -143,7 +145,7 @@ impl<'a> Scope<'a> {
                 kind,
                 name,
                 root,
-                to: desired.spec.parent.clone(),
+                to: desired.spec.parent.as_deref().map(str::to_string),
             }),
             (_, _, false) => Some(Problem::OutsideScope { kind, name, root }),
         };

@@ -1,7 +1,7 @@
 //! Service plan changes: created and updated plans go first in a plan (nodes may refer
 //! to them), deleted ones last (after the nodes that used them have moved on).
 
-use crate::model::{Kind, ServicePlan};
+use crate::model::{Kind, ServicePlan, Text};
 use crate::plan::{Op, Plan};
 
 use super::Planner;
@@ -54,7 +54,7 @@ impl Planner<'_> {
     fn plan_row(&self, desired: &ServicePlan) -> ServicePlan {
         let mut row = desired.clone();
         row.adopt = false;
-        row.live.managed_by = Some(self.options.source.clone());
+        row.live.managed_by = Some(Text::from(self.options.source.as_str()));
         row
     }
 }

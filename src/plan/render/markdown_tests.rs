@@ -44,13 +44,13 @@ fn a_regroup_shows_moves_at_their_new_parent() {
     let before = example();
     let mut desired = example();
     edit(&mut desired, "acme-de", |node| {
-        node.spec.parent = Some("nordic-smb".to_string())
+        node.spec.parent = Some("nordic-smb".into())
     });
     edit(&mut desired, "acme-eu", |node| {
-        node.spec.parent = Some("partner-nordic".to_string())
+        node.spec.parent = Some("partner-nordic".into())
     });
     edit(&mut desired, "partner-y", |node| {
-        node.spec.parent = Some("sub".to_string())
+        node.spec.parent = Some("sub".into())
     });
     insta::assert_snapshot!(comment(&before, &desired, &PlanOptions::new(SOURCE)));
 }
@@ -75,7 +75,7 @@ fn a_plan_downgrade_and_the_gate_are_called_out() {
     let live = live_of(&example(), Some(SOURCE));
     let mut desired = example();
     edit(&mut desired, "nordic-smb", |node| {
-        node.spec.plan = Some("trial".to_string())
+        node.spec.plan = Some("trial".into())
     });
     edit(&mut desired, "partner-x", |node| node.spec.active = false);
     desired.plans.push(crate::plan::fixtures::service_plan(

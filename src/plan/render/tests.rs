@@ -24,7 +24,7 @@ pub(super) fn mixed() -> (Hierarchy, Hierarchy, Plan) {
         node.spec.users.push(user("bo@acme.example", Role::User));
     });
     edit(&mut desired, "acme-de", |node| {
-        node.spec.parent = Some("nordic-smb".to_string())
+        node.spec.parent = Some("nordic-smb".into())
     });
     edit(&mut desired, "acme-fr", |node| {
         node.spec.display_name = "ACME France | Paris".to_string();
@@ -32,7 +32,7 @@ pub(super) fn mixed() -> (Hierarchy, Hierarchy, Plan) {
     });
     edit(&mut desired, "partner-x", |node| node.spec.active = false);
     edit(&mut desired, "nordic-smb", |node| {
-        node.spec.plan = Some("standard".to_string())
+        node.spec.plan = Some("standard".into())
     });
     remove(&mut desired, "x-three");
     let mut new_customer = customer("z-one", "partner-z");

@@ -224,7 +224,7 @@ fn cascades_moves_and_refusals_agree_with_the_whole_diff() {
         (
             "move a group",
             edited(&groups[0], &|node| {
-                node.spec.parent = Some(partners[2].clone())
+                node.spec.parent = Some(partners[2].as_str().into())
             }),
         ),
         // A disabled service and a locked setting change what accounts below get.
@@ -232,7 +232,7 @@ fn cascades_moves_and_refusals_agree_with_the_whole_diff() {
             "disable a service",
             edited(&partners[0], &|node| {
                 node.spec.services.insert("archive".to_string(), false);
-                node.spec.locked_settings = vec!["passwordExpiryDays".to_string()];
+                node.spec.locked_settings = vec!["passwordExpiryDays".to_string()].into();
             }),
         ),
         // A partner that becomes a customer leaves its customers misplaced: refused.
@@ -246,7 +246,7 @@ fn cascades_moves_and_refusals_agree_with_the_whole_diff() {
         (
             "customer under customer",
             edited(&customers[0], &|node| {
-                node.spec.parent = Some(customers[1].clone());
+                node.spec.parent = Some(customers[1].as_str().into());
             }),
         ),
     ];

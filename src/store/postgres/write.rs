@@ -150,12 +150,12 @@ async fn upsert_nodes(
     let names = column(&|r| Some(r.write.name.clone()));
     let types = column(&|r| Some(r.write.spec.node_type.as_str().to_string()));
     let display_names = column(&|r| Some(r.write.spec.display_name.clone()));
-    let parents = column(&|r| r.write.spec.parent.clone());
+    let parents = column(&|r| r.write.spec.parent.as_deref().map(str::to_string));
     let numbers: Vec<Option<i64>> = rows.iter().map(|r| r.new_number).collect();
     let active = flags(&|r| r.write.spec.active);
     let customer_types = column(&|r| r.write.spec.customer_type.map(|k| k.as_str().to_string()));
     let resellers = flags(&|r| r.write.spec.reseller);
-    let plans = column(&|r| r.write.spec.plan.clone());
+    let plans = column(&|r| r.write.spec.plan.as_deref().map(str::to_string));
     let addresses = column(&|r| r.encoded.address.clone());
     let contacts = column(&|r| r.encoded.contact.clone());
     let services = column(&|r| Some(r.encoded.services.to_string()));

@@ -241,12 +241,12 @@ fn bind_node(
         &write.name,
         &spec.node_type.as_str(),
         &spec.display_name,
-        &spec.parent,
+        &spec.parent.as_deref(),
         new_number,
         &spec.active,
         &spec.customer_type.map(|kind| kind.as_str()),
         &spec.reseller,
-        &spec.plan,
+        &spec.plan.as_deref(),
         &encoded.address,
         &encoded.contact,
         &encoded.services.as_ref(),
@@ -488,8 +488,8 @@ fn bind_user(
         position,
         &user.name,
         &user.role.as_str(),
-        &user.language,
-        &user.timezone,
+        &user.language.as_deref(),
+        &user.timezone.as_deref(),
     ];
     bind_all(statement, base, &values)
 }

@@ -19,7 +19,7 @@ fn pruning(max_prune_percent: f64) -> PlanOptions {
 fn live_with_owner(name: &str, owner: Option<&str>) -> Hierarchy {
     let mut live = live_of(&example(), Some(SOURCE));
     edit(&mut live, name, |node| {
-        node.live.managed_by = owner.map(str::to_string)
+        node.live.managed_by = owner.map(Into::into)
     });
     live
 }
@@ -92,7 +92,7 @@ fn declaring_another_sources_account_is_refused_even_with_adopt() {
 fn other_sources_and_unmanaged_objects_are_never_changed() {
     let mut live = live_of(&example(), None);
     edit(&mut live, "partner-nordic", |node| {
-        node.live.managed_by = Some(SOURCE.to_string())
+        node.live.managed_by = Some(SOURCE.into())
     });
     // The source declares only partner-nordic, and deactivates it.
     let mut desired = Hierarchy::new(
@@ -178,7 +178,7 @@ fn orphans_named_for_release_are_kept_and_made_unmanaged() {
 fn a_release_is_planned_even_with_prune_and_only_for_this_sources_orphans() {
     let (mut live, mut desired) = example_pair();
     edit(&mut live, "x-two", |node| {
-        node.live.managed_by = Some("team-b".to_string())
+        node.live.managed_by = Some("team-b".into())
     });
     remove(&mut desired, "x-one");
     remove(&mut desired, "x-two");
@@ -220,7 +220,7 @@ fn a_child_moved_away_lets_its_old_parent_be_pruned() {
         remove(&mut desired, name);
     }
     edit(&mut desired, "x-one", |node| {
-        node.spec.parent = Some("partner-nordic".to_string())
+        node.spec.parent = Some("partner-nordic".into())
     });
     let plan = plan_with(&live, &desired, &pruning(100.0));
     assert_eq!(
@@ -238,7 +238,7 @@ fn a_child_moved_away_lets_its_old_parent_be_pruned() {
 fn pruning_a_parent_whose_child_stays_is_refused() {
     let (mut live, mut desired) = example_pair();
     edit(&mut live, "x-one", |node| {
-        node.live.managed_by = Some("team-b".to_string())
+        node.live.managed_by = Some("team-b".into())
     });
     remove(&mut desired, "x-one");
     for name in ["partner-x", "x-two", "x-three"] {
@@ -307,8 +307,8 @@ pub(super) fn live_with_archived(name: &str, parent: &str, owner: &str) -> Hiera
     remove(&mut live, name);
     live.archived.push(crate::model::Archived {
         name: name.to_string(),
-        parent: Some(parent.to_string()),
-        managed_by: Some(owner.to_string()),
+        parent: Some(parent.into()),
+        managed_by: Some(owner.into()),
         account_number: Some(4711),
     });
     live

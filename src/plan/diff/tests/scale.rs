@@ -85,7 +85,7 @@ fn timing_100k_accounts() {
             let mut node = node.clone();
             node.name = format!("copy-{}", node.name);
             if let Some(parent) = &mut node.spec.parent {
-                *parent = format!("copy-{parent}");
+                *parent = format!("copy-{parent}").into();
             }
             node
         })

@@ -32,12 +32,12 @@ fn a_reparent_is_exactly_one_change(
     let (live, mut desired) = example_pair();
     let old_parent = desired.node(name).and_then(|node| node.spec.parent.clone());
     edit(&mut desired, name, |node| {
-        node.spec.parent = Some(new_parent.to_string())
+        node.spec.parent = Some(new_parent.into())
     });
     let plan = plan(&live, &desired);
     let change = only_change(&plan);
     assert_eq!((change.op, change.name.as_str()), (expected, name));
-    assert_eq!(change.from, old_parent);
+    assert_eq!(change.from.as_deref(), old_parent.as_deref());
     assert_eq!(change.to.as_deref(), Some(new_parent));
     let write = &plan.writes.nodes[0];
     assert!(
@@ -51,7 +51,7 @@ fn a_reparent_is_exactly_one_change(
 fn changing_a_customer_groups_plan_is_a_change_plan() {
     let (live, mut desired) = example_pair();
     edit(&mut desired, "nordic-smb", |node| {
-        node.spec.plan = Some("standard".to_string())
+        node.spec.plan = Some("standard".into())
     });
     let plan = plan(&live, &desired);
     let change = only_change(&plan);
@@ -188,8 +188,8 @@ fn one_node_with_several_changes_lists_them_in_the_documented_order() {
     edit(&mut desired, "acme-de", |node| {
         node.spec.active = false;
         node.spec.display_name = "ACME Deutschland".to_string();
-        node.spec.plan = Some("standard".to_string());
-        node.spec.parent = Some("nordic-smb".to_string());
+        node.spec.plan = Some("standard".into());
+        node.spec.parent = Some("nordic-smb".into());
         node.spec.users = vec![user("ben@acme.example", Role::Admin)];
     });
     let plan = plan(&live, &desired);
@@ -333,7 +333,7 @@ fn service_plans_are_created_first_and_deleted_last() {
     ));
     desired.plans.retain(|plan| plan.name != "standard");
     edit(&mut desired, "nordic-enterprise", |node| {
-        node.spec.plan = Some("trial".to_string())
+        node.spec.plan = Some("trial".into())
     });
     remove(&mut desired, "x-three");
     let options = PlanOptions {
@@ -377,16 +377,16 @@ fn stored_effective_values_that_drifted_are_rewritten_without_a_change() {
 fn structural_errors_are_all_reported_at_once() {
     let (live, mut desired) = example_pair();
     edit(&mut desired, "acme-de", |node| {
-        node.spec.parent = Some("nowhere".to_string())
+        node.spec.parent = Some("nowhere".into())
     });
     edit(&mut desired, "acme-fr", |node| {
-        node.spec.plan = Some("gold".to_string())
+        node.spec.plan = Some("gold".into())
     });
     edit(&mut desired, "partner-y", |node| {
-        node.spec.parent = Some("x-one".to_string())
+        node.spec.parent = Some("x-one".into())
     });
     edit(&mut desired, "partner-nordic", |node| {
-        node.spec.parent = Some("acme-eu".to_string())
+        node.spec.parent = Some("acme-eu".into())
     });
     let found = problems(&live, &desired, &PlanOptions::new(SOURCE));
     let messages: Vec<String> = found.iter().map(ToString::to_string).collect();

@@ -197,7 +197,7 @@ fn the_same_inputs_give_a_byte_identical_plan_whatever_their_order() {
     let (live, mut desired) = example_pair();
     edit(&mut desired, "partner-x", |node| node.spec.active = false);
     edit(&mut desired, "acme-de", |node| {
-        node.spec.parent = Some("nordic-smb".to_string())
+        node.spec.parent = Some("nordic-smb".into())
     });
     let desired = with_created(desired, "acme-new", "partner-nordic", "ACME EU GmbH");
     let first = serde_json::to_string(&plan(&live, &desired)).unwrap_or_default();
