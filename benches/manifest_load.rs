@@ -159,8 +159,8 @@ fn customer(name: &str, parent: &str) -> Node {
     }));
     spec.services = BTreeMap::from([("invoice-capture".to_string(), true)]).into();
     spec.users = vec![User {
-        email: format!("admin@{name}.example"),
-        name: "Anna Admin".to_string(),
+        email: format!("admin@{name}.example").into(),
+        name: "Anna Admin".into(),
         role: Role::Admin,
         language: Some("de".into()),
         timezone: Some("Europe/Berlin".into()),

@@ -173,8 +173,8 @@ impl Builder {
         spec.plan = Some(plan.into());
         spec.users = (0..users)
             .map(|k| User {
-                email: format!("user{k}@{name}.example"),
-                name: format!("User {k} of {name}"),
+                email: format!("user{k}@{name}.example").into(),
+                name: format!("User {k} of {name}").into(),
                 role: if k == 0 { Role::Admin } else { Role::User },
                 language: Some(language.into()),
                 timezone: Some(timezone.into()),
@@ -347,8 +347,8 @@ pub fn mutate(base: &Hierarchy, seed: u64, percent: u32) -> Hierarchy {
                 let users = &mut nodes[i].spec.users;
                 match rng.below(3) {
                     0 => users.push(User {
-                        email,
-                        name: "New User".to_string(),
+                        email: email.into(),
+                        name: "New User".into(),
                         role: Role::User,
                         language: None,
                         timezone: None,

@@ -82,7 +82,11 @@ fn a_changed_csv_file_is_seen_with_a_warm_cache() {
     let cache = ParseCache::in_directory(cache_directory.path());
     let emails = |loaded: &Loaded| -> Vec<String> {
         let acme = loaded.hierarchy.node("acme").expect("acme is declared");
-        acme.spec.users.iter().map(|u| u.email.clone()).collect()
+        acme.spec
+            .users
+            .iter()
+            .map(|u| u.email.to_string())
+            .collect()
     };
     let first = load(directory.path(), &cache).expect("valid manifests");
     assert_eq!(emails(&first), ["anna@acme.example", "bo@acme.example"]);

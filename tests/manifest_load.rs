@@ -57,7 +57,7 @@ fn loading_applies_the_normalisation_contract() {
         ["a", "b"],
         "sorted and deduplicated"
     );
-    let emails: Vec<&str> = acme.spec.users.iter().map(|u| u.email.as_str()).collect();
+    let emails: Vec<&str> = acme.spec.users.iter().map(|u| &*u.email).collect();
     assert_eq!(
         emails,
         [

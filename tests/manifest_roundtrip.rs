@@ -274,8 +274,8 @@ fn node(name: String, parent: String, node_type: NodeType, recipe: Recipe, plans
             let must_be_admin =
                 position == 0 && matches!(node_type, NodeType::Customer | NodeType::Enterprise);
             spec.users.push(User {
-                email: format!("{local}@{name}.example"),
-                name: format!("User {local}"),
+                email: format!("{local}@{name}.example").into(),
+                name: format!("User {local}").into(),
                 role: if admin || must_be_admin {
                     Role::Admin
                 } else {

@@ -157,7 +157,7 @@ fn sqlite_a_failed_bulk_write_keeps_the_counting_triggers() {
     let error = transaction
         .apply(&create_all(&desired, &base), &context())
         .unwrap_err();
-    assert!(error.to_string().contains(&refused.email), "{error}");
+    assert!(error.to_string().contains(&*refused.email), "{error}");
     // Committed anyway: the accounts went in, and so did the triggers, restored.
     transaction.commit().unwrap();
     assert_eq!(triggers(&db), triggers_before);

@@ -511,7 +511,7 @@ mod tests {
         let changed = load_changed_at(&inputs, &live, &mut kept, None, later()).expect("changes");
         assert_eq!(names(&changed.loaded.hierarchy), ["acme"]);
         let acme = &changed.loaded.hierarchy.nodes[0];
-        assert_eq!(acme.spec.users[0].email, "two@x.example");
+        assert_eq!(&*acme.spec.users[0].email, "two@x.example");
     }
 
     #[test]
@@ -590,7 +590,7 @@ mod tests {
             load_changed_at(&inputs, &live, &mut kept, Some(&csv), later()).expect("changes");
         assert_eq!(names(&changed.loaded.hierarchy), ["acme"]);
         assert_eq!(
-            changed.loaded.hierarchy.nodes[0].spec.users[0].email,
+            &*changed.loaded.hierarchy.nodes[0].spec.users[0].email,
             "two@x.example"
         );
         std::fs::remove_file(path.join("b.yaml")).expect("remove");

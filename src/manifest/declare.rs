@@ -367,8 +367,8 @@ pub(crate) fn user(user: UserSpec, strings: &mut Interner) -> model::User {
     model::User {
         language: strings.optional(user.language.as_deref()),
         timezone: strings.optional(user.timezone.as_deref()),
-        email: user.email,
-        name: user.name,
+        email: user.email.into(),
+        name: user.name.into(),
         role: user.role.into(),
     }
 }
@@ -423,8 +423,8 @@ pub(crate) fn account_manifest(node: &Node) -> Option<AccountSpec> {
             .users
             .iter()
             .map(|u| UserSpec {
-                email: u.email.clone(),
-                name: u.name.clone(),
+                email: u.email.to_string(),
+                name: u.name.to_string(),
                 role: u.role.into(),
                 language: u.language.as_deref().map(str::to_string),
                 timezone: u.timezone.as_deref().map(str::to_string),

@@ -380,7 +380,7 @@ mod tests {
         assert_eq!(kept.len(), (2, 1));
         let acme = loaded.hierarchy.node("acme").expect("acme");
         assert_eq!(acme.spec.display_name, "Acmf");
-        assert_eq!(acme.spec.users[0].email, "two@x.example");
+        assert_eq!(&*acme.spec.users[0].email, "two@x.example");
     }
 
     #[test]

@@ -240,8 +240,8 @@ fn row_user(record: &[&str], line: u32) -> Result<User, Problem> {
             .map(crate::model::Text::from)
     };
     Ok(User {
-        email: field(0).to_string(),
-        name: field(1).to_string(),
+        email: field(0).into(),
+        name: field(1).into(),
         role,
         language: optional(3),
         timezone: optional(4),

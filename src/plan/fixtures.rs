@@ -71,8 +71,8 @@ pub fn service_plan(name: &str, billing: Billing) -> ServicePlan {
 
 pub fn user(email: &str, role: Role) -> User {
     User {
-        email: email.to_string(),
-        name: email.split('@').next().unwrap_or(email).to_string(),
+        email: email.into(),
+        name: email.split('@').next().unwrap_or(email).into(),
         role,
         language: None,
         timezone: None,

@@ -68,12 +68,12 @@ pub(crate) fn entries<'a>(
     for account in accounts {
         if let Some(node) = live.node(account) {
             for user in &node.spec.users {
-                live_users.insert((node.name.as_str(), user.email.as_str()), user);
+                live_users.insert((&*node.name, &*user.email), user);
             }
         }
         if let Some(write) = node_writes.get(account) {
             for user in &write.spec.users {
-                desired_users.insert((write.name.as_str(), user.email.as_str()), user);
+                desired_users.insert((&*write.name, &*user.email), user);
             }
         }
     }
@@ -229,8 +229,8 @@ mod tests {
 
     fn user(email: &str) -> User {
         User {
-            email: email.to_string(),
-            name: "Anna".to_string(),
+            email: email.into(),
+            name: "Anna".into(),
             role: Role::Admin,
             language: None,
             timezone: None,

@@ -211,7 +211,7 @@ fn user_rows<'a>(
 ) {
     let after = &write.spec.users;
     let mut by_email: Vec<(&str, usize)> = (0..before.len())
-        .map(|index| (before[index].email.as_str(), index))
+        .map(|index| (&*before[index].email, index))
         .collect();
     by_email.sort_unstable();
     let find = |email: &str| {
@@ -235,7 +235,7 @@ fn user_rows<'a>(
             .iter()
             .zip(kept)
             .filter(|(_, kept)| !kept)
-            .map(|(user, _)| (account, user.email.as_str())),
+            .map(|(user, _)| (account, &*user.email)),
     );
 }
 

@@ -445,8 +445,8 @@ impl UserRow<'_> {
             )
         })?;
         Ok(User {
-            email: self.email.to_string(),
-            name: self.name.to_string(),
+            email: self.email.into(),
+            name: self.name.into(),
             role,
             language: strings.optional(self.language),
             timezone: strings.optional(self.timezone),
@@ -733,8 +733,8 @@ mod tests {
             })
             .collect();
         let user = |email: &str| User {
-            email: email.to_string(),
-            name: email.to_string(),
+            email: email.into(),
+            name: email.into(),
             role: Role::User,
             language: None,
             timezone: None,
@@ -746,7 +746,11 @@ mod tests {
         attacher.attach("c", user("3"));
         attacher.finish();
         let emails = |node: &Node| -> Vec<String> {
-            node.spec.users.iter().map(|u| u.email.clone()).collect()
+            node.spec
+                .users
+                .iter()
+                .map(|u| u.email.to_string())
+                .collect()
         };
         assert_eq!(emails(&nodes[0]), ["1", "2"]);
         assert!(emails(&nodes[1]).is_empty());

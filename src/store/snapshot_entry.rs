@@ -416,8 +416,8 @@ impl<'de> Visitor<'de> for UserSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<User, A::Error> {
-        let email: String = next(&mut seq)?;
-        let name: String = next(&mut seq)?;
+        let email: Box<str> = next(&mut seq)?;
+        let name: Box<str> = next(&mut seq)?;
         let role: Role = next(&mut seq)?;
         let language = next_seeded(
             &mut seq,

@@ -272,9 +272,9 @@ fn push_users(users: &mut Vec<RawUser>, node: &Node) -> Result<()> {
         })?;
         users.push(RawUser {
             account: node.name.clone(),
-            email: user.email.clone(),
+            email: user.email.to_string(),
             position,
-            name: user.name.clone(),
+            name: user.name.to_string(),
             role: user.role.as_str().to_string(),
             language: user.language.as_deref().map(str::to_string),
             timezone: user.timezone.as_deref().map(str::to_string),

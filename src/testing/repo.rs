@@ -283,8 +283,8 @@ fn write_users_csv(path: &Path, users: &[User]) -> Result<u64, RepoError> {
     for user in users {
         writer
             .write_record([
-                user.email.as_str(),
-                user.name.as_str(),
+                &*user.email,
+                &*user.name,
                 user.role.as_str(),
                 user.language.as_deref().unwrap_or(""),
                 user.timezone.as_deref().unwrap_or(""),

@@ -16,8 +16,8 @@ pub const SOURCE: &str = "git:platform";
 
 pub fn user(email: &str, name: &str, role: Role) -> User {
     User {
-        email: email.to_string(),
-        name: name.to_string(),
+        email: email.into(),
+        name: name.into(),
         role,
         language: Some("de".into()),
         timezone: Some("Europe/Berlin".into()),

@@ -127,8 +127,8 @@ fn check_node(entry: &DeclaredNode, findings: &mut Vec<Finding>) {
     }
     for (index, user) in spec.users.iter().enumerate() {
         for (key, value) in [
-            ("email", Some(user.email.as_str())),
-            ("name", Some(user.name.as_str())),
+            ("email", Some(&*user.email)),
+            ("name", Some(&*user.name)),
             ("language", user.language.as_deref()),
             ("timezone", user.timezone.as_deref()),
         ] {

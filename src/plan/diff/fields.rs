@@ -119,19 +119,19 @@ pub(super) fn user_changes(
     let before_positions: FxHashMap<&str, usize> = before
         .iter()
         .enumerate()
-        .map(|(index, user)| (user.email.as_str(), index))
+        .map(|(index, user)| (&*user.email, index))
         .collect();
-    let after_emails: FxHashSet<&str> = after.iter().map(|user| user.email.as_str()).collect();
+    let after_emails: FxHashSet<&str> = after.iter().map(|user| &*user.email).collect();
     let before_position = |email: &str| before_positions.get(email).copied();
     let after_has = |email: &str| after_emails.contains(email);
     let kept_before: Vec<&str> = before
         .iter()
-        .map(|user| user.email.as_str())
+        .map(|user| &*user.email)
         .filter(|email| after_has(email))
         .collect();
     let kept_after: Vec<&str> = after
         .iter()
-        .map(|user| user.email.as_str())
+        .map(|user| &*user.email)
         .filter(|email| before_position(email).is_some())
         .collect();
     let reordered = reordered_users(&kept_before, &kept_after);
@@ -152,7 +152,7 @@ pub(super) fn user_changes(
             continue;
         };
         let mut fields = user_fields(&before[before_index], user);
-        if reordered.binary_search(&user.email.as_str()).is_ok() {
+        if reordered.binary_search(&&*user.email).is_ok() {
             insert_sorted(
                 &mut fields,
                 FieldChange {
