@@ -44,7 +44,7 @@ pub fn apply(
     // A saved plan was reviewed when it was made: that review is the confirmation.
     let reviewed = matches!(work, Work::Saved(_));
     let planning = progress::spinner("loading the manifests and planning");
-    let (planned, saved_desired, revision) = match work {
+    let (mut planned, saved_desired, revision) = match work {
         Work::Saved(saved) => {
             let live = pass.live();
             let plan = saved.replan(&live.hierarchy, &live.fingerprint)?;
@@ -92,7 +92,12 @@ pub fn apply(
         "writing {}",
         output::count(planned.plan().changes.len(), "change", "changes")
     ));
+    // The write needs the plan and the live state only: the desired hierarchy (as
+    // large as the live one) is freed on another thread while the rows are written.
+    let desired = planned.take_desired();
+    let freeing = std::thread::spawn(move || drop(desired));
     let applied = planned.apply(&context)?;
+    let _ = freeing.join();
     drop(writing);
     let changes = output::count(applied.plan.changes.len(), "change", "changes");
     output::note(&match applied.report.assigned.len() {

@@ -380,6 +380,13 @@ impl<'s> Planned<'s> {
         !self.plan.is_empty() || !self.plan.writes.is_empty()
     }
 
+    /// Hands out the desired hierarchy (`None` for a saved plan, or once taken): the
+    /// write needs only the plan and the live state, and a caller that keeps nothing
+    /// after the apply can free it before writing.
+    pub fn take_desired(&mut self) -> Option<Loaded> {
+        self.desired.take()
+    }
+
     /// Writes the plan and commits; nothing is written if any step fails.
     pub fn apply(mut self, context: &ApplyContext) -> Result<Applied, ReconcileError> {
         let live = Some(&self.pass.live);

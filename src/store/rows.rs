@@ -536,11 +536,34 @@ impl<'a> UserAttacher<'a> {
     }
 }
 
-/// Canonical JSON text of a value; empty maps and lists borrow a constant.
+/// Canonical JSON text of a value, in an allocation of its length.
+///
+/// Encoded into a buffer the thread reuses, then copied: `serde_json::to_string`
+/// grows its string by doubling, and an apply holds one text per change (the audit
+/// log's) until it commits, each with up to half of it spare.
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|error| {
-        let cause = super::Cause::new(error.to_string(), super::Retry::Permanent);
+    /// A buffer grown past this by one large value is not kept for the next.
+    const KEPT_BYTES: usize = 1 << 20;
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let encode_error = |message: String| {
+        let cause = super::Cause::new(message, super::Retry::Permanent);
         StoreError::database("encode json", cause)
+    };
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        let written = serde_json::to_writer(&mut *buffer, value)
+            .map_err(|error| encode_error(error.to_string()))
+            .and_then(|()| {
+                std::str::from_utf8(buffer)
+                    .map(str::to_owned)
+                    .map_err(|error| encode_error(error.to_string()))
+            });
+        if buffer.capacity() > KEPT_BYTES {
+            *buffer = Vec::new();
+        }
+        written
     })
 }
 
