@@ -67,16 +67,10 @@ impl<T> Chunked<T> {
         }
     }
 
-    /// Trims each chunk to an allocation of its length when pushing left more than an
-    /// eighth of it spare (a copy: the allocator keeps a block asked to shrink by less
-    /// than half).
+    /// Trims each chunk ([`trimmed`]).
     pub fn trim(&mut self) {
         for chunk in &mut self.chunks {
-            if chunk.capacity() - chunk.len() > chunk.len() / 8 {
-                let mut exact = Vec::with_capacity(chunk.len());
-                exact.append(chunk);
-                *chunk = exact;
-            }
+            *chunk = trimmed(std::mem::take(chunk));
         }
     }
 
@@ -100,6 +94,18 @@ impl<T> Chunked<T> {
         self.starts.push(start);
         self.chunks.push(items);
     }
+}
+
+/// `items` in an allocation of its length when more than an eighth of it is spare (as
+/// pushing leaves it). A copy rather than `shrink_to_fit`: the allocator keeps a block
+/// asked to shrink by less than half.
+pub(crate) fn trimmed<T>(items: Vec<T>) -> Vec<T> {
+    if items.capacity() - items.len() <= items.len() / 8 {
+        return items;
+    }
+    let mut exact = Vec::with_capacity(items.len());
+    exact.extend(items);
+    exact
 }
 
 /// A chunk's number in the four bytes the table keeps: a load has far fewer files.

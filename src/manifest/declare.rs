@@ -146,8 +146,9 @@ impl DeclaredNode {
     pub fn push_user_origin(&mut self, origin: UserOrigin) {
         if self.user_origins.is_empty() {
             let inline = self.node.spec.users.len().saturating_sub(1);
-            self.user_origins
-                .extend((0..inline).map(|index| UserOrigin::Inline(saturating_u32(index))));
+            self.user_origins.extend(
+                (0..inline).map(|index| UserOrigin::Inline(super::input::saturating_u32(index))),
+            );
         }
         self.user_origins.push(origin);
     }
@@ -163,10 +164,6 @@ impl DeclaredNode {
             None => self.origin.field_at(&["users"], Target::Key),
         }
     }
-}
-
-fn saturating_u32(index: usize) -> u32 {
-    u32::try_from(index).unwrap_or(u32::MAX)
 }
 
 #[derive(Debug, Clone)]

@@ -466,18 +466,6 @@ fn declare_in_parallel(
     (documents, declared)
 }
 
-/// `items` in an allocation of its length when more than an eighth of it is spare (as
-/// pushing leaves it). A copy rather than `shrink_to_fit`: the allocator keeps a block
-/// asked to shrink by less than half.
-fn trimmed<T>(items: Vec<T>) -> Vec<T> {
-    if items.capacity() - items.len() <= items.len() / 8 {
-        return items;
-    }
-    let mut exact = Vec::with_capacity(items.len());
-    exact.extend(items);
-    exact
-}
-
 /// [`declare_in_parallel`] for a process that keeps what it read (see
 /// [`load_kept`]): unchanged files come from `kept`, which is updated with this load's.
 fn declare_kept_files(
@@ -770,7 +758,7 @@ fn sorted_by_name(mut nodes: Vec<Node>) -> Vec<Node> {
     order.par_sort_unstable_by(|&a, &b| nodes[a].name.cmp(&nodes[b].name));
     permute(&mut nodes, &order);
     nodes.par_iter_mut().for_each(|node| {
-        node.spec.users = trimmed(std::mem::take(&mut node.spec.users));
+        node.spec.users = chunked::trimmed(std::mem::take(&mut node.spec.users));
     });
     nodes
 }
