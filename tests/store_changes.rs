@@ -22,6 +22,7 @@ on_both_backends!(
     only_one_store_holds_the_session_lock,
     the_session_lock_is_released_when_its_store_is_dropped,
     a_bulk_apply_bumps_the_change_counter_and_leaves_its_triggers,
+    a_large_apply_audits_every_change_once_in_plan_order,
 );
 
 fn context() -> ApplyContext {
@@ -130,6 +131,49 @@ fn a_bulk_apply_bumps_the_change_counter_and_leaves_its_triggers(db: &TestDb) {
         assert!(now > seen, "`{edit}` left the counter at {now}");
         seen = now;
     }
+}
+
+/// The audit rows are encoded and written a few thousand at a time: a plan of more
+/// changes than one such chunk still gets one row per change, in plan order.
+fn a_large_apply_audits_every_change_once_in_plan_order(db: &TestDb) {
+    let mut store = db.open();
+    let desired = canopy::generate::hierarchy(9_000, 11);
+    let base = store.snapshot().unwrap().fingerprint;
+    let plan = create_all(&desired, &base);
+    assert!(
+        plan.changes.len() > 2 * 4_096,
+        "{} changes",
+        plan.changes.len()
+    );
+    let mut transaction = store.begin().unwrap();
+    transaction.apply(&plan, &context()).unwrap();
+    transaction.commit().unwrap();
+    let mut audited = Vec::new();
+    loop {
+        let after = audited.last().map_or(0, |(sequence, _, _)| *sequence);
+        let page = store.audit(after, 5_000).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        audited.extend(
+            page.into_iter()
+                .map(|record| (record.sequence, record.op, record.name)),
+        );
+    }
+    let expected: Vec<(String, String)> = plan
+        .changes
+        .iter()
+        .map(|change| (change.op.as_str().to_string(), change.name.clone()))
+        .collect();
+    let written: Vec<(String, String)> = audited
+        .into_iter()
+        .map(|(_, op, name)| (op, name))
+        .collect();
+    assert_eq!(written.len(), expected.len());
+    assert!(
+        written == expected,
+        "the audit log differs from the plan's changes"
+    );
 }
 
 /// A bulk write that fails half-way leaves the counting triggers in place, even for a

@@ -1,6 +1,7 @@
 //! The audit rows of a plan: one per [`Change`], with before/after JSON, built from
 //! the plan and the live snapshot it was applied to. Pure: the backends only write
-//! what [`entries`] returns.
+//! what an [`AuditLog`] encodes, a chunk at a time (a million creates are about
+//! 450 MB of JSON: held whole, they would be the largest thing an apply holds).
 //!
 //! | op | before | after |
 //! |----|--------|-------|
@@ -44,11 +45,71 @@ struct Lookup<'a, 'l> {
     desired_users: FxHashMap<(&'a str, &'a str), &'a User>,
 }
 
-/// The audit rows for `plan`, in the order of `plan.changes`.
+/// The audit rows of a plan, encoded when asked for: one per change, in the order of
+/// `plan.changes`.
+pub(crate) struct AuditLog<'a, 'l> {
+    lookup: Lookup<'a, 'l>,
+}
+
+impl std::fmt::Debug for AuditLog<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("rows", &self.len())
+            .finish()
+    }
+}
+
+impl<'a, 'l> AuditLog<'a, 'l> {
+    pub fn new(plan: &'a Plan, live: &'l Hierarchy) -> AuditLog<'a, 'l> {
+        AuditLog {
+            lookup: lookup(plan, live),
+        }
+    }
+
+    /// How many rows the log has (one per change).
+    pub fn len(&self) -> usize {
+        self.lookup.plan.changes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The rows of the changes in `range`.
+    pub fn entries(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> Result<Vec<AuditEntry<'a>>, StoreError> {
+        let changes = &self.lookup.plan.changes[range];
+        changes
+            .iter()
+            .map(|change| self.lookup.entry(change))
+            .collect()
+    }
+
+    /// Every row, `size` at a time, in order.
+    pub fn chunks(
+        &self,
+        size: usize,
+    ) -> impl Iterator<Item = Result<Vec<AuditEntry<'a>>, StoreError>> + '_ {
+        let size = size.max(1);
+        (0..self.len())
+            .step_by(size)
+            .map(move |start| self.entries(start..self.len().min(start + size)))
+    }
+}
+
+/// The audit rows for `plan`, in the order of `plan.changes`, all at once.
+#[cfg(test)]
 pub(crate) fn entries<'a>(
     plan: &'a Plan,
     live: &Hierarchy,
 ) -> Result<Vec<AuditEntry<'a>>, StoreError> {
+    let log = AuditLog::new(plan, live);
+    log.entries(0..log.len())
+}
+
+fn lookup<'a, 'l>(plan: &'a Plan, live: &'l Hierarchy) -> Lookup<'a, 'l> {
     let node_writes: FxHashMap<&str, &NodeWrite> = plan
         .writes
         .nodes
@@ -77,29 +138,13 @@ pub(crate) fn entries<'a>(
             }
         }
     }
-    let lookup = Lookup {
+    Lookup {
         plan,
         live,
         node_writes,
         live_users,
         desired_users,
-    };
-    plan.changes
-        .iter()
-        .map(|change| {
-            let (before, after) = match change.kind {
-                Kind::ServicePlan => lookup.plan_values(change)?,
-                Kind::Account | Kind::AccountGroup => lookup.node_values(change)?,
-            };
-            Ok(AuditEntry {
-                op: change.op,
-                kind: change.kind,
-                name: &change.name,
-                before,
-                after,
-            })
-        })
-        .collect()
+    }
 }
 
 type Values = (Option<String>, Option<String>);
@@ -135,7 +180,21 @@ fn released(change: &Change) -> Result<Values, StoreError> {
     single("managedBy", change.from.as_ref(), None)
 }
 
-impl Lookup<'_, '_> {
+impl<'a> Lookup<'a, '_> {
+    fn entry(&self, change: &'a Change) -> Result<AuditEntry<'a>, StoreError> {
+        let (before, after) = match change.kind {
+            Kind::ServicePlan => self.plan_values(change)?,
+            Kind::Account | Kind::AccountGroup => self.node_values(change)?,
+        };
+        Ok(AuditEntry {
+            op: change.op,
+            kind: change.kind,
+            name: &change.name,
+            before,
+            after,
+        })
+    }
+
     fn plan_values(&self, change: &Change) -> Result<Values, StoreError> {
         let live = self.live.plan(&change.name).map(|plan| &plan.spec);
         let desired = self
@@ -273,6 +332,28 @@ mod tests {
         let rows = entries(&plan, &Hierarchy::default()).unwrap();
         assert_eq!(rows[0].before, None);
         assert_eq!(parsed(&rows[0].after)["displayName"], "Nordic");
+    }
+
+    #[test]
+    fn the_log_in_chunks_gives_every_row_once_in_plan_order() {
+        let mut plan = Plan::default();
+        for index in 0..7 {
+            let mut moved = change(Op::Move, &format!("acme-{index}"));
+            moved.from = Some("a".into());
+            moved.to = Some(format!("b-{index}"));
+            plan.changes.push(moved);
+        }
+        let live = live();
+        let whole = entries(&plan, &live).unwrap();
+        assert_eq!(whole.len(), 7);
+        let log = AuditLog::new(&plan, &live);
+        for size in [1, 2, 3, 7, 100] {
+            let chunks: Vec<Vec<AuditEntry<'_>>> = log.chunks(size).map(Result::unwrap).collect();
+            assert_eq!(chunks.len(), 7usize.div_ceil(size), "chunks of {size}");
+            assert!(chunks.iter().all(|chunk| chunk.len() <= size));
+            assert_eq!(chunks.concat(), whole, "chunks of {size}");
+        }
+        assert_eq!(AuditLog::new(&Plan::default(), &live).chunks(4).count(), 0);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use crate::model::{Archived, Hierarchy, Kind, Node, User};
 use crate::plan::{NodeWrite, Plan};
 
-use super::audit::{self, AuditEntry};
+use super::audit::AuditLog;
 use super::rows::{EncodedNode, encode_node};
 use super::{Snapshot, StoreError};
 
@@ -92,7 +92,8 @@ pub(crate) struct Batch<'a> {
     pub user_inserts: Vec<UserRow<'a>>,
     /// Numbers for created accounts (new or restored), by name, in plan order.
     pub assigned: Vec<(String, i64)>,
-    pub audit: Vec<AuditEntry<'a>>,
+    /// Encoded as it is written, a chunk at a time.
+    pub audit: AuditLog<'a, 'a>,
 }
 
 impl Batch<'_> {
@@ -144,7 +145,7 @@ pub(crate) fn prepare<'a>(
         user_updates: Vec::new(),
         user_inserts: Vec::new(),
         assigned: Vec::new(),
-        audit: audit::entries(plan, &live.hierarchy)?,
+        audit: AuditLog::new(plan, &live.hierarchy),
     };
     for write in &plan.writes.nodes {
         let live_node = live.hierarchy.node(&write.name);

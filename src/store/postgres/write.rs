@@ -439,6 +439,9 @@ async fn write_releases(connection: &mut PgConnection, plan: &Plan) -> Result<()
 /// acknowledgement: some 40 ms on Linux), which would be most of a small edit's commit.
 const SMALL_BATCH: usize = 1_000;
 
+/// How many audit rows are encoded at a time.
+const AUDIT_CHUNK: usize = 4_096;
+
 /// Audit rows by COPY (or, for a few, one insert): the identity column numbers them in
 /// stream order, which is plan order.
 async fn copy_audit(
@@ -459,16 +462,18 @@ async fn copy_audit(
         "copy audit_log",
     )
     .await?;
-    for entry in &batch.audit {
-        copy.row(8).await?;
-        copy.text(Some(&context.actor));
-        copy.text(Some(&context.source));
-        copy.text(context.revision.as_deref());
-        copy.text(Some(entry.op.as_str()));
-        copy.text(Some(entry.kind.as_str()));
-        copy.text(Some(entry.name));
-        copy.text(entry.before.as_deref());
-        copy.text(entry.after.as_deref());
+    for entries in batch.audit.chunks(AUDIT_CHUNK) {
+        for entry in entries? {
+            copy.row(8).await?;
+            copy.text(Some(&context.actor));
+            copy.text(Some(&context.source));
+            copy.text(context.revision.as_deref());
+            copy.text(Some(entry.op.as_str()));
+            copy.text(Some(entry.kind.as_str()));
+            copy.text(Some(entry.name));
+            copy.text(entry.before.as_deref());
+            copy.text(entry.after.as_deref());
+        }
     }
     copy.finish().await?;
     Ok(())
@@ -480,7 +485,7 @@ async fn insert_audit(
     batch: &Batch<'_>,
     context: &ApplyContext,
 ) -> Result<()> {
-    let entries = &batch.audit;
+    let entries = &batch.audit.entries(0..batch.audit.len())?;
     let ops: Vec<&str> = entries.iter().map(|entry| entry.op.as_str()).collect();
     let kinds: Vec<&str> = entries.iter().map(|entry| entry.kind.as_str()).collect();
     let names: Vec<&str> = entries.iter().map(|entry| entry.name).collect();

@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Statement, ToSql, params};
 
 use crate::plan::Plan;
 
+use super::super::audit::AuditEntry;
 use super::super::batch::{Batch, Keys, NodeRow, UserRow};
 use super::super::rows::to_json;
 use super::super::{ApplyContext, Result, StoreError};
@@ -594,9 +595,25 @@ fn write_audit(
         values: 9,
         suffix: "",
     };
+    for entries in batch.audit.chunks(AUDIT_CHUNK) {
+        write_audit_rows(connection, &rows, &entries?, now, context)?;
+    }
+    Ok(())
+}
+
+/// How many audit rows are encoded at a time.
+const AUDIT_CHUNK: usize = 4_096;
+
+fn write_audit_rows(
+    connection: &Connection,
+    rows: &Rows,
+    entries: &[AuditEntry<'_>],
+    now: &str,
+    context: &ApplyContext,
+) -> Result<()> {
     rows.write(
         connection,
-        &batch.audit,
+        entries,
         |statement, base, entry| {
             let values: [&dyn ToSql; 9] = [
                 &now,
