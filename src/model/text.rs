@@ -1,8 +1,8 @@
 //! [`Text`]: a shared, immutable string one pointer wide, for the values a hierarchy
 //! repeats (parents, plans, sources, languages, time zones).
 //!
-//! A million nodes name a few thousand parents and a handful of plans: each node holds
-//! a pointer to one shared copy (handed out by an [`Interner`]) instead of its own
+//! Siblings name one parent and a hierarchy has a handful of plans: each node holds a
+//! pointer to one shared copy (handed out by an [`Interner`]) instead of its own
 //! string. A `String` takes 24 bytes in the node and a heap block per node, an
 //! `Arc<str>` 16 bytes; a `Text` takes 8, and `Option<Text>` too. The price is one more
 //! pointer to follow when the text is read.
@@ -60,18 +60,6 @@ impl From<&str> for Text {
 impl From<String> for Text {
     fn from(text: String) -> Text {
         Text(Arc::new(text.into_boxed_str()))
-    }
-}
-
-impl From<&String> for Text {
-    fn from(text: &String) -> Text {
-        Text::from(text.as_str())
-    }
-}
-
-impl From<Text> for String {
-    fn from(text: Text) -> String {
-        text.as_str().to_string()
     }
 }
 
@@ -163,8 +151,8 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
-/// Hands out one shared copy of each distinct text it is given, so that a million
-/// nodes and users hold a few thousand strings between them.
+/// Hands out one shared copy of each distinct text it is given, so that the nodes and
+/// users that repeat a value hold one string between them.
 #[derive(Debug, Default)]
 pub struct Interner {
     texts: FxHashSet<Text>,
@@ -183,15 +171,6 @@ impl Interner {
     /// [`Interner::intern`] of an optional text.
     pub fn optional(&mut self, text: Option<&str>) -> Option<Text> {
         text.map(|text| self.intern(text))
-    }
-
-    /// `text` itself if it equals the shared copy of its value, else that copy.
-    pub fn share(&mut self, text: Text) -> Text {
-        if let Some(found) = self.texts.get(text.as_str()) {
-            return found.clone();
-        }
-        self.texts.insert(text.clone());
-        text
     }
 }
 
@@ -214,7 +193,7 @@ mod tests {
         let own = Text::from("partner-1");
         assert!(!own.ptr_eq(&first));
         assert_eq!(own, first);
-        assert!(interner.share(own).ptr_eq(&first));
+        assert!(interner.intern(&own).ptr_eq(&first));
         let (a, b) = (Text::from("a"), Text::from("b"));
         assert!(a < b);
         assert_eq!(first, "partner-1");

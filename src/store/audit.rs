@@ -1,7 +1,7 @@
 //! The audit rows of a plan: one per [`Change`], with before/after JSON, built from
 //! the plan and the live snapshot it was applied to. Pure: the backends only write
-//! what an [`AuditLog`] encodes, a chunk at a time (a million creates are about
-//! 450 MB of JSON: held whole, they would be the largest thing an apply holds).
+//! what an [`AuditLog`] encodes, a chunk at a time (held whole, the JSON of 100k
+//! creates was 64 MB of an all-new apply's 244 MB peak).
 //!
 //! | op | before | after |
 //! |----|--------|-------|

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::Snapshot;
 use crate::model::{
     Address, Archived, Contact, CustomerType, Effective, Hierarchy, Inherited, Interner, LiveMeta,
-    Node, NodeSpec, NodeType, Role, ServicePlan, SettingValue, Text, User,
+    Node, NodeSpec, NodeType, Rare, Role, ServicePlan, SettingValue, Text, User,
 };
 
 /// Fields of a node's tuple.
@@ -289,26 +289,16 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         let name: String = next(&mut seq)?;
         let node_type: NodeType = next(&mut seq)?;
         let display_name: String = next(&mut seq)?;
-        let parent = next_seeded(
-            &mut seq,
-            Interned {
-                interner: &mut *self.interner,
-            },
-        )?;
+        let parent = next_interned(&mut seq, self.interner)?;
         let active: bool = next(&mut seq)?;
         let customer_type: Option<CustomerType> = next(&mut seq)?;
         let reseller: bool = next(&mut seq)?;
-        let plan = next_seeded(
-            &mut seq,
-            Interned {
-                interner: &mut *self.interner,
-            },
-        )?;
+        let plan = next_interned(&mut seq, self.interner)?;
         let address: Option<Box<Address>> = next(&mut seq)?;
         let contact: Option<Box<Contact>> = next(&mut seq)?;
-        let services: BTreeMap<String, bool> = next(&mut seq)?;
-        let settings: BTreeMap<String, SettingValue> = next(&mut seq)?;
-        let locked_settings: Vec<String> = next(&mut seq)?;
+        let services: Rare<BTreeMap<String, bool>> = next(&mut seq)?;
+        let settings: Rare<BTreeMap<String, SettingValue>> = next(&mut seq)?;
+        let locked_settings: Rare<Vec<String>> = next(&mut seq)?;
         let users = next_seeded(
             &mut seq,
             UsersSeed {
@@ -317,12 +307,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         )?;
         let adopt: bool = next(&mut seq)?;
         let account_number: Option<i64> = next(&mut seq)?;
-        let managed_by = next_seeded(
-            &mut seq,
-            Interned {
-                interner: self.interner,
-            },
-        )?;
+        let managed_by = next_interned(&mut seq, self.interner)?;
         let archived: bool = next(&mut seq)?;
         let effective: Option<(bool, u32)> = next(&mut seq)?;
         let effective = match effective {
@@ -350,9 +335,9 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
                 plan,
                 address,
                 contact,
-                services: services.into(),
-                settings: settings.into(),
-                locked_settings: locked_settings.into(),
+                services,
+                settings,
+                locked_settings,
                 users,
             },
             adopt,
@@ -419,18 +404,8 @@ impl<'de> Visitor<'de> for UserSeed<'_> {
         let email: Box<str> = next(&mut seq)?;
         let name: Box<str> = next(&mut seq)?;
         let role: Role = next(&mut seq)?;
-        let language = next_seeded(
-            &mut seq,
-            Interned {
-                interner: &mut *self.interner,
-            },
-        )?;
-        let timezone = next_seeded(
-            &mut seq,
-            Interned {
-                interner: self.interner,
-            },
-        )?;
+        let language = next_interned(&mut seq, self.interner)?;
+        let timezone = next_interned(&mut seq, self.interner)?;
         Ok(User {
             email,
             name,
@@ -439,6 +414,14 @@ impl<'de> Visitor<'de> for UserSeed<'_> {
             timezone,
         })
     }
+}
+
+/// Reads the next element, an optional text, shared through `interner`.
+fn next_interned<'de, A: SeqAccess<'de>>(
+    seq: &mut A,
+    interner: &mut Interner,
+) -> Result<Option<Text>, A::Error> {
+    next_seeded(seq, Interned { interner })
 }
 
 /// An optional text, shared through the interner (no allocation when seen before).
