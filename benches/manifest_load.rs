@@ -137,7 +137,7 @@ fn node(name: &str, node_type: NodeType, parent: Option<&str>) -> Node {
     let mut spec = NodeSpec::new(node_type, format!("{name} display name"));
     spec.parent = parent.map(Into::into);
     Node {
-        name: name.to_string(),
+        name: name.into(),
         spec,
         adopt: false,
         live: Default::default(),

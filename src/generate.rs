@@ -147,7 +147,7 @@ impl Builder {
             spec.active = !self.rng.chance(3);
         }
         self.nodes.push(Node {
-            name: name.clone(),
+            name: name.as_str().into(),
             spec,
             adopt: false,
             live: Default::default(),
@@ -280,7 +280,7 @@ pub fn mutate(base: &Hierarchy, seed: u64, percent: u32) -> Hierarchy {
     let index: BTreeMap<String, usize> = nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| (n.name.clone(), i))
+        .map(|(i, n)| (n.name.to_string(), i))
         .collect();
     let node_type = |nodes: &[Node], name: &str| index.get(name).map(|&i| nodes[i].spec.node_type);
     let customer_groups: Vec<usize> = (0..nodes.len())
@@ -376,10 +376,10 @@ pub fn mutate(base: &Hierarchy, seed: u64, percent: u32) -> Hierarchy {
             8 if nodes[i].spec.node_type == NodeType::Partner => {
                 let parent = nodes[i].name.clone();
                 let mut spec = NodeSpec::new(NodeType::Customer, format!("Newco {seed} {i}"));
-                spec.parent = Some(parent.into());
+                spec.parent = Some(parent.as_str().into());
                 spec.customer_type = Some(CustomerType::EndCustomer);
                 created.push(Node {
-                    name: format!("new-{seed}-{i}"),
+                    name: format!("new-{seed}-{i}").into(),
                     spec,
                     adopt: false,
                     live: Default::default(),
@@ -394,7 +394,11 @@ pub fn mutate(base: &Hierarchy, seed: u64, percent: u32) -> Hierarchy {
         .zip(removed)
         .filter_map(|(node, removed)| (!removed).then_some(node))
         .collect();
-    kept.extend(created.into_iter().filter(|n| !index.contains_key(&n.name)));
+    kept.extend(
+        created
+            .into_iter()
+            .filter(|n| !index.contains_key(n.name.as_str())),
+    );
     let mut plans = base.plans.clone();
     if let Some(plan) = plans.get_mut(rng.below(PLANS.len())) {
         plan.spec.limits.insert(

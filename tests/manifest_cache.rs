@@ -52,7 +52,7 @@ fn display_name(loaded: &Loaded, name: &str) -> String {
         .expect("the node is declared")
         .spec
         .display_name
-        .clone()
+        .to_string()
 }
 
 #[test]

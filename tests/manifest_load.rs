@@ -157,7 +157,7 @@ fn live_node(name: &str, node_type: NodeType, parent: Option<&str>) -> Node {
     let mut spec = NodeSpec::new(node_type, name);
     spec.parent = parent.map(Into::into);
     Node {
-        name: name.to_string(),
+        name: name.into(),
         spec,
         adopt: false,
         live: Default::default(),

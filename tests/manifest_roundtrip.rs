@@ -34,7 +34,7 @@ fn exported_manifests_leave_defaults_out() {
     spec.active = true;
     let hierarchy = Hierarchy::new(
         vec![Node {
-            name: "partner-nordic".to_string(),
+            name: "partner-nordic".into(),
             spec,
             adopt: true,
             live: Default::default(),
@@ -199,7 +199,7 @@ fn build(recipes: Vec<Recipe>, plan_count: usize) -> Hierarchy {
         })
         .collect();
     let mut nodes: Vec<Node> = vec![Node {
-        name: "root".to_string(),
+        name: "root".into(),
         spec: NodeSpec::new(NodeType::Subsidiary, "Root"),
         adopt: false,
         live: Default::default(),
@@ -217,7 +217,7 @@ fn build(recipes: Vec<Recipe>, plan_count: usize) -> Hierarchy {
         }
         let node_type = allowed[recipe.kind % allowed.len()];
         let name = format!("node-{index}");
-        let parent_name = parent.name.clone();
+        let parent_name = parent.name.to_string();
         nodes.push(node(name, parent_name, node_type, recipe, plan_count));
     }
     Hierarchy::new(nodes, plans)
@@ -287,7 +287,7 @@ fn node(name: String, parent: String, node_type: NodeType, recipe: Recipe, plans
         }
     }
     Node {
-        name,
+        name: name.into(),
         spec,
         adopt: recipe.adopt,
         live: Default::default(),

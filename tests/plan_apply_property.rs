@@ -95,7 +95,7 @@ fn applying_a_plan_yields_exactly_the_desired_state(db: &TestDb) {
 
         for node in &live.hierarchy.nodes {
             if let Some(number) = node.live.account_number {
-                let first = *first_numbers.entry(node.name.clone()).or_insert(number);
+                let first = *first_numbers.entry(node.name.to_string()).or_insert(number);
                 assert_eq!(
                     number, first,
                     "case {case}: {} changed its account number",

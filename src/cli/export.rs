@@ -134,7 +134,7 @@ fn root_of_each(hierarchy: &Hierarchy) -> Vec<String> {
     for index in order {
         roots[index] = match parents[index] {
             Some(parent) if !roots[parent].is_empty() => roots[parent].clone(),
-            _ => hierarchy.nodes[index].name.clone(),
+            _ => hierarchy.nodes[index].name.to_string(),
         };
     }
     roots

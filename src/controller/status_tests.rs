@@ -16,7 +16,7 @@ fn live(mut nodes: Vec<Node>) -> Hierarchy {
 fn node(name: &str, node_type: NodeType, number: Option<i64>, active: bool) -> Node {
     let spec = NodeSpec::new(node_type, name);
     Node {
-        name: name.to_string(),
+        name: name.into(),
         effective: Some(Effective {
             active,
             ..Effective::root(&spec)

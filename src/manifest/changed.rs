@@ -387,7 +387,7 @@ pub(super) fn names_by_file(declared: &Declared, sources: &[Source]) -> FxHashMa
     };
     for entry in &declared.nodes {
         if let Some(file) = file_of(&entry.origin.place) {
-            files[file].nodes.push(entry.node.name.clone());
+            files[file].nodes.push(entry.node.name.to_string());
         }
     }
     for entry in &declared.plans {

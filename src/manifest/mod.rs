@@ -337,7 +337,7 @@ pub fn from_resources_against(
     let place = |kind: Kind, name: &Option<String>| {
         Origin::flat(Place::Object {
             kind,
-            name: name.clone().unwrap_or_else(|| "<unnamed>".to_string()),
+            name: name.as_deref().unwrap_or("<unnamed>").into(),
         })
     };
     let documents = accounts.len() + groups.len() + plans.len();
@@ -703,7 +703,7 @@ fn csv_finding(
         .about(&entry.node.name);
     }
     let mut finding = problem.clone().in_source(source);
-    finding.object = Some(entry.node.name.clone());
+    finding.object = Some(entry.node.name.to_string());
     finding
 }
 

@@ -135,7 +135,7 @@ impl TreeNode {
 pub(crate) fn expand(tree: AccountTree, origin: Origin, declared: &mut Declared) {
     let root_origin = Origin {
         place: origin.place,
-        tree: Some(Vec::new()),
+        tree: Some(Box::default()),
     };
     let Some(name) = declared.name(tree.metadata.name.as_deref(), &root_origin) else {
         return;
@@ -181,11 +181,15 @@ fn push_node(
         declared.unparsed.insert(name.clone());
     }
     for (index, mut child) in children.into_iter().enumerate() {
-        let mut path = origin.tree.clone().unwrap_or_default();
+        let mut path = origin
+            .tree
+            .as_deref()
+            .map(<[u32]>::to_vec)
+            .unwrap_or_default();
         path.push(index as u32);
         let child_origin = Origin {
             place: origin.place.clone(),
-            tree: Some(path),
+            tree: Some(path.into_boxed_slice()),
         };
         if child.parent.take().is_some() {
             declared.findings.push(Finding::error(

@@ -195,7 +195,7 @@ mod tests {
         spec.parent = parent.map(Into::into);
         spec.active = active;
         Node {
-            name: name.to_string(),
+            name: name.into(),
             spec,
             adopt: false,
             live: Default::default(),

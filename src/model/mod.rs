@@ -28,6 +28,7 @@ pub mod text;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use compact_str::CompactString;
 pub use effective::{Effective, Inherited};
 pub use rare::Rare;
 pub use text::{Interner, Text};
@@ -203,10 +204,12 @@ pub type SettingValue = serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
-    /// Boxed strings, as the node's names: 16 bytes each, not a `String`'s 24 (a
-    /// million accounts hold two million users on each side of a plan).
+    /// A boxed string: 16 bytes, not a `String`'s 24 (a million accounts hold two
+    /// million users on each side of a plan). Most addresses are longer than the 24
+    /// bytes a [`CompactString`] holds without allocating.
     pub email: Box<str>,
-    pub name: Box<str>,
+    /// Most names fit in the 24 bytes of a [`CompactString`]: no allocation.
+    pub name: CompactString,
     pub role: Role,
     /// Shared: the users of a hierarchy have a few languages and time zones between
     /// them ([`Interner`]).
@@ -251,7 +254,7 @@ pub struct Contact {
 #[serde(rename_all = "camelCase")]
 pub struct NodeSpec {
     pub node_type: NodeType,
-    pub display_name: String,
+    pub display_name: CompactString,
     /// Shared ([`Interner`]): siblings name one parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Text>,
@@ -283,7 +286,7 @@ pub struct NodeSpec {
 
 impl NodeSpec {
     /// A node of the given type with every optional field empty and `active: true`.
-    pub fn new(node_type: NodeType, display_name: impl Into<String>) -> NodeSpec {
+    pub fn new(node_type: NodeType, display_name: impl Into<CompactString>) -> NodeSpec {
         NodeSpec {
             node_type,
             display_name: display_name.into(),
@@ -321,7 +324,7 @@ pub struct LiveMeta {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Node {
-    pub name: String,
+    pub name: CompactString,
     pub spec: NodeSpec,
     /// Desired side: whether the manifest opts in to adopting an unmanaged object
     /// (`canopy.dev/adopt: "true"`). Live side: always false.
@@ -379,7 +382,7 @@ pub struct Hierarchy {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Archived {
-    pub name: String,
+    pub name: CompactString,
     pub parent: Option<Text>,
     pub managed_by: Option<Text>,
     pub account_number: Option<i64>,
@@ -445,6 +448,6 @@ mod tests {
         let size = std::mem::size_of::<Node>();
         assert!(size <= 200, "a Node takes {size} bytes");
         let size = std::mem::size_of::<User>();
-        assert!(size <= 56, "a User takes {size} bytes");
+        assert!(size <= 64, "a User takes {size} bytes");
     }
 }

@@ -113,7 +113,7 @@ mod tests {
         let mut spec = NodeSpec::new(NodeType::Partner, name);
         spec.parent = parent.map(Into::into);
         Node {
-            name: name.to_string(),
+            name: name.into(),
             spec,
             adopt: false,
             live: Default::default(),

@@ -25,7 +25,7 @@ pub fn node(name: &str, node_type: NodeType, parent: Option<&str>) -> Node {
     let mut spec = NodeSpec::new(node_type, display_name(name));
     spec.parent = parent.map(Into::into);
     Node {
-        name: name.to_string(),
+        name: name.into(),
         spec,
         adopt: false,
         live: LiveMeta::default(),
@@ -170,7 +170,7 @@ pub fn large(partners: usize, customers_per_partner: usize) -> Hierarchy {
         for c in 0..customers_per_partner {
             let parent = if c < 3 { &group_name } else { &partner_name };
             let mut account = customer(&format!("customer-{p:05}-{c:03}"), parent);
-            account.spec.display_name = format!("Customer {p:05} {c:03} GmbH");
+            account.spec.display_name = format!("Customer {p:05} {c:03} GmbH").into();
             account.spec.users = vec![user(&format!("admin@c{p}-{c}.example"), Role::Admin)];
             nodes.push(account);
         }

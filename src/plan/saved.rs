@@ -227,7 +227,7 @@ mod tests {
         desired.nodes.push(customer("acme-nl", "partner-nordic"));
         desired = Hierarchy::new(desired.nodes, desired.plans);
         edit(&mut desired, "acme-de", |node| {
-            node.spec.display_name = "Acme Deutschland".to_string();
+            node.spec.display_name = "Acme Deutschland".into();
         });
         let mut options = PlanOptions::new(SOURCE);
         options.base_fingerprint = "live-1".to_string();

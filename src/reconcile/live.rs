@@ -173,7 +173,7 @@ mod tests {
 
     fn node(name: &str, display: &str) -> Node {
         Node {
-            name: name.to_string(),
+            name: name.into(),
             spec: NodeSpec::new(NodeType::Partner, display),
             adopt: false,
             live: LiveMeta::default(),
@@ -189,7 +189,7 @@ mod tests {
         );
         let mut reread = Hierarchy::new(vec![node("b", "B"), node("c", "C2")], Vec::new());
         reread.archived = vec![Archived {
-            name: "e".to_string(),
+            name: "e".into(),
             ..Archived::default()
         }];
         patch(&mut before, reread, &["b", "c", "e"]);

@@ -329,7 +329,7 @@ mod tests {
 
     fn live_node(name: &str, number: Option<i64>, archived: bool) -> Node {
         Node {
-            name: name.to_string(),
+            name: name.into(),
             spec: NodeSpec::new(NodeType::Partner, name),
             adopt: false,
             live: LiveMeta {

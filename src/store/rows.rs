@@ -398,7 +398,7 @@ impl AccountRow<'_> {
             };
         let spec = NodeSpec {
             node_type,
-            display_name: self.display_name.to_string(),
+            display_name: self.display_name.into(),
             parent: decoder.strings.optional(self.parent),
             active: self.active,
             customer_type,
@@ -421,7 +421,7 @@ impl AccountRow<'_> {
             )?,
         };
         Ok(Node {
-            name: name.to_string(),
+            name: name.into(),
             spec,
             adopt: false,
             live: LiveMeta {
@@ -751,7 +751,7 @@ mod tests {
             .iter()
             .map(|name| {
                 let mut node = row().decode(&mut AccountDecoder::default()).unwrap();
-                node.name = name.to_string();
+                node.name = (*name).into();
                 node
             })
             .collect();

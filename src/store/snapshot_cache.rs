@@ -292,7 +292,7 @@ mod tests {
 
     fn snapshot(name: &str) -> Snapshot {
         let node = Node {
-            name: name.to_string(),
+            name: name.into(),
             spec: NodeSpec::new(NodeType::Subsidiary, name),
             adopt: false,
             live: Default::default(),

@@ -25,8 +25,9 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::Snapshot;
 use crate::model::{
-    Address, Archived, Contact, CustomerType, Effective, Hierarchy, Inherited, Interner, LiveMeta,
-    Node, NodeSpec, NodeType, Rare, Role, ServicePlan, SettingValue, Text, User,
+    Address, Archived, CompactString, Contact, CustomerType, Effective, Hierarchy, Inherited,
+    Interner, LiveMeta, Node, NodeSpec, NodeType, Rare, Role, ServicePlan, SettingValue, Text,
+    User,
 };
 
 /// Fields of a node's tuple.
@@ -286,9 +287,9 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        let name: String = next(&mut seq)?;
+        let name: CompactString = next(&mut seq)?;
         let node_type: NodeType = next(&mut seq)?;
-        let display_name: String = next(&mut seq)?;
+        let display_name: CompactString = next(&mut seq)?;
         let parent = next_interned(&mut seq, self.interner)?;
         let active: bool = next(&mut seq)?;
         let customer_type: Option<CustomerType> = next(&mut seq)?;
@@ -402,7 +403,7 @@ impl<'de> Visitor<'de> for UserSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<User, A::Error> {
         let email: Box<str> = next(&mut seq)?;
-        let name: Box<str> = next(&mut seq)?;
+        let name: CompactString = next(&mut seq)?;
         let role: Role = next(&mut seq)?;
         let language = next_interned(&mut seq, self.interner)?;
         let timezone = next_interned(&mut seq, self.interner)?;
@@ -500,7 +501,7 @@ mod tests {
             }
         }
         hierarchy.archived.push(Archived {
-            name: "gone".to_string(),
+            name: "gone".into(),
             parent: None,
             managed_by: Some("git".into()),
             account_number: Some(7),

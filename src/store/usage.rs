@@ -178,7 +178,7 @@ fn lines_of(
         .map(|(metric, (amount, limit))| {
             let (percent, status) = UsageStatus::of(amount, limit);
             UsageLine {
-                name: node.name.clone(),
+                name: node.name.to_string(),
                 kind: node.spec.node_type.kind(),
                 plan: node.spec.plan.as_deref().map(str::to_string),
                 metric: metric.to_string(),

@@ -159,7 +159,7 @@ impl RawChange {
             }
             let old_users = old.map(|index| before.nodes[index].spec.users.as_slice());
             if old_users.unwrap_or_default() != node.spec.users.as_slice() {
-                change.users_replaced.push(node.name.clone());
+                change.users_replaced.push(node.name.to_string());
                 push_users(&mut change.users, node)?;
             }
         }
@@ -167,7 +167,7 @@ impl RawChange {
             .nodes
             .iter()
             .filter(|node| after.node(&node.name).is_none())
-            .map(|node| node.name.clone())
+            .map(|node| node.name.to_string())
             .collect();
         Ok(change)
     }
@@ -242,9 +242,9 @@ fn account_row(
     });
     Ok(RawAccount {
         text: [
-            Some(node.name.clone()),
+            Some(node.name.to_string()),
             Some(spec.node_type.as_str().to_string()),
-            Some(spec.display_name.clone()),
+            Some(spec.display_name.to_string()),
             spec.parent.as_deref().map(str::to_string),
             spec.customer_type.map(|kind| kind.as_str().to_string()),
             spec.plan.as_deref().map(str::to_string),
@@ -267,11 +267,11 @@ fn push_users(users: &mut Vec<RawUser>, node: &Node) -> Result<()> {
     for (position, user) in node.spec.users.iter().enumerate() {
         let position = i32::try_from(position).map_err(|_| StoreError::InvalidRow {
             table: "users".to_string(),
-            name: node.name.clone(),
+            name: node.name.to_string(),
             message: "more users than a position column holds".to_string(),
         })?;
         users.push(RawUser {
-            account: node.name.clone(),
+            account: node.name.to_string(),
             email: user.email.to_string(),
             position,
             name: user.name.to_string(),

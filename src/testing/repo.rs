@@ -259,7 +259,7 @@ fn write_manifest(
             summary.csv_bytes += write_users_csv(&folder.join(&csv_name), &users)?;
             summary.csv_files += 1;
             summary.csv_users += users.len();
-            users_from.insert(node.name.clone(), csv_name);
+            users_from.insert(node.name.to_string(), csv_name);
         }
         nodes.push(node);
     }

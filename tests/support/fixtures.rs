@@ -28,7 +28,7 @@ pub fn node(name: &str, node_type: NodeType, parent: Option<&str>, display_name:
     let mut spec = NodeSpec::new(node_type, display_name);
     spec.parent = parent.map(Into::into);
     Node {
-        name: name.to_string(),
+        name: name.into(),
         spec,
         adopt: false,
         live: LiveMeta::default(),
@@ -247,7 +247,7 @@ pub fn node_writes(hierarchy: &Hierarchy, create: bool) -> Vec<NodeWrite> {
         .map(|index| {
             let node = &hierarchy.nodes[index];
             NodeWrite {
-                name: node.name.clone(),
+                name: node.name.to_string(),
                 spec: node.spec.clone(),
                 effective: effective[index].clone(),
                 create,

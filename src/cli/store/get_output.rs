@@ -78,12 +78,12 @@ fn node_object(
         .as_deref()
         .and_then(|parent| hierarchy.node(parent))
         .filter(|parent| parent.spec.node_type.is_group())
-        .map(|parent| parent.name.clone());
+        .map(|parent| parent.name.to_string());
     GetObject {
-        name: node.name.clone(),
+        name: node.name.to_string(),
         kind,
         object_type: node.spec.node_type.spec_type().to_string(),
-        display_name: Some(node.spec.display_name.clone()),
+        display_name: Some(node.spec.display_name.to_string()),
         parent: node.spec.parent.as_deref().map(str::to_string),
         active: Some(node.spec.active),
         effective_active: Some(

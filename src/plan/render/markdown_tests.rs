@@ -143,7 +143,7 @@ fn hostile_values_inject_no_markup() {
     let mut desired = example();
     let hostile = "Evil ``` </details></summary> | x | y |\n[link](http://evil.example) <img src=x> **b** ` `` ~~s~~";
     edit(&mut desired, "acme-fr", |node| {
-        node.spec.display_name = hostile.to_string();
+        node.spec.display_name = hostile.into();
         node.spec
             .settings
             .insert("banner".to_string(), serde_json::json!(hostile));

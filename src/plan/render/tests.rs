@@ -27,7 +27,7 @@ pub(super) fn mixed() -> (Hierarchy, Hierarchy, Plan) {
         node.spec.parent = Some("nordic-smb".into())
     });
     edit(&mut desired, "acme-fr", |node| {
-        node.spec.display_name = "ACME France | Paris".to_string();
+        node.spec.display_name = "ACME France | Paris".into();
         node.spec.services.insert("scanning".to_string(), false);
     });
     edit(&mut desired, "partner-x", |node| node.spec.active = false);
@@ -36,7 +36,7 @@ pub(super) fn mixed() -> (Hierarchy, Hierarchy, Plan) {
     });
     remove(&mut desired, "x-three");
     let mut new_customer = customer("z-one", "partner-z");
-    new_customer.spec.display_name = "Acme Eu AG".to_string();
+    new_customer.spec.display_name = "Acme Eu AG".into();
     let desired = Hierarchy::new(
         desired
             .nodes

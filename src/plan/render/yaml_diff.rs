@@ -32,8 +32,8 @@ pub fn yaml_diff(live: &Hierarchy, desired: &Hierarchy, plan: &Plan) -> String {
     }
     let live_nodes = by_name(&live.nodes, |node| &node.name);
     let desired_nodes = by_name(&desired.nodes, |node| &node.name);
-    let live_plans = by_name(&live.plans, |plan| &plan.name);
-    let desired_plans = by_name(&desired.plans, |plan| &plan.name);
+    let live_plans = by_name(&live.plans, |plan| plan.name.as_str());
+    let desired_plans = by_name(&desired.plans, |plan| plan.name.as_str());
     let mut seen: FxHashSet<(Kind, &str)> = FxHashSet::default();
     let mut out = String::new();
     for change in &plan.changes {
@@ -72,10 +72,10 @@ pub fn yaml_diff(live: &Hierarchy, desired: &Hierarchy, plan: &Plan) -> String {
     out
 }
 
-fn by_name<T>(objects: &[T], name: impl Fn(&T) -> &String) -> FxHashMap<&str, &T> {
+fn by_name<T>(objects: &[T], name: impl Fn(&T) -> &str) -> FxHashMap<&str, &T> {
     objects
         .iter()
-        .map(|object| (name(object).as_str(), object))
+        .map(|object| (name(object), object))
         .collect()
 }
 

@@ -87,7 +87,7 @@ fn file_edit(before: &Hierarchy, after: &Hierarchy) -> FileEdit {
         let (old, new) = (contents(before, file), contents(after, file));
         if old != new {
             edit.nodes_before
-                .extend(old.into_iter().map(|node| node.name));
+                .extend(old.into_iter().map(|node| node.name.into_string()));
             edit.nodes.extend(new);
         }
     }
@@ -202,7 +202,7 @@ fn cascades_moves_and_refusals_agree_with_the_whole_diff() {
             .nodes
             .iter()
             .filter(|node| node.spec.node_type == node_type);
-        nodes.map(|node| node.name.clone()).collect()
+        nodes.map(|node| node.name.to_string()).collect()
     };
     let (partners, groups, customers) = (
         of_type(NodeType::Partner),
@@ -280,8 +280,8 @@ fn a_rename_is_planned_on_the_neighbourhood_alone() {
         })
         .expect("a leaf customer");
     let mut renamed = as_declared(leaf);
-    renamed.spec.display_name = "Renamed Customer".to_string();
-    let before = [leaf.name.clone()];
+    renamed.spec.display_name = "Renamed Customer".into();
+    let before = [leaf.name.to_string()];
     let plan = super::plan(
         &live.hierarchy,
         Edit {

@@ -147,9 +147,9 @@ async fn upsert_nodes(
     };
     let flags =
         |get: &dyn Fn(&NodeRow<'_>) -> bool| -> Vec<bool> { rows.iter().map(get).collect() };
-    let names = column(&|r| Some(r.write.name.clone()));
+    let names = column(&|r| Some(r.write.name.to_string()));
     let types = column(&|r| Some(r.write.spec.node_type.as_str().to_string()));
-    let display_names = column(&|r| Some(r.write.spec.display_name.clone()));
+    let display_names = column(&|r| Some(r.write.spec.display_name.to_string()));
     let parents = column(&|r| r.write.spec.parent.as_deref().map(str::to_string));
     let numbers: Vec<Option<i64>> = rows.iter().map(|r| r.new_number).collect();
     let active = flags(&|r| r.write.spec.active);

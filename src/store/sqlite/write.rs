@@ -239,9 +239,9 @@ fn bind_node(
     } = row;
     let spec = &write.spec;
     let values: [&dyn ToSql; NODE_VALUES] = [
-        &write.name,
+        &write.name.as_str(),
         &spec.node_type.as_str(),
-        &spec.display_name,
+        &spec.display_name.as_str(),
         &spec.parent.as_deref(),
         new_number,
         &spec.active,
@@ -487,7 +487,7 @@ fn bind_user(
         account,
         &user.email,
         position,
-        &user.name,
+        &user.name.as_str(),
         &user.role.as_str(),
         &user.language.as_deref(),
         &user.timezone.as_deref(),

@@ -30,7 +30,7 @@ fn adopting_an_unmanaged_account_takes_ownership_and_applies_changes() {
     let mut desired = example();
     edit(&mut desired, "acme-fr", |node| {
         node.adopt = true;
-        node.spec.display_name = "ACME France".to_string();
+        node.spec.display_name = "ACME France".into();
     });
     let plan = plan(&live, &desired);
     let change = only_change(&plan);
@@ -306,7 +306,7 @@ pub(super) fn live_with_archived(name: &str, parent: &str, owner: &str) -> Hiera
     let mut live = live_of(&example(), Some(SOURCE));
     remove(&mut live, name);
     live.archived.push(crate::model::Archived {
-        name: name.to_string(),
+        name: name.into(),
         parent: Some(parent.into()),
         managed_by: Some(owner.into()),
         account_number: Some(4711),

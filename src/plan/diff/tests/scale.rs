@@ -25,7 +25,7 @@ fn ten_percent_changed(desired: &mut Hierarchy, partners: usize, customers: usiz
     }
     let created = (0..partners).map(|p| {
         let mut node = customer(&format!("new-{p:05}"), &format!("partner-{p:05}"));
-        node.spec.display_name = format!("Customer {p:05} 999 GmbH");
+        node.spec.display_name = format!("Customer {p:05} 999 GmbH").into();
         node
     });
     let nodes = std::mem::take(&mut desired.nodes);
@@ -83,7 +83,7 @@ fn timing_100k_accounts() {
         .iter()
         .map(|node| {
             let mut node = node.clone();
-            node.name = format!("copy-{}", node.name);
+            node.name = format!("copy-{}", node.name).into();
             if let Some(parent) = &mut node.spec.parent {
                 *parent = format!("copy-{parent}").into();
             }

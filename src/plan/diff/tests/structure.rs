@@ -153,7 +153,7 @@ fn a_cascade_counts_every_level_below_and_not_groups() {
 fn a_changed_field_is_one_update_with_sorted_before_and_after() {
     let (live, mut desired) = example_pair();
     edit(&mut desired, "acme-fr", |node| {
-        node.spec.display_name = "ACME France".to_string();
+        node.spec.display_name = "ACME France".into();
         node.spec.services.insert("scanning".to_string(), false);
         node.spec.node_type = NodeType::Enterprise;
     });
@@ -187,7 +187,7 @@ fn one_node_with_several_changes_lists_them_in_the_documented_order() {
     let (live, mut desired) = example_pair();
     edit(&mut desired, "acme-de", |node| {
         node.spec.active = false;
-        node.spec.display_name = "ACME Deutschland".to_string();
+        node.spec.display_name = "ACME Deutschland".into();
         node.spec.plan = Some("standard".into());
         node.spec.parent = Some("nordic-smb".into());
         node.spec.users = vec![user("ben@acme.example", Role::Admin)];

@@ -9,7 +9,7 @@ use crate::plan::fixtures::{customer, edit};
 
 fn with_created(desired: Hierarchy, name: &str, parent: &str, display: &str) -> Hierarchy {
     let mut created = customer(name, parent);
-    created.spec.display_name = display.to_string();
+    created.spec.display_name = display.into();
     Hierarchy::new(
         desired.nodes.into_iter().chain([created]).collect(),
         desired.plans,
