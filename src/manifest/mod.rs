@@ -56,7 +56,7 @@ pub use types::{Account, AccountGroup, AccountScope, ServicePlan};
 pub use validate::{is_valid_email, is_valid_name};
 
 use crate::model::{Hierarchy, Kind, Node};
-use declare::{Declared, Origin, Place, UserOrigin};
+use declare::{Declared, ObjectPlace, Origin, Place, UserOrigin};
 use diagnostic::{At, Finding, Problem, Target};
 use input::Source;
 use kept::{FileDeclarations, Found, Keep, Memo};
@@ -335,10 +335,10 @@ pub fn from_resources_against(
 ) -> Result<Loaded, LoadError> {
     let mut declared = Declared::default();
     let place = |kind: Kind, name: &Option<String>| {
-        Origin::flat(Place::Object {
+        Origin::flat(Place::Object(Box::new(ObjectPlace {
             kind,
-            name: name.as_deref().unwrap_or("<unnamed>").into(),
-        })
+            name: name.clone().unwrap_or_else(|| "<unnamed>".to_string()),
+        })))
     };
     let documents = accounts.len() + groups.len() + plans.len();
     for plan in plans {
@@ -578,7 +578,7 @@ fn read_csv_users(
     let mut roots: Vec<users_file::Root<'_>> = Vec::new();
     let mut named: Vec<(usize, &str, PathBuf, usize)> = Vec::new();
     for (position, entry) in declared.nodes.iter().enumerate() {
-        let Some(users_from) = entry.users_from.as_deref() else {
+        let Some(users_from) = entry.users_from() else {
             continue;
         };
         let Place::File { source, .. } = entry.origin.place else {

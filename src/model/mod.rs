@@ -16,10 +16,14 @@
 //! many nodes repeat (parents, plans, sources, users' languages and time zones) are
 //! shared [`Text`]s handed out by an [`Interner`], the collections few nodes declare
 //! (services, settings, locked settings) are [`Rare`] and allocate nothing when
-//! empty, addresses and contacts are boxed. `canopy-bench footprint` reports the bytes
-//! per account each side holds.
+//! empty, addresses and contacts are boxed, and names, display names and users' names
+//! are [`CompactString`]s, which hold up to 24 bytes in place (most names) and
+//! allocate only for longer ones. Lookups by name over a whole hierarchy go through a
+//! [`names::NameTable`], which keeps positions only. `canopy-bench footprint` reports
+//! the bytes per account each side holds.
 
 pub mod effective;
+pub mod names;
 pub mod natural;
 pub mod rare;
 pub mod rules;

@@ -22,6 +22,7 @@ use rustc_hash::FxHashMap;
 
 use super::declare::{Declared, DeclaredNode};
 use super::diagnostic::Finding;
+use crate::model::names::NameTable;
 use crate::model::{Hierarchy, Node, NodeSpec};
 
 /// Checks `declared` against itself and, for references no source declares, the
@@ -60,7 +61,7 @@ pub(crate) struct Index<'a> {
     pub declared: &'a Declared,
     pub external: Option<&'a Hierarchy>,
     /// Node name to its first declaration.
-    pub nodes: FxHashMap<&'a str, usize>,
+    nodes: NameTable,
     /// Plan name to its first declaration.
     pub plans: FxHashMap<&'a str, usize>,
 }
@@ -81,15 +82,11 @@ impl<'a> Index<'a> {
         external: Option<&'a Hierarchy>,
         findings: &mut Vec<Finding>,
     ) -> Index<'a> {
-        let mut nodes = FxHashMap::default();
-        nodes.reserve(declared.nodes.len());
-        for (position, entry) in declared.nodes.iter().enumerate() {
-            if let Some(&first) = nodes.get(entry.node.name.as_str()) {
-                findings.push(structure::duplicate_node(declared, first, position));
-            } else {
-                nodes.insert(entry.node.name.as_str(), position);
-            }
-        }
+        let nodes = NameTable::build(
+            declared.nodes.len(),
+            |position| declared.nodes[position].node.name.as_str(),
+            |first, position| findings.push(structure::duplicate_node(declared, first, position)),
+        );
         let mut plans = FxHashMap::default();
         for (position, entry) in declared.plans.iter().enumerate() {
             if let Some(&first) = plans.get(entry.plan.name.as_str()) {
@@ -107,7 +104,11 @@ impl<'a> Index<'a> {
     }
 
     pub fn resolve(&self, name: &str) -> Resolved<'a> {
-        if let Some(&position) = self.nodes.get(name) {
+        let declared = self.declared;
+        if let Some(position) = self
+            .nodes
+            .get(name, |at| declared.nodes[at].node.name.as_str())
+        {
             return Resolved::Declared(position);
         }
         if let Some(node) = self.external.and_then(|external| external.node(name)) {

@@ -140,7 +140,12 @@ fn check_parent(
     let resolved = index.resolve(parent_name);
     let Some(parent) = index.spec(resolved) else {
         if let Resolved::Missing = resolved {
-            let hint = suggestion(parent_name, index.nodes.keys().copied(), suggestions_left);
+            let names = index
+                .declared
+                .nodes
+                .iter()
+                .map(|entry| entry.node.name.as_str());
+            let hint = suggestion(parent_name, names, suggestions_left);
             findings.push(
                 Finding::error(
                     Rule::DanglingParent,

@@ -122,7 +122,7 @@ impl Planner<'_> {
     /// that group's own parent is `ungroup`; anything else is `move`.
     fn reparent_op(&self, before: Option<&str>, after: Option<&str>) -> Op {
         let find = |name: Option<&str>| {
-            name.and_then(|name| self.index.get(name))
+            name.and_then(|name| self.index.get(name, self.nodes))
                 .map(|index| &self.nodes[index])
         };
         let old_group = find(before).filter(|parent| {
@@ -185,7 +185,7 @@ impl Planner<'_> {
             }
             current = self
                 .index
-                .get(parent)
+                .get(parent, self.nodes)
                 .and_then(|index| self.nodes[index].live)
                 .and_then(|live| live.spec.parent.as_deref());
         }

@@ -14,7 +14,7 @@
 //! live only, anything else                  → Untouched
 //! ```
 
-use rustc_hash::FxHashMap;
+use crate::model::names::NameTable;
 
 use crate::model::{Kind, Node, ServicePlan};
 use crate::plan::error::Problem;
@@ -105,25 +105,22 @@ pub(super) fn position<T>(joined: &[Joined<'_, T>], name: &str) -> Option<usize>
 ///
 /// A binary search over 100k names touches ~17 names scattered over the heap per
 /// lookup; one hash probe touches one. Resolving every parent is the planner's
-/// hottest loop, so it goes through this map.
-pub(super) struct NameIndex<'a> {
-    indices: FxHashMap<&'a str, usize>,
+/// hottest loop, so it goes through this table, which holds positions only: each
+/// lookup is handed the join it indexes.
+pub(super) struct NameIndex {
+    table: NameTable,
 }
 
-impl<'a> NameIndex<'a> {
-    pub fn new<T>(joined: &[Joined<'a, T>]) -> NameIndex<'a> {
-        let mut indices = FxHashMap::with_capacity_and_hasher(joined.len(), Default::default());
-        indices.extend(
-            joined
-                .iter()
-                .enumerate()
-                .map(|(index, entry)| (entry.name, index)),
-        );
-        NameIndex { indices }
+impl NameIndex {
+    pub fn new<T>(joined: &[Joined<'_, T>]) -> NameIndex {
+        // The join has each name once (a name declared twice is reported and joined
+        // once), so there is no repetition to report.
+        let table = NameTable::build(joined.len(), |at| joined[at].name, |_, _| {});
+        NameIndex { table }
     }
 
-    pub fn get(&self, name: &str) -> Option<usize> {
-        self.indices.get(name).copied()
+    pub fn get<T>(&self, name: &str, joined: &[Joined<'_, T>]) -> Option<usize> {
+        self.table.get(name, |at| joined[at].name)
     }
 }
 

@@ -183,7 +183,7 @@ fn check_plan_references(
 struct Planner<'a> {
     options: &'a PlanOptions,
     nodes: &'a [Joined<'a, Node>],
-    index: &'a NameIndex<'a>,
+    index: &'a NameIndex,
     plans: &'a [Joined<'a, ServicePlan>],
     tree: &'a Tree,
     effects: Effects<'a>,

@@ -12,7 +12,7 @@ use super::scope::Scope;
 /// Reports every create that would restore an archived node it may not restore.
 pub(super) fn check(
     nodes: &[Joined<'_, Node>],
-    index: &NameIndex<'_>,
+    index: &NameIndex,
     live: &Hierarchy,
     source: &str,
     scope: Option<&Scope<'_>>,
@@ -40,7 +40,7 @@ pub(super) fn check(
             let inside = archived
                 .parent
                 .as_deref()
-                .and_then(|parent| index.get(parent))
+                .and_then(|parent| index.get(parent, nodes))
                 .is_some_and(|parent| scope.contains_live(parent));
             if !inside {
                 problems.push(Problem::RestoreOutsideScope {

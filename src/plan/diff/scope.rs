@@ -28,11 +28,11 @@ impl<'a> Scope<'a> {
     /// Finds the root among the live nodes and the live subtree below it.
     pub fn resolve(
         nodes: &[Joined<'a, Node>],
-        index: &NameIndex<'_>,
+        index: &NameIndex,
         root: &str,
     ) -> Result<Scope<'a>, Problem> {
         let root_index = index
-            .get(root)
+            .get(root, nodes)
             .filter(|&index| nodes[index].live.is_some())
             .ok_or_else(|| Problem::ScopeRootMissing {
                 root: root.to_string(),
@@ -43,7 +43,7 @@ impl<'a> Scope<'a> {
             .map_or(root_node.after.spec.node_type, |live| live.spec.node_type);
         let live_members = subtree_members(nodes.len(), root_index, |node| {
             let parent = nodes[node].live?.spec.parent.as_deref()?;
-            index.get(parent)
+            index.get(parent, nodes)
         });
         Ok(Scope {
             root: root_node.name,

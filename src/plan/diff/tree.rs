@@ -30,7 +30,7 @@ impl Tree {
     /// Builds the tree, reporting missing parents, children of pruned nodes and cycles.
     pub fn build(
         nodes: &[Joined<'_, Node>],
-        index: &NameIndex<'_>,
+        index: &NameIndex,
         problems: &mut Vec<Problem>,
     ) -> Tree {
         let parent = resolve_parents(nodes, index, problems);
@@ -109,7 +109,7 @@ impl Iterator for Descendants<'_> {
 
 fn resolve_parents(
     nodes: &[Joined<'_, Node>],
-    index: &NameIndex<'_>,
+    index: &NameIndex,
     problems: &mut Vec<Problem>,
 ) -> Vec<Option<usize>> {
     nodes
@@ -119,7 +119,7 @@ fn resolve_parents(
                 return None;
             }
             let parent_name = node.spec().parent.as_deref()?;
-            let Some(parent_index) = index.get(parent_name) else {
+            let Some(parent_index) = index.get(parent_name, nodes) else {
                 // A live row whose parent is missing is the database's concern, not
                 // this source's; it stays a root as far as planning goes.
                 if node.desired.is_some() {
