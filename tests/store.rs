@@ -5,7 +5,7 @@
 #[macro_use]
 mod support;
 
-use canopy::model::{Kind, Role};
+use canopy::model::{CompactString, Kind, Role};
 use canopy::plan::{Op, Plan, PlanOptions, diff};
 use canopy::store::{ApplyContext, ApplyReport, SnapshotCache, Store, StoreError, UsageRow};
 use support::fixtures::{self, SOURCE, change, create_all, example, node, node_writes};
@@ -82,7 +82,7 @@ fn the_example_round_trips_exactly(db: &TestDb) {
 
 fn account_numbers_never_change_and_are_never_reused(db: &TestDb) {
     let (mut store, report) = with_example(db);
-    let before: Vec<(String, i64)> = report.assigned.clone();
+    let before: Vec<(CompactString, i64)> = report.assigned.clone();
     let mut numbers: Vec<i64> = before.iter().map(|(_, number)| *number).collect();
     numbers.sort_unstable();
     numbers.dedup();
@@ -188,7 +188,7 @@ fn archiving_and_restoring_keeps_the_number(db: &TestDb) {
     plan.writes.nodes.retain(|write| write.name == "bigcorp-hr");
     plan.changes = vec![change(Op::Create, Kind::Account, "bigcorp-hr")];
     let report = apply(store.as_mut(), &plan).unwrap();
-    assert_eq!(report.assigned, vec![("bigcorp-hr".to_string(), number)]);
+    assert_eq!(report.assigned, vec![("bigcorp-hr".into(), number)]);
     let live = store.snapshot().unwrap().hierarchy;
     fixtures::assert_round_trip(&live, &example());
 }
@@ -589,7 +589,7 @@ fn effective_updates_and_user_rewrites_land(db: &TestDb) {
         .cloned()
         .collect();
     let shop = writes.iter().find(|w| w.name == "shop-one").unwrap();
-    plan.writes.effective = vec![(shop.name.clone(), shop.effective.clone())];
+    plan.writes.effective = vec![(shop.name.to_string(), shop.effective.clone())];
     // And rewrite acme-eu's users in a new order with one removed.
     let mut acme = writes.iter().find(|w| w.name == "acme-eu").unwrap().clone();
     acme.spec.users.reverse();
@@ -828,7 +828,7 @@ fn mixed_scenario(db: &TestDb) -> (Box<dyn Store>, Plan, Option<i64>) {
                     .push(change(Op::Update, Kind::Account, &write.name));
             }
             "shop-one" => {
-                plan.writes.effective = vec![(write.name.clone(), write.effective.clone())];
+                plan.writes.effective = vec![(write.name.to_string(), write.effective.clone())];
                 continue;
             }
             _ => continue,

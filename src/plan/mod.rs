@@ -33,7 +33,7 @@ pub use summary::Summary;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Effective, Kind, NodeSpec, ServicePlan};
+use crate::model::{CompactString, Effective, Kind, NodeSpec, ServicePlan};
 
 /// The operation vocabulary (the `op` field of JSON output, docs/plan-format.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -147,7 +147,7 @@ pub struct Warning {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeWrite {
-    pub name: String,
+    pub name: CompactString,
     pub spec: NodeSpec,
     pub effective: Effective,
     /// True when the row does not exist yet (the store assigns an account number).

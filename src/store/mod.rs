@@ -29,7 +29,7 @@ mod snapshot_entry;
 pub mod sqlite;
 pub mod usage;
 
-use crate::model::Hierarchy;
+use crate::model::{CompactString, Hierarchy};
 use crate::plan::Plan;
 
 pub use control::{HeldPlan, Suspension};
@@ -60,7 +60,7 @@ pub struct ApplyContext {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplyReport {
     /// Account numbers assigned to created accounts, by name.
-    pub assigned: Vec<(String, i64)>,
+    pub assigned: Vec<(CompactString, i64)>,
     pub audit_rows: usize,
 }
 

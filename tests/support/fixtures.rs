@@ -247,7 +247,7 @@ pub fn node_writes(hierarchy: &Hierarchy, create: bool) -> Vec<NodeWrite> {
         .map(|index| {
             let node = &hierarchy.nodes[index];
             NodeWrite {
-                name: node.name.to_string(),
+                name: node.name.clone(),
                 spec: node.spec.clone(),
                 effective: effective[index].clone(),
                 create,

@@ -3,7 +3,7 @@
 //! Deletes (prunes) come after every other node change, children first, then the
 //! releases (orphans kept but made unmanaged) of nodes and service plans, by name.
 
-use crate::model::{Effective, Kind, Node};
+use crate::model::{CompactString, Effective, Kind, Node, NodeSpec};
 use crate::plan::{Change, NodeWrite, Op, Plan};
 
 use super::Planner;
@@ -24,7 +24,7 @@ pub(super) fn change(op: Op, kind: Kind, name: &str) -> Change {
     }
 }
 
-impl Planner<'_> {
+impl<'a> Planner<'_, 'a> {
     /// Plans one node of the post-apply tree. Called in pre-order (see
     /// [`super::effects::Effects::take_after`]).
     pub(super) fn plan_node(&mut self, index: usize, plan: &mut Plan) {
@@ -48,9 +48,11 @@ impl Planner<'_> {
                     .effects
                     .take_after(index)
                     .unwrap_or_else(|| Effective::of(None, &desired.spec));
+                self.written.push(desired);
                 plan.writes.nodes.push(NodeWrite {
-                    name: node.name.to_string(),
-                    spec: desired.spec.clone(),
+                    name: node.name.into(),
+                    // Filled in from `written` once the plan is made.
+                    spec: NodeSpec::new(desired.spec.node_type, CompactString::default()),
                     effective,
                     create,
                     users_changed,

@@ -9,7 +9,7 @@ use super::changes::change;
 use super::fields::{adoption_field, insert_sorted, plan_fields};
 use super::join::Role;
 
-impl Planner<'_> {
+impl Planner<'_, '_> {
     pub(super) fn plan_service_plans(&self, plan: &mut Plan) {
         for entry in self.plans {
             let Some(desired) = entry.desired else {

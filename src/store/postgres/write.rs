@@ -8,7 +8,7 @@ use sqlx::postgres::PgConnection;
 use crate::plan::Plan;
 
 use super::super::batch::{Batch, NodeRow, UserRow};
-use super::super::rows::{encode_effective, encode_limits};
+use super::super::rows::{EncodedNode, encode_effective, encode_limits, encode_node};
 use super::super::{ApplyContext, Result};
 use super::copy::BinaryCopy;
 use super::database;
@@ -107,7 +107,7 @@ async fn copy_nodes(
     for row in rows {
         let write = row.write;
         let spec = &write.spec;
-        let encoded = &row.encoded;
+        let encoded = encode_node(write)?;
         copy.row(19).await?;
         copy.text(Some(&write.name));
         copy.text(Some(spec.node_type.as_str()));
@@ -156,15 +156,22 @@ async fn upsert_nodes(
     let customer_types = column(&|r| r.write.spec.customer_type.map(|k| k.as_str().to_string()));
     let resellers = flags(&|r| r.write.spec.reseller);
     let plans = column(&|r| r.write.spec.plan.as_deref().map(str::to_string));
-    let addresses = column(&|r| r.encoded.address.clone());
-    let contacts = column(&|r| r.encoded.contact.clone());
-    let services = column(&|r| Some(r.encoded.services.to_string()));
-    let settings = column(&|r| Some(r.encoded.settings.to_string()));
-    let locked = column(&|r| Some(r.encoded.locked_settings.to_string()));
+    let encoded = rows
+        .iter()
+        .map(|row| encode_node(row.write))
+        .collect::<Result<Vec<_>, _>>()?;
+    let encoded_column = |get: &dyn Fn(&EncodedNode) -> Option<String>| -> Vec<Option<String>> {
+        encoded.iter().map(get).collect()
+    };
+    let addresses = encoded_column(&|e| e.address.clone());
+    let contacts = encoded_column(&|e| e.contact.clone());
+    let services = encoded_column(&|e| Some(e.services.to_string()));
+    let settings = encoded_column(&|e| Some(e.settings.to_string()));
+    let locked = encoded_column(&|e| Some(e.locked_settings.to_string()));
     let effective_active = flags(&|r| r.write.effective.active);
-    let effective_services = column(&|r| Some(r.encoded.effective.services.to_string()));
-    let effective_settings = column(&|r| Some(r.encoded.effective.settings.to_string()));
-    let effective_locked = column(&|r| Some(r.encoded.effective.locked_settings.to_string()));
+    let effective_services = encoded_column(&|e| Some(e.effective.services.to_string()));
+    let effective_settings = encoded_column(&|e| Some(e.effective.settings.to_string()));
+    let effective_locked = encoded_column(&|e| Some(e.effective.locked_settings.to_string()));
     // NODE_COLUMNS is a constant; every value is bound.
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO accounts ({NODE_COLUMNS})

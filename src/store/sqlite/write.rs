@@ -7,7 +7,7 @@ use crate::plan::Plan;
 
 use super::super::audit::AuditEntry;
 use super::super::batch::{Batch, Keys, NodeRow, UserRow};
-use super::super::rows::to_json;
+use super::super::rows::{encode_node, to_json};
 use super::super::{ApplyContext, Result, StoreError};
 use super::database;
 
@@ -232,11 +232,10 @@ fn bind_node(
     now: &str,
 ) -> rusqlite::Result<()> {
     let NodeRow {
-        write,
-        encoded,
-        new_number,
-        ..
+        write, new_number, ..
     } = row;
+    let encoded = encode_node(write)
+        .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
     let spec = &write.spec;
     let values: [&dyn ToSql; NODE_VALUES] = [
         &write.name.as_str(),
