@@ -210,6 +210,9 @@ impl<'a> Planner<'_, 'a> {
             base_fingerprint: self.options.base_fingerprint.clone(),
             ..Plan::default()
         };
+        // First: comparing names sorts keys for every account, and that working state
+        // is freed before the changes and rows of a plan that creates them all exist.
+        let similar = similar::similar_name_warnings(self.nodes);
         self.plan_service_plans(&mut plan);
         for position in 0..self.tree.order.len() {
             let index = self.tree.order[position];
@@ -217,8 +220,7 @@ impl<'a> Planner<'_, 'a> {
         }
         self.plan_node_deletes(&mut plan);
         self.plan_service_plan_deletes(&mut plan);
-        plan.warnings
-            .extend(similar::similar_name_warnings(self.nodes));
+        plan.warnings.extend(similar);
         (plan, self.written)
     }
 }
