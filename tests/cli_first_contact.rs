@@ -272,7 +272,7 @@ fn a_resealed_plan_with_a_changed_operation_is_refused() {
         |path| {
             reseal(path, |content| {
                 let change = content.changes.first_mut().expect("one change");
-                change.name = "globex".to_string();
+                change.name = "globex".into();
             })
         },
         "does not show what applying it would do",

@@ -163,7 +163,7 @@ fn a_large_apply_audits_every_change_once_in_plan_order(db: &TestDb) {
     let expected: Vec<(String, String)> = plan
         .changes
         .iter()
-        .map(|change| (change.op.as_str().to_string(), change.name.clone()))
+        .map(|change| (change.op.as_str().to_string(), change.name.to_string()))
         .collect();
     let written: Vec<(String, String)> = audited
         .into_iter()

@@ -103,7 +103,7 @@ fn of_change(change: &Change) -> Option<Planned> {
     };
     Some(Planned {
         kind: change.kind,
-        name: change.name.clone(),
+        name: change.name.to_string(),
         warning: false,
         reason: reason.to_string(),
         note,

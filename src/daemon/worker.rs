@@ -460,7 +460,7 @@ impl PassRun<'_> {
             .plan()
             .changes
             .iter()
-            .filter(|change| self.drifted.contains(&change.name))
+            .filter(|change| self.drifted.contains(change.name.as_str()))
             .cloned()
             .collect();
         let from_files = matches!(self.trigger, Trigger::Files | Trigger::Rescan);

@@ -117,21 +117,21 @@ pub struct Cascade {
 pub struct Change {
     pub op: Op,
     pub kind: Kind,
-    pub name: String,
+    pub name: CompactString,
     /// Old parent (move/group/ungroup), old plan (change-plan) or the source that
     /// managed a released object (release).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
+    pub from: Option<CompactString>,
     /// New parent (create/move/group/ungroup) or new plan (change-plan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
+    pub to: Option<CompactString>,
     /// The user's e-mail, for add-user/remove-user/update-user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldChange>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cascade: Option<Cascade>,
+    pub cascade: Option<Box<Cascade>>,
 }
 
 /// Something worth a person's attention that does not stop the plan.

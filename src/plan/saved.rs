@@ -264,7 +264,7 @@ mod tests {
             .iter_mut()
             .find(|change| change.op == Op::Create)
             .unwrap();
-        create.name = "acme-evil".to_string();
+        create.name = "acme-evil".into();
         resign(&mut saved);
         let read = SavedPlan::from_json(&saved.to_json().unwrap()).unwrap();
         let error = read.replan(&live, "live-1").unwrap_err();

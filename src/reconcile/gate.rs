@@ -99,14 +99,16 @@ mod tests {
         Change {
             op,
             kind,
-            name: name.to_string(),
+            name: name.into(),
             from: None,
             to: None,
             user: None,
             fields: Vec::new(),
-            cascade: (!cascade.is_empty()).then(|| Cascade {
-                count: cascade.len(),
-                names: cascade.iter().map(|name| name.to_string()).collect(),
+            cascade: (!cascade.is_empty()).then(|| {
+                Box::new(Cascade {
+                    count: cascade.len(),
+                    names: cascade.iter().map(|name| name.to_string()).collect(),
+                })
             }),
         }
     }

@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::model::{Hierarchy, Kind, User};
+use crate::model::{CompactString, Hierarchy, Kind, User};
 use crate::plan::{Change, NodeWrite, Op, Plan};
 
 use super::StoreError;
@@ -166,8 +166,8 @@ fn fields(change: &Change) -> Result<Values, StoreError> {
 
 fn single(
     key: &str,
-    before: Option<&String>,
-    after: Option<&String>,
+    before: Option<&CompactString>,
+    after: Option<&CompactString>,
 ) -> Result<Values, StoreError> {
     Ok((
         text(Some(json!({ key: before })))?,
@@ -277,7 +277,7 @@ mod tests {
         Change {
             op,
             kind: Kind::Account,
-            name: name.to_string(),
+            name: name.into(),
             from: None,
             to: None,
             user: None,
@@ -340,7 +340,7 @@ mod tests {
         for index in 0..7 {
             let mut moved = change(Op::Move, &format!("acme-{index}"));
             moved.from = Some("a".into());
-            moved.to = Some(format!("b-{index}"));
+            moved.to = Some(format!("b-{index}").into());
             plan.changes.push(moved);
         }
         let live = live();
@@ -390,10 +390,10 @@ mod tests {
     fn a_deactivation_records_its_cascade() {
         let mut plan = Plan::default();
         let mut deactivate = change(Op::Deactivate, "acme");
-        deactivate.cascade = Some(Cascade {
+        deactivate.cascade = Some(Box::new(Cascade {
             count: 1,
             names: vec!["child".into()],
-        });
+        }));
         plan.changes.push(deactivate);
         let rows = entries(&plan, &live()).unwrap();
         assert_eq!(parsed(&rows[0].before), json!({"active": true}));

@@ -230,7 +230,7 @@ pub fn change(op: Op, kind: Kind, name: &str) -> Change {
     Change {
         op,
         kind,
-        name: name.to_string(),
+        name: name.into(),
         from: None,
         to: None,
         user: None,
@@ -272,7 +272,7 @@ pub fn create_all(hierarchy: &Hierarchy, base: &str) -> Plan {
         .map(|service_plan| change(Op::Create, Kind::ServicePlan, &service_plan.name))
         .chain(plan.writes.nodes.iter().map(|write| {
             let mut created = change(Op::Create, write.spec.node_type.kind(), &write.name);
-            created.to = write.spec.parent.as_deref().map(str::to_string);
+            created.to = write.spec.parent.as_deref().map(Into::into);
             created
         }))
         .collect();

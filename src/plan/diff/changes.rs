@@ -15,7 +15,7 @@ pub(super) fn change(op: Op, kind: Kind, name: &str) -> Change {
     Change {
         op,
         kind,
-        name: name.to_string(),
+        name: name.into(),
         from: None,
         to: None,
         user: None,
@@ -33,7 +33,7 @@ impl<'a> Planner<'_, 'a> {
         let write = match (node.role, node.live, node.desired) {
             (Role::Create, _, Some(desired)) => {
                 let mut create = change(Op::Create, desired.spec.node_type.kind(), node.name);
-                create.to = desired.spec.parent.as_deref().map(str::to_string);
+                create.to = desired.spec.parent.as_deref().map(CompactString::from);
                 plan.changes.push(create);
                 Some((desired, true, !desired.spec.users.is_empty()))
             }
@@ -82,14 +82,14 @@ impl<'a> Planner<'_, 'a> {
         if before.parent != after.parent {
             let op = self.reparent_op(before.parent.as_deref(), after.parent.as_deref());
             let mut reparent = change(op, kind, name);
-            reparent.from = before.parent.as_deref().map(str::to_string);
-            reparent.to = after.parent.as_deref().map(str::to_string);
+            reparent.from = before.parent.as_deref().map(CompactString::from);
+            reparent.to = after.parent.as_deref().map(CompactString::from);
             plan.changes.push(reparent);
         }
         if before.plan != after.plan {
             let mut change_plan = change(Op::ChangePlan, kind, name);
-            change_plan.from = before.plan.as_deref().map(str::to_string);
-            change_plan.to = after.plan.as_deref().map(str::to_string);
+            change_plan.from = before.plan.as_deref().map(CompactString::from);
+            change_plan.to = after.plan.as_deref().map(CompactString::from);
             plan.changes.push(change_plan);
         }
         let mut fields = node_fields(before, after);
@@ -108,7 +108,7 @@ impl<'a> Planner<'_, 'a> {
                 Op::Deactivate
             };
             let mut activation = change(op, kind, name);
-            activation.cascade = Some(self.effects.activation_cascade(self.tree, index));
+            activation.cascade = Some(Box::new(self.effects.activation_cascade(self.tree, index)));
             plan.changes.push(activation);
         }
         if before.users != after.users {
@@ -163,7 +163,7 @@ impl<'a> Planner<'_, 'a> {
         let source = &self.options.source;
         let release = |plan: &mut Plan, kind: Kind, name: &str| {
             let mut release = change(Op::Release, kind, name);
-            release.from = Some(source.clone());
+            release.from = Some(source.as_str().into());
             plan.changes.push(release);
         };
         for node in self.nodes.iter().filter(|n| n.role == Role::Released) {

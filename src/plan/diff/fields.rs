@@ -138,7 +138,7 @@ pub(super) fn user_changes(
     let change = |op: Op, email: &str, fields: Vec<FieldChange>| Change {
         op,
         kind,
-        name: account.to_string(),
+        name: account.into(),
         from: None,
         to: None,
         user: Some(email.to_string()),

@@ -256,7 +256,7 @@ fn risky_line(change: &Change, risk: Risk, review: &Review) -> String {
         code(&change.name)
     );
     match risk {
-        Risk::Deactivation => match change.cascade.as_ref().and_then(cascade_text) {
+        Risk::Deactivation => match change.cascade.as_deref().and_then(cascade_text) {
             Some(text) => format!("{head}: {text}"),
             None => head,
         },
@@ -385,7 +385,7 @@ fn details(change: &Change) -> String {
             code(&shorten(&value(&field.after), VALUE_CHARS))
         ));
     }
-    if let Some(text) = change.cascade.as_ref().and_then(cascade_text) {
+    if let Some(text) = change.cascade.as_deref().and_then(cascade_text) {
         parts.push(text);
     }
     parts.join("<br>")

@@ -70,8 +70,8 @@ fn deactivating_a_partner_cascades_to_its_active_customers() {
     assert_eq!(change.op, Op::Deactivate);
     // x-three was inactive on its own: its effective activation does not change.
     assert_eq!(
-        change.cascade,
-        Some(Cascade {
+        change.cascade.as_deref(),
+        Some(&Cascade {
             count: 2,
             names: vec!["x-one".to_string(), "x-two".to_string()],
         })
