@@ -210,3 +210,18 @@ impl Plan {
         self.changes.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plan that creates a million accounts holds a change and a node write for
+    /// each until they are written.
+    #[test]
+    fn a_change_and_a_node_write_stay_small() {
+        let size = std::mem::size_of::<Change>();
+        assert!(size <= 136, "a Change takes {size} bytes");
+        let size = std::mem::size_of::<NodeWrite>();
+        assert!(size <= 176, "a NodeWrite takes {size} bytes");
+    }
+}
