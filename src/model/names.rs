@@ -13,7 +13,6 @@ use rustc_hash::FxBuildHasher;
 
 /// Positions (below 2^32) of items that each have a name; the items are not held, so
 /// each call takes `name_of`, which returns the name of the item at a position.
-#[derive(Default)]
 pub struct NameTable {
     table: HashTable<u32>,
 }

@@ -43,12 +43,12 @@ impl<'a> Effects<'a> {
             live_fallback: None,
         };
         let mut needs_fallback = false;
-        for index in tree.order() {
+        for &index in &tree.order {
             let node = &nodes[index];
             let spec = node.spec();
             let stored = stored_effective(node);
             needs_fallback |= node.live.is_some() && stored.is_none();
-            let parent = tree.parent(index).and_then(|parent| effects.after(parent));
+            let parent = tree.parent[index].and_then(|parent| effects.after(parent));
             if let Some(stored) = stored
                 && inherits_unchanged(parent, spec, stored) == Some(true)
             {

@@ -214,8 +214,8 @@ impl<'a> Planner<'_, 'a> {
         // is freed before the changes and rows of a plan that creates them all exist.
         let similar = similar::similar_name_warnings(self.nodes);
         self.plan_service_plans(&mut plan);
-        let tree = self.tree;
-        for index in tree.order() {
+        for position in 0..self.tree.order.len() {
+            let index = self.tree.order[position];
             self.plan_node(index, &mut plan);
         }
         self.plan_node_deletes(&mut plan);

@@ -73,7 +73,7 @@ impl<'a> Scope<'a> {
         problems: &mut Vec<Problem>,
     ) {
         let after_members =
-            subtree_members(nodes.len(), self.root_index, |index| tree.parent(index));
+            subtree_members(nodes.len(), self.root_index, |index| tree.parent[index]);
         for (index, node) in nodes.iter().enumerate() {
             let Some(desired) = node.desired else {
                 continue;

@@ -17,31 +17,13 @@ use crate::plan::error::Problem;
 use super::join::{Joined, NameIndex};
 
 /// Parent/child structure of the post-apply tree, indexed like the joined nodes.
-/// Indexes are kept as `u32` (16 bytes a node in all, not 40): a plan of a million
-/// nodes holds this beside every change it makes.
 pub(super) struct Tree {
-    /// [`NO_PARENT`] for roots and for pruned nodes (which are not in the tree).
-    parent: Vec<u32>,
-    children_start: Vec<u32>,
-    children: Vec<u32>,
+    /// `None` for roots and for pruned nodes (which are not in the tree).
+    pub parent: Vec<Option<usize>>,
+    children_start: Vec<usize>,
+    children: Vec<usize>,
     /// Every node of the tree, parents before children, siblings by name.
-    order: Vec<u32>,
-}
-
-const NO_PARENT: u32 = u32::MAX;
-
-/// An index as stored: the joined nodes are in memory, so there are far fewer than
-/// 2^32 - 1 of them.
-fn narrow(index: usize) -> u32 {
-    u32::try_from(index)
-        .ok()
-        .filter(|&index| index != NO_PARENT)
-        .expect("fewer than 2^32 - 1 nodes in memory")
-}
-
-fn widen(index: u32) -> usize {
-    // `usize` is at least 32 bits on every target canopy builds for.
-    index as usize
+    pub order: Vec<usize>,
 }
 
 impl Tree {
@@ -53,21 +35,20 @@ impl Tree {
     ) -> Tree {
         let parent = resolve_parents(nodes, index, problems);
         let count = nodes.len();
-        let mut children_start = vec![0u32; count + 1];
-        for &parent_index in parent.iter().filter(|&&parent| parent != NO_PARENT) {
-            children_start[widen(parent_index) + 1] += 1;
+        let mut children_start = vec![0usize; count + 1];
+        for &parent_index in parent.iter().flatten() {
+            children_start[parent_index + 1] += 1;
         }
         for index in 0..count {
             children_start[index + 1] += children_start[index];
         }
         let mut fill = children_start.clone();
-        let mut children = vec![0u32; widen(children_start[count])];
+        let mut children = vec![0usize; children_start[count]];
         // Walking children in index order keeps each sibling list sorted by name.
-        for (child, &parent_index) in parent.iter().enumerate() {
-            if parent_index != NO_PARENT {
-                let slot = &mut fill[widen(parent_index)];
-                children[widen(*slot)] = narrow(child);
-                *slot += 1;
+        for (child, parent_index) in parent.iter().enumerate() {
+            if let Some(parent_index) = *parent_index {
+                children[fill[parent_index]] = child;
+                fill[parent_index] += 1;
             }
         }
         let mut tree = Tree {
@@ -83,20 +64,8 @@ impl Tree {
         tree
     }
 
-    /// The parent of the node at `index` in the post-apply tree.
-    pub fn parent(&self, index: usize) -> Option<usize> {
-        let parent = self.parent[index];
-        (parent != NO_PARENT).then(|| widen(parent))
-    }
-
-    /// Every node of the tree, parents before children, siblings by name.
-    pub fn order(&self) -> impl ExactSizeIterator<Item = usize> + '_ {
-        self.order.iter().map(|&index| widen(index))
-    }
-
-    fn children(&self, index: usize) -> &[u32] {
-        let (start, end) = (self.children_start[index], self.children_start[index + 1]);
-        &self.children[widen(start)..widen(end)]
+    pub fn children(&self, index: usize) -> &[usize] {
+        &self.children[self.children_start[index]..self.children_start[index + 1]]
     }
 
     /// Every node below `index` (not `index` itself), parents before children.
@@ -107,16 +76,15 @@ impl Tree {
         }
     }
 
-    fn pre_order(&self, nodes: &[Joined<'_, Node>]) -> Vec<u32> {
+    fn pre_order(&self, nodes: &[Joined<'_, Node>]) -> Vec<usize> {
         let mut order = Vec::with_capacity(nodes.len());
-        let mut stack: Vec<u32> = (0..nodes.len())
+        let mut stack: Vec<usize> = (0..nodes.len())
             .rev()
-            .filter(|&index| self.parent[index] == NO_PARENT && !nodes[index].removed())
-            .map(narrow)
+            .filter(|&index| self.parent[index].is_none() && !nodes[index].removed())
             .collect();
         while let Some(index) = stack.pop() {
             order.push(index);
-            stack.extend(self.children(widen(index)).iter().rev());
+            stack.extend(self.children(index).iter().rev());
         }
         order
     }
@@ -125,14 +93,14 @@ impl Tree {
 /// Pre-order iterator over a subtree.
 pub(super) struct Descendants<'t> {
     tree: &'t Tree,
-    stack: Vec<u32>,
+    stack: Vec<usize>,
 }
 
 impl Iterator for Descendants<'_> {
     type Item = usize;
 
     fn next(&mut self) -> Option<usize> {
-        let index = widen(self.stack.pop()?);
+        let index = self.stack.pop()?;
         self.stack
             .extend(self.tree.children(index).iter().rev().copied());
         Some(index)
@@ -143,7 +111,7 @@ fn resolve_parents(
     nodes: &[Joined<'_, Node>],
     index: &NameIndex,
     problems: &mut Vec<Problem>,
-) -> Vec<u32> {
+) -> Vec<Option<usize>> {
     nodes
         .iter()
         .map(|node| {
@@ -172,14 +140,13 @@ fn resolve_parents(
             }
             Some(parent_index)
         })
-        .map(|parent| parent.map_or(NO_PARENT, narrow))
         .collect()
 }
 
 /// Reports each parent cycle once, starting at its smallest name.
 fn report_cycles(nodes: &[Joined<'_, Node>], tree: &Tree, problems: &mut Vec<Problem>) {
     let mut reached = vec![false; nodes.len()];
-    for index in tree.order() {
+    for &index in &tree.order {
         reached[index] = true;
     }
     let mut walked = vec![false; nodes.len()];
@@ -210,7 +177,7 @@ fn report_cycles(nodes: &[Joined<'_, Node>], tree: &Tree, problems: &mut Vec<Pro
             }
             walked[index] = true;
             path.push(index);
-            current = tree.parent(index);
+            current = tree.parent[index];
         }
     }
 }
@@ -255,9 +222,9 @@ pub(super) fn check_placement(
     tree: &Tree,
     problems: &mut Vec<Problem>,
 ) {
-    for index in tree.order() {
+    for &index in &tree.order {
         let node = &nodes[index];
-        let parent = tree.parent(index).map(|parent_index| &nodes[parent_index]);
+        let parent = tree.parent[index].map(|parent_index| &nodes[parent_index]);
         let parent_changed_shape = parent.is_some_and(|parent| {
             parent.desired.is_some()
                 && parent.live.is_none_or(|live| {
