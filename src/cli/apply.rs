@@ -44,25 +44,38 @@ pub fn apply(
     // A saved plan was reviewed when it was made: that review is the confirmation.
     let reviewed = matches!(work, Work::Saved(_));
     let planning = progress::spinner("loading the manifests and planning");
-    let (mut planned, saved_desired, revision) = match work {
+    // Only the Markdown and diff outputs show the desired tree; otherwise the declared
+    // specs move into the plan rather than being copied, and what is left of the
+    // desired state (`spent`) is freed while the rows are written.
+    let shows_desired = matches!(format, PlanFormat::Markdown | PlanFormat::Diff);
+    let (mut planned, saved_desired, spent, revision) = match work {
         Work::Saved(saved) => {
             let live = pass.live();
             let plan = saved.replan(&live.hierarchy, &live.fingerprint)?;
             let revision = options.revision.clone().or(saved.content.revision);
-            (pass.saved(plan), Some(saved.content.desired), revision)
+            (
+                pass.saved(plan),
+                Some(saved.content.desired),
+                None,
+                revision,
+            )
         }
         Work::Manifests(parsed) => {
-            let planned = pass
-                .plan(
-                    |live: &Hierarchy| resolve_manifests(parsed, Some(live)),
-                    &plan_options(options, String::new()),
-                )
-                .map_err(|error| {
-                    let error = anyhow::Error::from(error);
-                    super::plan::report_refusals(paths, &error);
-                    error
-                })?;
-            (planned, None, options.revision.clone())
+            let desired = |live: &Hierarchy| resolve_manifests(parsed, Some(live));
+            let plan_options = plan_options(options, String::new());
+            let planned = if shows_desired {
+                pass.plan(desired, &plan_options)
+                    .map(|planned| (planned, None))
+            } else {
+                pass.plan_moving(desired, &plan_options)
+                    .map(|(planned, spent)| (planned, Some(spent)))
+            };
+            let (planned, spent) = planned.map_err(|error| {
+                let error = anyhow::Error::from(error);
+                super::plan::report_refusals(paths, &error);
+                error
+            })?;
+            (planned, None, spent, options.revision.clone())
         }
     };
     drop(planning);
@@ -94,7 +107,7 @@ pub fn apply(
     ));
     // The write needs the plan and the live state only: the desired hierarchy (as
     // large as the live one) is freed on another thread while the rows are written.
-    let desired = planned.take_desired();
+    let desired = (planned.take_desired(), spent, saved_desired);
     let freeing = std::thread::spawn(move || drop(desired));
     let applied = planned.apply(&context)?;
     let _ = freeing.join();

@@ -27,7 +27,7 @@ pub mod render;
 pub mod saved;
 pub mod summary;
 
-pub use diff::{PlanOptions, diff};
+pub use diff::{PlanOptions, diff, diff_moving};
 pub use error::{PlanError, Problem};
 pub use summary::Summary;
 

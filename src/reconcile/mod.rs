@@ -298,6 +298,29 @@ impl<'s> Pass<'s> {
         })
     }
 
+    /// [`Pass::plan`] for a caller that will not read the desired state again (`canopy
+    /// apply` when its output does not show the desired tree): the specs of the nodes
+    /// the plan writes move into the plan ([`plan::diff_moving`]) instead of being
+    /// copied. The planned pass holds no desired state; what is left of it (names,
+    /// unwritten nodes) is returned for the caller to free, e.g. while the rows are
+    /// written.
+    pub fn plan_moving(
+        self,
+        desired: impl Desired,
+        options: &PlanOptions,
+    ) -> Result<(Planned<'s>, Loaded), ReconcileError> {
+        let mut loaded = log::load(|| desired.load(&self.live.hierarchy))?;
+        let options = against(&self.live, options);
+        let plan =
+            log::diff(|| plan::diff_moving(&self.live.hierarchy, &mut loaded.hierarchy, &options))?;
+        let planned = Planned {
+            pass: self,
+            plan,
+            desired: None,
+        };
+        Ok((planned, loaded))
+    }
+
     /// Plans an edit of a few files on its neighbourhood ([`delta`]), against a live
     /// state that had converged with the files before the edit (leaving `orphans`).
     /// `desired` is what the changed files declare now, `before` the node and plan
@@ -483,13 +506,18 @@ impl Applied {
 }
 
 fn diff(live: &Snapshot, desired: &Loaded, options: &PlanOptions) -> Result<Plan, ReconcileError> {
-    let options = PlanOptions {
-        base_fingerprint: live.fingerprint.clone(),
-        ..options.clone()
-    };
+    let options = against(live, options);
     Ok(log::diff(|| {
         plan::diff(&live.hierarchy, &desired.hierarchy, &options)
     })?)
+}
+
+/// `options` for a plan of `live`: the plan records the snapshot's fingerprint.
+fn against(live: &Snapshot, options: &PlanOptions) -> PlanOptions {
+    PlanOptions {
+        base_fingerprint: live.fingerprint.clone(),
+        ..options.clone()
+    }
 }
 
 fn empty_loaded() -> Loaded {

@@ -28,7 +28,7 @@ mod tests;
 
 use std::borrow::Cow;
 
-use crate::model::{Hierarchy, Node, ServicePlan};
+use crate::model::{CompactString, Hierarchy, Node, NodeSpec, ServicePlan};
 use crate::plan::Plan;
 use crate::plan::error::{PlanError, Problem};
 
@@ -81,8 +81,44 @@ pub fn diff(
     desired: &Hierarchy,
     options: &PlanOptions,
 ) -> Result<Plan, PlanError> {
-    let live = sorted(live);
     let desired = sorted(desired);
+    let (mut plan, written) = plan_rows(live, &desired, options)?;
+    for (write, position) in plan.writes.nodes.iter_mut().zip(written) {
+        write.spec = desired.nodes[position].spec.clone();
+    }
+    Ok(plan)
+}
+
+/// [`diff`] for a caller with no further use for the declared specs (`canopy apply`
+/// when its output does not show the desired tree): the spec of each node the plan
+/// writes is moved out of `desired` into the plan instead of copied, so a plan that
+/// creates a million accounts does not hold their specs twice. Afterwards those nodes
+/// of `desired` keep their name and type only; the others are untouched.
+pub fn diff_moving(
+    live: &Hierarchy,
+    desired: &mut Hierarchy,
+    options: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    if !is_sorted(desired) {
+        *desired = sort(std::mem::take(desired));
+    }
+    let (mut plan, written) = plan_rows(live, desired, options)?;
+    for (write, position) in plan.writes.nodes.iter_mut().zip(written) {
+        let node = &mut desired.nodes[position];
+        let bare = NodeSpec::new(node.spec.node_type, CompactString::default());
+        write.spec = std::mem::replace(&mut node.spec, bare);
+    }
+    Ok(plan)
+}
+
+/// The plan of a sorted `desired` with every node write's spec left empty, and the
+/// position in `desired.nodes` of each node write's declared node, in order.
+fn plan_rows(
+    live: &Hierarchy,
+    desired: &Hierarchy,
+    options: &PlanOptions,
+) -> Result<(Plan, Vec<usize>), PlanError> {
+    let live = sorted(live);
     let mut problems = Vec::new();
     let source = options.source.as_str();
     let mut nodes = join::join(&live.nodes, &desired.nodes, source, &mut problems);
@@ -129,34 +165,51 @@ pub fn diff(
         written: Vec::new(),
     };
     let (mut plan, written) = planner.plan();
-    // The rows to write get their specs last, once the planner's working state (the
-    // join, tree, index and effective values: about 110 bytes a node) is freed: a
-    // plan that creates every node copies every declared spec.
-    drop((nodes, plans, tree, index));
-    debug_assert_eq!(plan.writes.nodes.len(), written.len());
-    for (write, node) in plan.writes.nodes.iter_mut().zip(written) {
-        write.spec = node.spec.clone();
-    }
     plan.orphans = orphans.names;
     plan.warnings.extend(orphans.warning);
     plan.warnings
         .sort_by(|a, b| (&a.code, &a.name).cmp(&(&b.code, &b.name)));
-    Ok(plan)
+    debug_assert_eq!(plan.writes.nodes.len(), written.len());
+    // The rows to write get their specs last, once the planner's working state (the
+    // join, tree, index and effective values: about 110 bytes a node) is freed: a
+    // plan that creates every node copies (or moves) every declared spec.
+    Ok((plan, positions(&desired.nodes, &written)))
+}
+
+/// The position in `nodes` of each of `written`, which all point into `nodes`.
+fn positions(nodes: &[Node], written: &[&Node]) -> Vec<usize> {
+    let start = nodes.as_ptr().addr();
+    let size = std::mem::size_of::<Node>().max(1);
+    written
+        .iter()
+        .map(|node| {
+            let position = (std::ptr::from_ref::<Node>(node).addr() - start) / size;
+            debug_assert!(std::ptr::eq(&nodes[position], *node));
+            position
+        })
+        .collect()
 }
 
 /// Hierarchies are normally built sorted ([`Hierarchy::new`]); the fields are public,
 /// so an unsorted one is sorted here rather than silently mis-joined.
 fn sorted(hierarchy: &Hierarchy) -> Cow<'_, Hierarchy> {
-    let nodes_sorted = hierarchy.nodes.is_sorted_by(|a, b| a.name <= b.name);
-    let plans_sorted = hierarchy.plans.is_sorted_by(|a, b| a.name <= b.name);
-    if nodes_sorted && plans_sorted {
+    if is_sorted(hierarchy) {
         Cow::Borrowed(hierarchy)
     } else {
-        let mut sorted = Hierarchy::new(hierarchy.nodes.clone(), hierarchy.plans.clone());
-        sorted.archived = hierarchy.archived.clone();
-        sorted.archived.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        Cow::Owned(sorted)
+        Cow::Owned(sort(hierarchy.clone()))
     }
+}
+
+fn is_sorted(hierarchy: &Hierarchy) -> bool {
+    hierarchy.nodes.is_sorted_by(|a, b| a.name <= b.name)
+        && hierarchy.plans.is_sorted_by(|a, b| a.name <= b.name)
+}
+
+fn sort(hierarchy: Hierarchy) -> Hierarchy {
+    let mut sorted = Hierarchy::new(hierarchy.nodes, hierarchy.plans);
+    sorted.archived = hierarchy.archived;
+    sorted.archived.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    sorted
 }
 
 /// Every declared node's service plan must exist after the plan, and no remaining node

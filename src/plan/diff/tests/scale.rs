@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::{plan, plan_with};
 use crate::model::Hierarchy;
 use crate::plan::fixtures::{SOURCE, customer, edit, large, live_of};
-use crate::plan::{Op, PlanOptions};
+use crate::plan::{Op, PlanOptions, diff_moving};
 
 /// 10% of the customers renamed, 1% of the partners deactivated, 1% new customers.
 fn ten_percent_changed(desired: &mut Hierarchy, partners: usize, customers: usize) {
@@ -61,6 +61,41 @@ fn a_large_tree_with_many_changes_counts_them_exactly() {
         "numbered names are not similar: {:?}",
         plan.warnings.first()
     );
+}
+
+#[test]
+fn moving_the_specs_plans_exactly_what_copying_them_does() {
+    let (partners, customers) = (50, 20);
+    let live = live_of(&large(partners, customers), Some(SOURCE));
+    let mut desired = large(partners, customers);
+    ten_percent_changed(&mut desired, partners, customers);
+    // Unsorted on purpose: the moving diff sorts what it is given in place.
+    desired.nodes.reverse();
+    let options = PlanOptions::new(SOURCE);
+    let copied = plan_with(&live, &desired, &options);
+    let before = Hierarchy::new(desired.nodes.clone(), desired.plans.clone());
+    let moved = match diff_moving(&live, &mut desired, &options) {
+        Ok(plan) => plan,
+        Err(error) => panic!("expected a plan, got: {error}"),
+    };
+    assert_eq!(moved, copied);
+    assert!(!moved.writes.nodes.is_empty());
+    // Written nodes keep their name and type; every other node is as declared.
+    let written: std::collections::BTreeSet<&str> = moved
+        .writes
+        .nodes
+        .iter()
+        .map(|write| write.name.as_str())
+        .collect();
+    for node in &desired.nodes {
+        let declared = before.node(&node.name).expect("every node is kept");
+        if written.contains(node.name.as_str()) {
+            assert_eq!(node.spec.node_type, declared.spec.node_type);
+            assert!(node.spec.display_name.is_empty() && node.spec.parent.is_none());
+        } else {
+            assert_eq!(node, declared);
+        }
+    }
 }
 
 fn timed<T>(label: &str, work: impl FnOnce() -> T) -> T {
