@@ -439,6 +439,14 @@ struct PassRun<'a> {
 }
 
 impl PassRun<'_> {
+    /// Keeps what is left of the pass's desired state to drop off its path; a full
+    /// pass left it there when it planned ([`reconcile::Pass::plan_moving`]).
+    fn leave(&mut self, desired: Option<manifest::Loaded>) {
+        if desired.is_some() {
+            *self.leftover = desired;
+        }
+    }
+
     fn run(
         &mut self,
         store: &mut dyn Store,
@@ -451,7 +459,7 @@ impl PassRun<'_> {
         if !planned.has_writes() {
             let (plan, kept, desired) = planned.into_kept();
             *self.converged = Some(plan.orphans);
-            *self.leftover = desired;
+            self.leave(desired);
             self.drifted.clear();
             store.release_held_plans(&plan_source, None)?;
             return Ok((PassResult::Unchanged, kept));
@@ -466,7 +474,7 @@ impl PassRun<'_> {
         let from_files = matches!(self.trigger, Trigger::Files | Trigger::Rescan);
         if !drift.is_empty() && !from_files && config.drift == DriftMode::Report {
             let (_, kept, desired) = planned.into_kept();
-            *self.leftover = desired;
+            self.leave(desired);
             return Ok((PassResult::DriftReported { drift }, kept));
         }
         let radius = planned.radius();
@@ -477,12 +485,12 @@ impl PassRun<'_> {
                 return self.run(store, None);
             }
             let (plan, kept, desired) = planned.into_kept();
-            *self.leftover = desired;
+            self.leave(desired);
             return Ok((hold(store, plan, radius)?, kept));
         }
         let mut applied = self.apply(planned)?;
         *self.converged = Some(reconcile::delta::orphans_left(&applied.plan));
-        *self.leftover = applied.desired.take();
+        self.leave(applied.desired.take());
         self.drifted.clear();
         store.release_held_plans(&plan_source, None)?;
         let result = PassResult::Applied {
@@ -542,7 +550,10 @@ impl PassRun<'_> {
         let started = Instant::now();
         let mut load_ms = 0.0;
         let files = &mut *self.files;
-        let planned = pass.plan(
+        // Nothing reads the desired state after the diff (a held plan is stored, drift
+        // is told from the plan's changes): the written nodes' specs move into the plan,
+        // and the rest is dropped off the pass's path.
+        let (planned, spent) = pass.plan_moving(
             |live: &crate::model::Hierarchy| {
                 let loaded = manifest::load_kept(&inputs, Some(live), files);
                 load_ms = milliseconds(started);
@@ -550,6 +561,7 @@ impl PassRun<'_> {
             },
             &self.config.plan,
         )?;
+        *self.leftover = Some(spent);
         self.phases.load_ms = load_ms;
         self.phases.diff_ms = milliseconds(started) - load_ms;
         Ok(planned)
