@@ -439,14 +439,6 @@ struct PassRun<'a> {
 }
 
 impl PassRun<'_> {
-    /// Keeps what is left of the pass's desired state to drop off its path; a full
-    /// pass left it there when it planned ([`reconcile::Pass::plan_moving`]).
-    fn leave(&mut self, desired: Option<manifest::Loaded>) {
-        if desired.is_some() {
-            *self.leftover = desired;
-        }
-    }
-
     fn run(
         &mut self,
         store: &mut dyn Store,
@@ -457,9 +449,8 @@ impl PassRun<'_> {
         let planned = self.plan(store, previous, converged)?;
         let plan_source = planned.plan().source.clone();
         if !planned.has_writes() {
-            let (plan, kept, desired) = planned.into_kept();
+            let (plan, kept, _) = planned.into_kept();
             *self.converged = Some(plan.orphans);
-            self.leave(desired);
             self.drifted.clear();
             store.release_held_plans(&plan_source, None)?;
             return Ok((PassResult::Unchanged, kept));
@@ -473,8 +464,7 @@ impl PassRun<'_> {
             .collect();
         let from_files = matches!(self.trigger, Trigger::Files | Trigger::Rescan);
         if !drift.is_empty() && !from_files && config.drift == DriftMode::Report {
-            let (_, kept, desired) = planned.into_kept();
-            self.leave(desired);
+            let (_, kept, _) = planned.into_kept();
             return Ok((PassResult::DriftReported { drift }, kept));
         }
         let radius = planned.radius();
@@ -484,13 +474,11 @@ impl PassRun<'_> {
                 drop(planned);
                 return self.run(store, None);
             }
-            let (plan, kept, desired) = planned.into_kept();
-            self.leave(desired);
+            let (plan, kept, _) = planned.into_kept();
             return Ok((hold(store, plan, radius)?, kept));
         }
-        let mut applied = self.apply(planned)?;
+        let applied = self.apply(planned)?;
         *self.converged = Some(reconcile::delta::orphans_left(&applied.plan));
-        self.leave(applied.desired.take());
         self.drifted.clear();
         store.release_held_plans(&plan_source, None)?;
         let result = PassResult::Applied {
@@ -542,7 +530,10 @@ impl PassRun<'_> {
         let hint = (self.trigger == Trigger::Files).then_some(&touched);
         let pass = match converged.filter(|_| as_left) {
             Some(orphans) => match self.plan_edit(pass, &inputs, &orphans, hint) {
-                Ok(planned) => return Ok(planned),
+                Ok(mut planned) => {
+                    *self.leftover = planned.take_desired();
+                    return Ok(planned);
+                }
                 Err(pass) => *pass,
             },
             None => pass,
@@ -552,7 +543,7 @@ impl PassRun<'_> {
         let files = &mut *self.files;
         // Nothing reads the desired state after the diff (a held plan is stored, drift
         // is told from the plan's changes): the written nodes' specs move into the plan,
-        // and the rest is dropped off the pass's path.
+        // and the rest, as an edit's desired state above, is dropped off the pass's path.
         let (planned, spent) = pass.plan_moving(
             |live: &crate::model::Hierarchy| {
                 let loaded = manifest::load_kept(&inputs, Some(live), files);

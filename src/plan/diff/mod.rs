@@ -179,7 +179,7 @@ fn plan_rows(
 /// The position in `nodes` of each of `written`, which all point into `nodes`.
 fn positions(nodes: &[Node], written: &[&Node]) -> Vec<usize> {
     let start = nodes.as_ptr().addr();
-    let size = std::mem::size_of::<Node>().max(1);
+    let size = std::mem::size_of::<Node>();
     written
         .iter()
         .map(|node| {

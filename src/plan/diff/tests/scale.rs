@@ -35,6 +35,14 @@ fn ten_percent_changed(desired: &mut Hierarchy, partners: usize, customers: usiz
     );
 }
 
+/// The generated tree as the store holds it, and declared with [`ten_percent_changed`].
+fn changed_pair(partners: usize, customers: usize) -> (Hierarchy, Hierarchy) {
+    let live = live_of(&large(partners, customers), Some(SOURCE));
+    let mut desired = large(partners, customers);
+    ten_percent_changed(&mut desired, partners, customers);
+    (live, desired)
+}
+
 #[test]
 fn a_large_unchanged_tree_plans_nothing() {
     let desired = large(200, 20);
@@ -46,9 +54,7 @@ fn a_large_unchanged_tree_plans_nothing() {
 #[test]
 fn a_large_tree_with_many_changes_counts_them_exactly() {
     let (partners, customers) = (200, 20);
-    let live = live_of(&large(partners, customers), Some(SOURCE));
-    let mut desired = large(partners, customers);
-    ten_percent_changed(&mut desired, partners, customers);
+    let (live, desired) = changed_pair(partners, customers);
     let plan = plan(&live, &desired);
     let summary = plan.summary();
     assert_eq!(summary.count(Op::Update), partners * customers / 10);
@@ -65,10 +71,7 @@ fn a_large_tree_with_many_changes_counts_them_exactly() {
 
 #[test]
 fn moving_the_specs_plans_exactly_what_copying_them_does() {
-    let (partners, customers) = (50, 20);
-    let live = live_of(&large(partners, customers), Some(SOURCE));
-    let mut desired = large(partners, customers);
-    ten_percent_changed(&mut desired, partners, customers);
+    let (live, mut desired) = changed_pair(50, 20);
     // Unsorted on purpose: the moving diff sorts what it is given in place.
     desired.nodes.reverse();
     let options = PlanOptions::new(SOURCE);
